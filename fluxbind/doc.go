@@ -1,0 +1,18 @@
+// Package fluxbind is this project's small cgo binding to libflux-core: a
+// handle, message handlers, RPCs with futures, fd and timer watchers, job id
+// parsing and job-list lookups, and logging.
+//
+// It is built only with the "flux" build tag (make does this when configure
+// found flux-core with pkg-config); without it the package is empty and
+// everything that needs libflux is skipped.
+//
+// Rules, from the measured hazards of a Go runtime inside Flux processes:
+//   - A flux_t is not thread-safe. Every method of Handle, and of the objects
+//     made from it, must run on the thread that owns the handle (the one that
+//     runs the reactor). Handle checks this and refuses calls from any other
+//     thread with ErrWrongThread.
+//   - Callbacks enter Go through C trampolines with the exact libflux
+//     signature; the Go side is found through a cgo.Handle passed as the
+//     callback argument. Every callback recovers panics and logs them.
+//   - cgo cannot call variadic functions; shim.c wraps the few needed.
+package fluxbind

@@ -1,0 +1,87 @@
+//go:build flux
+
+package fluxbind
+
+/*
+#include <stdlib.h>
+#include <flux/idset.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// ParseJobID accepts every jobid encoding users type: f58 (with 'ƒ' or
+// 'f'), decimal, hex, dothex, kvs path and words (flux_job_id_parse).
+func ParseJobID(s string) (uint64, error) {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	var id C.flux_jobid_t
+	if C.flux_job_id_parse(cs, &id) < 0 {
+		return 0, fmt.Errorf("invalid jobid %q", s)
+	}
+	return uint64(id), nil
+}
+
+// EncodeJobID prints a jobid as "f58", "dec", "hex", "dothex", "words"...
+func EncodeJobID(id uint64, encoding string) string {
+	ce := C.CString(encoding)
+	defer C.free(unsafe.Pointer(ce))
+	var buf [128]C.char
+	if C.flux_job_id_encode(C.flux_jobid_t(id), ce, &buf[0], C.size_t(len(buf))) < 0 {
+		return fmt.Sprint(id)
+	}
+	return C.GoString(&buf[0])
+}
+
+// JobListID asks job-list for the given attributes of job id
+// (flux_job_list_id); attrsJSON is a JSON array of names.
+func (h *Handle) JobListID(id uint64, attrsJSON string) (*Future, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	ca := C.CString(attrsJSON)
+	defer C.free(unsafe.Pointer(ca))
+	f, err := C.flux_job_list_id(h.h, C.flux_jobid_t(id), ca)
+	if f == nil {
+		return nil, fmt.Errorf("job-list.list-id: %w", err)
+	}
+	return &Future{h: h, f: f}, nil
+}
+
+// DecodeIDSet expands an RFC 22 idset string such as "0-3,7" into its ids.
+func DecodeIDSet(s string) ([]uint32, error) {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	ids := C.idset_decode(cs)
+	if ids == nil {
+		return nil, fmt.Errorf("invalid idset %q", s)
+	}
+	defer C.idset_destroy(ids)
+	var out []uint32
+	for i := C.idset_first(ids); i != C.IDSET_INVALID_ID; i = C.idset_next(ids, i) {
+		out = append(out, uint32(i))
+	}
+	return out, nil
+}
+
+// EncodeIDSet prints ids as a compact RFC 22 idset ("0-3,7").
+func EncodeIDSet(ids []uint32) string {
+	set := C.idset_create(0, C.IDSET_FLAG_AUTOGROW)
+	if set == nil {
+		return ""
+	}
+	defer C.idset_destroy(set)
+	for _, id := range ids {
+		C.idset_set(set, C.uint(id))
+	}
+	s := C.idset_encode(set, C.IDSET_FLAG_RANGE)
+	if s == nil {
+		return ""
+	}
+	defer C.free(unsafe.Pointer(s))
+	return C.GoString(s)
+}
