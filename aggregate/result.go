@@ -1,0 +1,83 @@
+package aggregate
+
+// Data presence of a Result.
+const (
+	PresenceComplete = "complete" // Coverage >= CompleteCoverage
+	PresencePartial  = "partial"  // 0 < Coverage < CompleteCoverage
+	PresenceNone     = "none"     // nothing of the window is covered
+)
+
+// CompleteCoverage is the coverage at and above which a window is complete.
+const CompleteCoverage = 0.999
+
+// Reasons for the uncovered part of a window. Other layers add their own
+// (no power source, rank did not answer).
+const (
+	// ReasonNotYetSampled: the window, or its start, precedes the first
+	// sample ever taken.
+	ReasonNotYetSampled = "not yet sampled"
+	// ReasonOverwritten: samples of the window were lost to the ring
+	// wrapping.
+	ReasonOverwritten = "overwritten"
+	// ReasonGap: the samples of the window have a gap (a stall, a clock
+	// step, or no sample since more than one period before the window end).
+	ReasonGap = "gap in samples"
+	// ReasonNoSamples: the store holds no sample.
+	ReasonNoSamples = "no samples"
+)
+
+// Domain kinds.
+const (
+	KindNode = "node"
+	KindCPU  = "cpu"
+	KindMem  = "mem"
+	KindGPU  = "gpu"
+)
+
+// Domain is the aggregate of one power domain over a window.
+type Domain struct {
+	Kind     string  `json:"kind"`     // "node", "cpu", "mem", "gpu"
+	Index    int     `json:"index"`    // -1 for node
+	Measured bool    `json:"measured"` // false: no measured value (all NaN)
+	EnergyJ  float64 `json:"energy_j"`
+	MeanW    float64 `json:"mean_w"` // EnergyJ / seconds covered for this domain
+	MinW     float64 `json:"min_w"`
+	MaxW     float64 `json:"max_w"`
+}
+
+// Result is the aggregate of one rank over a window.
+type Result struct {
+	Start       float64  `json:"start"` // window, unix seconds
+	End         float64  `json:"end"`
+	Samples     int      `json:"samples"`      // samples with time in [start, end]
+	FirstSample float64  `json:"first_sample"` // unix seconds, 0 if none
+	LastSample  float64  `json:"last_sample"`  // unix seconds, 0 if none
+	CoveredS    float64  `json:"covered_s"`
+	Coverage    float64  `json:"coverage"` // CoveredS / window length, in [0,1]
+	Presence    string   `json:"data_presence"`
+	Reason      string   `json:"reason,omitempty"`
+	NodeDerived bool     `json:"node_derived,omitempty"`
+	Node        Domain   `json:"node"`
+	CPU         []Domain `json:"cpu"`
+	Mem         []Domain `json:"mem"`
+	GPU         []Domain `json:"gpu"`
+}
+
+// Domain returns the domain of value column c (0 node, then CPU, memory
+// and GPU in index order), or nil if there is no such column.
+func (r *Result) Domain(c int) *Domain {
+	if c < 0 {
+		return nil
+	}
+	if c == 0 {
+		return &r.Node
+	}
+	c--
+	for _, ds := range [][]Domain{r.CPU, r.Mem, r.GPU} {
+		if c < len(ds) {
+			return &ds[c]
+		}
+		c -= len(ds)
+	}
+	return nil
+}
