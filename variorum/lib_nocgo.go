@@ -1,0 +1,25 @@
+//go:build !cgo
+
+package variorum
+
+import "errors"
+
+// Lib is libvariorum loaded with dlopen; without cgo it cannot be loaded.
+type Lib struct{}
+
+var errNoCgo = errors.New("variorum: built without cgo (CGO_ENABLED=0): cannot load libvariorum")
+
+// Open always fails in a build without cgo.
+func Open(path string) (*Lib, error) { return nil, errNoCgo }
+
+// Path returns "".
+func (l *Lib) Path() string { return "" }
+
+// Symbol returns "".
+func (l *Lib) Symbol() string { return "" }
+
+// PowerJSON always fails in a build without cgo.
+func (l *Lib) PowerJSON() ([]byte, error) { return nil, errNoCgo }
+
+// Close does nothing.
+func (l *Lib) Close() error { return nil }
