@@ -1,0 +1,76 @@
+//go:build flux
+
+// Command power-monitor is the Flux broker module, built with
+// -buildmode=c-shared into power-monitor.so. Loaded on every rank, it samples
+// the node's power into a per-rank circular buffer and answers the
+// power-monitor.* RPCs (doc/rpc.md).
+//
+// Files: main.go (mod_main: the exported boundary), monitor.go (the
+// per-load context, setup and teardown), post.go (goroutines to reactor
+// thread), window.go (one rank's answer), query.go (a job's answer, gathered
+// from its ranks), stats.go (flux module stats), sigchld.c (the SIGCHLD
+// guard).
+package main
+
+/*
+#cgo pkg-config: flux-core
+#include <flux/core.h>
+int powermon_sigchld_guard (void);
+void powermon_set_errno (int e);
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+	"unsafe"
+
+	"github.com/flux-framework/power-monitor/fluxbind"
+)
+
+func main() {}
+
+// mod_main is the module's entry point, called by the broker on the module's
+// thread (or by flux module-exec). It returns when the module is removed.
+//
+//export mod_main
+func mod_main(h *C.flux_t, argc C.int, argv **C.char) (rc C.int) {
+	fh := fluxbind.FromModule(unsafe.Pointer(h))
+	defer func() {
+		if v := recover(); v != nil {
+			fh.Log(fluxbind.LogErr, fmt.Sprintf("panic: %v\n%s", v, debug.Stack()))
+			C.powermon_set_errno(C.int(syscall.ECONNRESET))
+			rc = -1
+		}
+	}()
+	if C.powermon_sigchld_guard() < 0 {
+		fh.Log(fluxbind.LogErr, "cannot install the SIGCHLD guard: jobs could hang; refusing to load")
+		C.powermon_set_errno(C.int(syscall.EPERM))
+		return -1
+	}
+	// A broker module needs little: do not let the host's environment
+	// (GOMAXPROCS, GOGC=off) decide.
+	runtime.GOMAXPROCS(2)
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(1 << 30)
+
+	var args []string
+	if argc > 0 {
+		for _, a := range unsafe.Slice(argv, int(argc)) {
+			args = append(args, C.GoString(a))
+		}
+	}
+	if err := run(fh, args); err != nil {
+		fh.Log(fluxbind.LogErr, err.Error())
+		var e syscall.Errno
+		if !errors.As(err, &e) {
+			e = syscall.EINVAL
+		}
+		C.powermon_set_errno(C.int(e))
+		return -1
+	}
+	return 0
+}

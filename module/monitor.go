@@ -1,0 +1,153 @@
+//go:build flux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/flux-framework/power-monitor/config"
+	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/protocol"
+	"github.com/flux-framework/power-monitor/sampler"
+	"github.com/flux-framework/power-monitor/source"
+	"github.com/flux-framework/power-monitor/store"
+)
+
+// defaultVariorumLib is the libvariorum that configure found
+// (--with-variorum=DIR), set at link time; "" searches the library path.
+var defaultVariorumLib = ""
+
+// monitor is everything one load of the module owns. The module never
+// unloads (a Go c-shared object is NODELETE), so nothing lives in package
+// variables: it all hangs off this context and is released before mod_main
+// returns.
+type monitor struct {
+	h        *fluxbind.Handle
+	opts     config.Options
+	rank     uint32
+	size     uint32
+	hostname string
+	hostlist  string   // broker attribute: hostnames in rank order
+	hostnames []string // hostlist decoded
+	loaded   time.Time
+
+	src      *source.Variorum // nil: no power source
+	srcErr   error            // why there is none
+	store    *store.Store
+	sampler  *sampler.Sampler
+	post     *poster
+	handlers []*fluxbind.MsgHandler
+	queries  map[*jobQuery]struct{} // in flight
+	served   uint64                 // queries answered
+	windows  uint64                 // window requests answered
+}
+
+func run(h *fluxbind.Handle, args []string) error {
+	opts, err := config.Parse(args)
+	if err != nil {
+		return fmt.Errorf("power-monitor: %w", err)
+	}
+	m := &monitor{h: h, opts: opts, loaded: time.Now(), queries: map[*jobQuery]struct{}{}}
+	h.OnPanic = func(v any) { h.Log(fluxbind.LogErr, fmt.Sprintf("power-monitor: recovered panic in a callback: %v", v)) }
+	if m.rank, err = h.Rank(); err != nil {
+		return err
+	}
+	if m.size, err = h.Size(); err != nil {
+		return err
+	}
+	m.hostname, _ = os.Hostname()
+	m.hostlist, _ = h.Attr("hostlist")
+
+	if m.post, err = newPoster(h); err != nil {
+		return err
+	}
+	defer m.teardown()
+
+	m.store = store.New(opts.BufferSize, opts.Period)
+	m.openSource()
+	if err := m.register(); err != nil {
+		return err
+	}
+	if m.src != nil {
+		m.sampler = sampler.New(m.src, m.store, opts.Period, func(msg string) {
+			m.post.Post(func() { m.logSampleError(msg) })
+		})
+		m.sampler.Start()
+	}
+	h.Log(fluxbind.LogInfo, fmt.Sprintf("power-monitor: rank %d sampling every %gs, keeping %d samples, source: %s",
+		m.rank, opts.Period.Seconds(), opts.BufferSize, m.sourceName()))
+	return h.Run()
+}
+
+func (m *monitor) openSource() {
+	path := m.opts.VariorumLib
+	if path == "" {
+		path = defaultVariorumLib
+	}
+	src, err := source.OpenVariorum(path)
+	if err != nil {
+		m.srcErr = err
+		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("power-monitor: %s: %v; the module keeps running and queries will report it", protocol.ReasonNoSource, err))
+		return
+	}
+	m.src = src
+}
+
+func (m *monitor) sourceName() string {
+	if m.src == nil {
+		return "none"
+	}
+	return m.src.Name()
+}
+
+func (m *monitor) logSampleError(msg string) {
+	if msg == "" {
+		m.h.Log(fluxbind.LogNotice, "power-monitor: sampling works again")
+		return
+	}
+	m.h.Log(fluxbind.LogErr, "power-monitor: sample failed: "+msg)
+}
+
+func (m *monitor) register() error {
+	for _, r := range []struct {
+		topic    string
+		rolemask uint32
+		cb       func(*fluxbind.Msg)
+	}{
+		{protocol.TopicQuery, fluxbind.RoleUser, m.queryCB},
+		{protocol.TopicWindow, 0, m.windowCB},
+		{protocol.TopicStats, 0, m.statsCB},
+	} {
+		mh, err := m.h.AddHandler(fluxbind.MsgRequest, r.topic, r.rolemask, r.cb)
+		if err != nil {
+			return err
+		}
+		m.handlers = append(m.handlers, mh)
+	}
+	return nil
+}
+
+// teardown stops every goroutine and releases every libflux object before
+// mod_main returns; a reload then starts from nothing.
+func (m *monitor) teardown() {
+	if m.sampler != nil {
+		m.sampler.Stop()
+	}
+	for q := range m.queries {
+		q.abort(errors.New("power-monitor is unloading"))
+	}
+	for _, mh := range m.handlers {
+		mh.Destroy()
+	}
+	m.post.Close()
+	if m.src != nil {
+		m.src.Close()
+	}
+	if n := m.h.Live(); n != 0 {
+		m.h.Log(fluxbind.LogErr, fmt.Sprintf("power-monitor: %d callbacks still registered at unload", n))
+	}
+	m.h.Close()
+}

@@ -1,0 +1,285 @@
+//go:build flux
+
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/gather"
+	"github.com/flux-framework/power-monitor/protocol"
+)
+
+// jobAttrs are the job-list attributes a query needs.
+const jobAttrs = `["userid","state","t_run","t_cleanup","ranks","nodelist"]`
+
+// jobInfo is the part of a job-list.list-id answer we use. A field is
+// absent until the job reached the state that sets it.
+type jobInfo struct {
+	Job struct {
+		ID       uint64  `json:"id"`
+		UserID   uint32  `json:"userid"`
+		State    int     `json:"state"`
+		TRun     float64 `json:"t_run"`
+		TCleanup float64 `json:"t_cleanup"`
+		Ranks    string  `json:"ranks"`
+	} `json:"job"`
+}
+
+// jobQuery is one power-monitor.query request in flight: a job-list lookup,
+// then one power-monitor.window RPC to every rank at once, each with a
+// timeout. Everything runs on the reactor thread; nothing blocks.
+type jobQuery struct {
+	m       *monitor
+	msg     *fluxbind.Msg // referenced until answered
+	timeout float64
+	lookup  *fluxbind.Future
+	pending map[uint32]*fluxbind.Future
+	resp    protocol.QueryResponse
+}
+
+// queryCB answers power-monitor.query (doc/rpc.md). Guests may ask about
+// their own jobs; the instance owner about any job, or any ranks and interval.
+func (m *monitor) queryCB(msg *fluxbind.Msg) {
+	_, payload, err := msg.Decode()
+	if err != nil {
+		m.h.RespondError(msg, syscall.EPROTO, err.Error())
+		return
+	}
+	var req protocol.QueryRequest
+	if payload == "" {
+		payload = "{}"
+	}
+	if err := json.Unmarshal([]byte(payload), &req); err != nil {
+		m.h.RespondError(msg, syscall.EPROTO, "power-monitor.query: "+err.Error())
+		return
+	}
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = protocol.DefaultTimeout
+	}
+	q := &jobQuery{m: m, timeout: timeout, pending: map[uint32]*fluxbind.Future{}}
+
+	switch {
+	case req.JobID != "" && req.Ranks != "":
+		m.h.RespondError(msg, syscall.EINVAL, "give either a jobid or ranks with a time interval, not both")
+	case req.JobID != "":
+		id, err := fluxbind.ParseJobID(string(req.JobID))
+		if err != nil {
+			m.h.RespondError(msg, syscall.EINVAL, err.Error())
+			return
+		}
+		fu, err := m.h.JobListID(id, jobAttrs)
+		if err == nil {
+			err = fu.Then(timeout, q.onJobInfo)
+		}
+		if err != nil {
+			m.h.RespondError(msg, syscall.EIO, err.Error())
+			return
+		}
+		q.resp.ID = id
+		q.resp.JobID = fluxbind.EncodeJobID(id, "f58")
+		q.lookup = fu
+		q.start(msg)
+	case req.Ranks != "":
+		if _, role, err := msg.Cred(); err != nil || role&fluxbind.RoleOwner == 0 {
+			m.h.RespondError(msg, syscall.EPERM, "only the instance owner may query ranks by time interval; ask with a jobid")
+			return
+		}
+		ranks, err := fluxbind.DecodeIDSet(req.Ranks)
+		if err != nil {
+			m.h.RespondError(msg, syscall.EINVAL, err.Error())
+			return
+		}
+		end := req.End
+		if end == 0 {
+			end = now()
+			q.resp.Running = true
+		}
+		if err := checkWindow(req.Start, end); err != nil {
+			m.h.RespondError(msg, syscall.EINVAL, err.Error())
+			return
+		}
+		q.resp.Start, q.resp.End = req.Start, end
+		q.start(msg)
+		q.fanout(ranks)
+	default:
+		m.h.RespondError(msg, syscall.EINVAL, "power-monitor.query needs a jobid, or ranks and a start time")
+	}
+}
+
+func now() float64 { return float64(time.Now().UnixNano()) / 1e9 }
+
+func (q *jobQuery) start(msg *fluxbind.Msg) {
+	q.msg = msg.Ref()
+	q.m.queries[q] = struct{}{}
+}
+
+func (q *jobQuery) onJobInfo(fu *fluxbind.Future) {
+	payload, err := fu.Get()
+	fu.Destroy()
+	q.lookup = nil
+	if err != nil {
+		switch {
+		case errors.Is(err, syscall.ENOENT):
+			q.fail(syscall.ENOENT, fmt.Sprintf("unknown job %s", q.resp.JobID))
+		case errors.Is(err, syscall.ETIMEDOUT):
+			q.fail(syscall.ETIMEDOUT, fmt.Sprintf("job-list did not answer about job %s within %gs", q.resp.JobID, q.timeout))
+		default:
+			q.fail(errnoOf(err, syscall.EIO), fmt.Sprintf("looking up job %s: %v", q.resp.JobID, err))
+		}
+		return
+	}
+	var info jobInfo
+	if err := json.Unmarshal([]byte(payload), &info); err != nil {
+		q.fail(syscall.EPROTO, "job-list answer: "+err.Error())
+		return
+	}
+	j := info.Job
+	if !q.msg.Authorize(j.UserID) {
+		q.fail(syscall.EPERM, fmt.Sprintf("job %s belongs to another user: only its owner or the instance owner may query it", q.resp.JobID))
+		return
+	}
+	uid := j.UserID
+	q.resp.UserID = &uid
+	q.resp.State = fluxbind.JobStateName(j.State)
+	if j.TRun == 0 || j.Ranks == "" {
+		q.fail(syscall.ENODATA, fmt.Sprintf("job %s has not run (state %s): there is no power data for it", q.resp.JobID, q.resp.State))
+		return
+	}
+	ranks, err := fluxbind.DecodeIDSet(j.Ranks)
+	if err != nil {
+		q.fail(syscall.EPROTO, fmt.Sprintf("job %s: %v", q.resp.JobID, err))
+		return
+	}
+	q.resp.Start = j.TRun
+	if j.TCleanup > 0 {
+		q.resp.End = j.TCleanup
+	} else {
+		q.resp.End = now()
+		q.resp.Running = true
+	}
+	q.fanout(ranks)
+}
+
+// fanout asks every rank at once; each answer or timeout arrives through its
+// own future callback.
+func (q *jobQuery) fanout(ranks []uint32) {
+	q.resp.RankSet = fluxbind.EncodeIDSet(ranks)
+	payload, _ := json.Marshal(protocol.WindowRequest{Start: q.resp.Start, End: q.resp.End})
+	for _, r := range ranks {
+		rank := r
+		if _, dup := q.pending[rank]; dup {
+			continue
+		}
+		fu, err := q.m.h.RPC(protocol.TopicWindow, string(payload), rank)
+		if err == nil {
+			if err = fu.Then(q.timeout, func(f *fluxbind.Future) { q.onRank(rank, f) }); err != nil {
+				fu.Destroy()
+			}
+		}
+		if err != nil {
+			q.missing(rank, err)
+			continue
+		}
+		q.pending[rank] = fu
+	}
+	q.maybeFinish()
+}
+
+func (q *jobQuery) onRank(rank uint32, fu *fluxbind.Future) {
+	payload, err := fu.Get()
+	fu.Destroy()
+	delete(q.pending, rank)
+	if err != nil {
+		q.missing(rank, err)
+	} else {
+		var rr protocol.RankResult
+		if err := json.Unmarshal([]byte(payload), &rr); err != nil {
+			q.missing(rank, fmt.Errorf("bad answer: %w", err))
+		} else {
+			q.resp.Ranks = append(q.resp.Ranks, rr)
+		}
+	}
+	q.maybeFinish()
+}
+
+func (q *jobQuery) missing(rank uint32, err error) {
+	ms := protocol.Missing{Rank: rank, Reason: protocol.ReasonNoAnswer, Error: err.Error()}
+	if hosts := q.m.hosts(); int(rank) < len(hosts) {
+		ms.Hostname = hosts[rank]
+	}
+	switch {
+	case errors.Is(err, syscall.ENOSYS):
+		ms.Reason = protocol.ReasonNotLoaded
+		ms.Error = "power-monitor is not loaded on this rank"
+	case errors.Is(err, syscall.ETIMEDOUT):
+		ms.Error = fmt.Sprintf("no answer within %gs", q.timeout)
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		ms.Error = "rank is unreachable (offline or lost)"
+	}
+	q.resp.Missing = append(q.resp.Missing, ms)
+}
+
+func (q *jobQuery) maybeFinish() {
+	if len(q.pending) > 0 || q.lookup != nil || q.msg == nil {
+		return
+	}
+	gather.Summarize(&q.resp)
+	out, err := json.Marshal(&q.resp)
+	if err != nil {
+		q.fail(syscall.EINVAL, err.Error())
+		return
+	}
+	q.m.h.Respond(q.msg, out)
+	q.m.served++
+	q.release()
+}
+
+func (q *jobQuery) fail(e syscall.Errno, text string) {
+	if q.msg != nil {
+		q.m.h.RespondError(q.msg, e, text)
+	}
+	q.release()
+}
+
+// abort answers with an error and drops every future (module unload).
+func (q *jobQuery) abort(err error) {
+	if q.lookup != nil {
+		q.lookup.Destroy()
+		q.lookup = nil
+	}
+	for r, fu := range q.pending {
+		fu.Destroy()
+		delete(q.pending, r)
+	}
+	q.fail(syscall.ENOSYS, err.Error())
+}
+
+func (q *jobQuery) release() {
+	if q.msg != nil {
+		q.msg.Unref()
+		q.msg = nil
+	}
+	delete(q.m.queries, q)
+}
+
+func errnoOf(err error, def syscall.Errno) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return def
+}
+
+// hosts is the instance's hostlist, decoded on first use.
+func (m *monitor) hosts() []string {
+	if m.hostnames == nil {
+		m.hostnames = fluxbind.DecodeHostlist(m.hostlist)
+	}
+	return m.hostnames
+}

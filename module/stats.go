@@ -1,0 +1,69 @@
+//go:build flux
+
+package main
+
+import (
+	"encoding/json"
+	"syscall"
+
+	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/sample"
+	"github.com/flux-framework/power-monitor/sampler"
+	"github.com/flux-framework/power-monitor/store"
+)
+
+// moduleStats is what `flux module stats power-monitor` prints.
+type moduleStats struct {
+	Rank        uint32         `json:"rank"`
+	Hostname    string         `json:"hostname"`
+	Source      string         `json:"source"`
+	SourceError string         `json:"source_error,omitempty"`
+	PeriodS     float64        `json:"period_s"`
+	Layout      *sample.Layout `json:"layout,omitempty"`
+	NodeDerived bool           `json:"node_derived,omitempty"`
+	Buffer      store.Stats    `json:"buffer"`
+	OldestS     float64        `json:"oldest_sample"` // unix seconds
+	NewestS     float64        `json:"newest_sample"`
+	Sampler     sampler.Stats  `json:"sampler"`
+	LastError   string         `json:"last_error"`
+	Queries     uint64         `json:"queries_answered"`
+	Windows     uint64         `json:"windows_answered"`
+	InFlight    int            `json:"queries_in_flight"`
+	LoadedAt    float64        `json:"loaded_at"`
+}
+
+func (m *monitor) statsCB(msg *fluxbind.Msg) {
+	st := moduleStats{
+		Rank:     m.rank,
+		Hostname: m.hostname,
+		Source:   m.sourceName(),
+		PeriodS:  m.opts.Period.Seconds(),
+		Buffer:   m.store.Stats(),
+		Queries:  m.served,
+		Windows:  m.windows,
+		InFlight: len(m.queries),
+		LoadedAt: float64(m.loaded.UnixNano()) / 1e9,
+	}
+	if l, ok := m.store.Layout(); ok {
+		st.Layout = &l
+		st.NodeDerived = m.store.NodeDerived()
+	}
+	st.OldestS = float64(st.Buffer.Oldest) / 1e9
+	st.NewestS = float64(st.Buffer.Newest) / 1e9
+	if m.srcErr != nil {
+		st.SourceError = m.srcErr.Error()
+		st.LastError = st.SourceError
+	}
+	if m.sampler != nil {
+		st.Sampler = m.sampler.Stats()
+		if st.Sampler.LastError != "" {
+			st.LastError = st.Sampler.LastError
+		}
+	}
+	out, err := json.Marshal(&st)
+	if err != nil {
+		m.h.RespondError(msg, syscall.EINVAL, err.Error())
+		return
+	}
+	m.h.Respond(msg, out)
+}

@@ -1,0 +1,64 @@
+//go:build flux
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"syscall"
+
+	"github.com/flux-framework/power-monitor/aggregate"
+	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/protocol"
+)
+
+// windowCB answers power-monitor.window: this rank's aggregate over
+// [start, end]. Only the instance owner (the module's own fan-out) may ask.
+func (m *monitor) windowCB(msg *fluxbind.Msg) {
+	_, payload, err := msg.Decode()
+	if err != nil {
+		m.h.RespondError(msg, syscall.EPROTO, err.Error())
+		return
+	}
+	var req protocol.WindowRequest
+	if err := json.Unmarshal([]byte(payload), &req); err != nil {
+		m.h.RespondError(msg, syscall.EPROTO, "power-monitor.window: "+err.Error())
+		return
+	}
+	if err := checkWindow(req.Start, req.End); err != nil {
+		m.h.RespondError(msg, syscall.EINVAL, err.Error())
+		return
+	}
+	out, err := json.Marshal(m.rankResult(req.Start, req.End))
+	if err != nil {
+		m.h.RespondError(msg, syscall.EINVAL, err.Error())
+		return
+	}
+	m.windows++
+	m.h.Respond(msg, out)
+}
+
+func checkWindow(start, end float64) error {
+	if math.IsNaN(start) || math.IsNaN(end) || start <= 0 || end < start {
+		return fmt.Errorf("invalid time interval [%v, %v]", start, end)
+	}
+	return nil
+}
+
+// rankResult is this rank's row for a window.
+func (m *monitor) rankResult(start, end float64) protocol.RankResult {
+	res := m.store.Window(int64(start*1e9), int64(end*1e9))
+	if res.Samples == 0 && res.CoveredS == 0 {
+		switch {
+		case m.src == nil:
+			res.Presence = aggregate.PresenceNone
+			res.Reason = protocol.ReasonNoSource + ": " + m.srcErr.Error()
+		case m.sampler != nil:
+			if st := m.sampler.Stats(); st.Samples == 0 && st.LastError != "" {
+				res.Reason = "sampling fails: " + st.LastError
+			}
+		}
+	}
+	return protocol.RankResult{Rank: m.rank, Hostname: m.hostname, Source: m.sourceName(), Result: res}
+}
