@@ -1,0 +1,218 @@
+//go:build flux
+
+// Command flux-power-query prints a job's power and energy, per rank and per
+// device, from the power-monitor module. `flux power-query` runs it.
+//
+//	flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
+//	flux power-query --ranks=IDSET --start=T [--end=T]
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/protocol"
+	"github.com/flux-framework/power-monitor/report"
+)
+
+const prog = "flux-power-query"
+
+func init() {
+	// A flux_t belongs to one thread.
+	runtime.LockOSThread()
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	jobid   string
+	format  string
+	output  string
+	ranks   string
+	start   string
+	end     string
+	timeout float64
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) func() {
+	return func() {
+		fmt.Fprintf(w, `Usage: flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
+       flux power-query --ranks=IDSET --start=TIME [--end=TIME]
+
+Print the power and energy of a job (or of ranks over a time interval), per
+rank and per device, from the power-monitor broker module. A running job is
+reported up to now. TIME is seconds since the epoch or RFC 3339.
+
+Options:
+  -j, --jobid=JOBID     job to report (any jobid encoding: f58, decimal, hex...)
+  -f, --format=FORMAT   table (default), json or csv
+  -o, --output=FILE     write to FILE instead of standard output
+  -r, --ranks=IDSET     instance owner only: ranks to report, e.g. 0-3
+  -s, --start=TIME      with --ranks: start of the interval
+  -e, --end=TIME        with --ranks: end of the interval (default: now)
+  -t, --timeout=SECONDS time each rank has to answer (default %g)
+`, protocol.DefaultTimeout)
+	}
+}
+
+func parseArgs(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = usage(fs, stderr)
+	for _, n := range []string{"j", "jobid"} {
+		fs.StringVar(&o.jobid, n, "", "")
+	}
+	for _, n := range []string{"f", "format"} {
+		fs.StringVar(&o.format, n, report.FormatTable, "")
+	}
+	for _, n := range []string{"o", "output"} {
+		fs.StringVar(&o.output, n, "", "")
+	}
+	for _, n := range []string{"r", "ranks"} {
+		fs.StringVar(&o.ranks, n, "", "")
+	}
+	for _, n := range []string{"s", "start"} {
+		fs.StringVar(&o.start, n, "", "")
+	}
+	for _, n := range []string{"e", "end"} {
+		fs.StringVar(&o.end, n, "", "")
+	}
+	for _, n := range []string{"t", "timeout"} {
+		fs.Float64Var(&o.timeout, n, protocol.DefaultTimeout, "")
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected argument %q (the jobid goes after -j)", fs.Arg(0))
+	case o.jobid == "" && o.ranks == "":
+		return o, errors.New("give a job with -j JOBID (or --ranks and --start)")
+	case o.jobid != "" && o.ranks != "":
+		return o, errors.New("give either -j JOBID or --ranks, not both")
+	case o.ranks != "" && o.start == "":
+		return o, errors.New("--ranks needs --start")
+	case o.format != report.FormatTable && o.format != report.FormatJSON && o.format != report.FormatCSV:
+		return o, fmt.Errorf("unknown format %q: use table, json or csv", o.format)
+	case o.timeout <= 0:
+		return o, fmt.Errorf("--timeout must be positive")
+	}
+	return o, nil
+}
+
+// parseTime reads seconds since the epoch or an RFC 3339 time.
+func parseTime(s string) (float64, error) {
+	if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 {
+		return v, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return float64(t.UnixNano()) / 1e9, nil
+	}
+	return 0, fmt.Errorf("invalid time %q: give seconds since the epoch or RFC 3339 (2026-11-22T10:00:00Z)", s)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, prog+": "+format+"\n", a...)
+		return 1
+	}
+	o, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	req := protocol.QueryRequest{Timeout: o.timeout}
+	if o.jobid != "" {
+		id, err := fluxbind.ParseJobID(o.jobid)
+		if err != nil {
+			return fail("invalid jobid %q: not a Flux job id in any encoding (f58, decimal, hex, dothex, words)", o.jobid)
+		}
+		req.JobID = protocol.JobID(strconv.FormatUint(id, 10))
+	} else {
+		req.Ranks = o.ranks
+		if req.Start, err = parseTime(o.start); err != nil {
+			return fail("--start: %v", err)
+		}
+		if o.end != "" {
+			if req.End, err = parseTime(o.end); err != nil {
+				return fail("--end: %v", err)
+			}
+		}
+	}
+	payload, _ := json.Marshal(&req)
+
+	h, err := fluxbind.Open("")
+	if err != nil {
+		return fail("%v (run it inside a Flux instance, or set FLUX_URI)", err)
+	}
+	defer h.Close()
+	fu, err := h.RPC(protocol.TopicQuery, string(payload), fluxbind.NodeIDAny)
+	if err != nil {
+		return fail("%v", err)
+	}
+	answer, err := fu.Get()
+	fu.Destroy()
+	if err != nil {
+		if errors.Is(err, syscall.ENOSYS) {
+			return fail("the power-monitor module is not loaded (flux module load power-monitor)")
+		}
+		return fail("%v", err)
+	}
+	var resp protocol.QueryResponse
+	if err := json.Unmarshal([]byte(answer), &resp); err != nil {
+		return fail("bad answer from power-monitor: %v", err)
+	}
+
+	out := stdout
+	if o.output != "" {
+		f, err := os.Create(o.output)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := report.Write(out, o.format, &resp); err != nil {
+		return fail("writing the report: %v", err)
+	}
+	if o.format != report.FormatTable && resp.Running {
+		fmt.Fprintf(stderr, "%s: %s is still running: figures cover up to now\n", prog, jobName(&resp))
+	}
+	if len(resp.Missing) > 0 {
+		fmt.Fprintf(stderr, "%s: %d of %d ranks gave no data:", prog, len(resp.Missing), resp.Total.Ranks)
+		for _, m := range resp.Missing {
+			fmt.Fprintf(stderr, " %d (%s)", m.Rank, m.Reason)
+		}
+		fmt.Fprintln(stderr)
+	}
+	if o.output != "" {
+		if f, ok := out.(*os.File); ok {
+			if err := f.Close(); err != nil {
+				return fail("%v", err)
+			}
+		}
+	}
+	return 0
+}
+
+func jobName(r *protocol.QueryResponse) string {
+	if r.JobID != "" {
+		return "job " + r.JobID
+	}
+	return "the interval"
+}
