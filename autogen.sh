@@ -1,0 +1,7 @@
+#!/bin/sh
+# Generate configure and Makefile.in (autoconf, automake and libtool from
+# your distribution).
+set -e
+cd "$(dirname "$0")"
+mkdir -p config
+autoreconf --force --verbose --install
