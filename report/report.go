@@ -107,15 +107,81 @@ func Energy(j float64) string {
 	return fmt.Sprintf("%.1f J", j)
 }
 
+// presence is the data_presence cell: the presence, the coverage when not
+// complete, and the reason's short form (up to its first colon). Notes under
+// the table give the reasons in full.
 func presence(r *aggregate.Result) string {
 	p := r.Presence
 	if r.Presence != aggregate.PresenceComplete {
 		p = fmt.Sprintf("%s %.0f%%", p, 100*r.Coverage)
 		if r.Reason != "" {
-			p += " (" + r.Reason + ")"
+			p += " (" + shortReason(r.Reason) + ")"
 		}
 	}
 	return p
+}
+
+func shortReason(s string) string {
+	if i := strings.Index(s, ": "); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Notes lists each full reason and error once, with the ranks it applies
+// to, for the lines under the table.
+func Notes(resp *protocol.QueryResponse) []string {
+	var order []string
+	ranks := map[string][]uint32{}
+	add := func(text string, rank uint32) {
+		if _, ok := ranks[text]; !ok {
+			order = append(order, text)
+		}
+		ranks[text] = append(ranks[text], rank)
+	}
+	for _, r := range resp.Ranks {
+		if r.Reason != "" && r.Reason != shortReason(r.Reason) {
+			add(r.Reason, r.Rank)
+		}
+	}
+	for _, m := range resp.Missing {
+		text := m.Reason
+		if m.Error != "" {
+			text += ": " + m.Error
+		}
+		add(text, m.Rank)
+	}
+	notes := make([]string, 0, len(order))
+	for _, text := range order {
+		rs := ranks[text]
+		word := "rank"
+		if len(rs) > 1 {
+			word = "ranks"
+		}
+		notes = append(notes, fmt.Sprintf("%s %s: %s", word, RankSet(rs), text))
+	}
+	return notes
+}
+
+// RankSet prints sorted ranks as a compact RFC 22 idset ("0-3,7").
+func RankSet(rs []uint32) string {
+	var b strings.Builder
+	for i := 0; i < len(rs); {
+		j := i
+		for j+1 < len(rs) && rs[j+1] == rs[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%d-%d", rs[i], rs[j])
+		} else {
+			fmt.Fprintf(&b, "%d", rs[i])
+		}
+		i = j + 1
+	}
+	return b.String()
 }
 
 // Table prints a title line, one row per rank (and per missing rank), and a
@@ -176,7 +242,15 @@ func Table(w io.Writer, resp *protocol.QueryResponse) error {
 	}
 	foot = append(foot, Energy(tot.EnergyJ), "", seconds(tot.DurationS), tp)
 	t.Footer(foot)
-	return t.Render()
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, n := range Notes(resp) {
+		if _, err := fmt.Fprintln(w, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func appendDomains(cells []string, ds []aggregate.Domain, n int) []string {

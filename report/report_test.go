@@ -122,3 +122,28 @@ func TestUnknownFormat(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestNotesGroupRanks(t *testing.T) {
+	resp := sample()
+	long := "no power source: variorum: cannot load libvariorum.so"
+	resp.Ranks = append(resp.Ranks,
+		protocol.RankResult{Rank: 2, Result: aggregate.Result{Presence: aggregate.PresenceNone, Reason: long}},
+		protocol.RankResult{Rank: 3, Result: aggregate.Result{Presence: aggregate.PresenceNone, Reason: long}},
+		protocol.RankResult{Rank: 5, Result: aggregate.Result{Presence: aggregate.PresenceNone, Reason: long}})
+	resp.Missing[0].Error = "power-monitor is not loaded on this rank"
+	notes := Notes(resp)
+	want := []string{
+		"ranks 2-3,5: " + long,
+		"rank 1: module not loaded on rank: power-monitor is not loaded on this rank",
+	}
+	if strings.Join(notes, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("notes %q, want %q", notes, want)
+	}
+	var b bytes.Buffer
+	if err := Table(&b, resp); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "none 0% (no power source)") || !strings.Contains(b.String(), want[0]) {
+		t.Fatalf("table:\n%s", b.String())
+	}
+}
