@@ -25,14 +25,14 @@ var defaultVariorumLib = ""
 // variables: it all hangs off this context and is released before mod_main
 // returns.
 type monitor struct {
-	h        *fluxbind.Handle
-	opts     config.Options
-	rank     uint32
-	size     uint32
-	hostname string
+	h         *fluxbind.Handle
+	opts      config.Options
+	rank      uint32
+	size      uint32
+	hostname  string
 	hostlist  string   // broker attribute: hostnames in rank order
 	hostnames []string // hostlist decoded
-	loaded   time.Time
+	loaded    time.Time
 
 	src      *source.Variorum // nil: no power source
 	srcErr   error            // why there is none
@@ -51,7 +51,9 @@ func run(h *fluxbind.Handle, args []string) error {
 		return fmt.Errorf("power-monitor: %w", err)
 	}
 	m := &monitor{h: h, opts: opts, loaded: time.Now(), queries: map[*jobQuery]struct{}{}}
-	h.OnPanic = func(v any) { h.Log(fluxbind.LogErr, fmt.Sprintf("power-monitor: recovered panic in a callback: %v", v)) }
+	h.OnPanic = func(v any) {
+		h.Log(fluxbind.LogErr, fmt.Sprintf("power-monitor: recovered panic in a callback: %v", v))
+	}
 	if m.rank, err = h.Rank(); err != nil {
 		return err
 	}

@@ -27,9 +27,9 @@ type Store interface {
 
 // Stats are the sampler's counters.
 type Stats struct {
-	Samples     uint64  `json:"samples"`     // readings stored
-	Errors      uint64  `json:"errors"`      // failed reads
-	LastError   string  `json:"last_error"`  // "" when the last read worked
+	Samples     uint64  `json:"samples"`    // readings stored
+	Errors      uint64  `json:"errors"`     // failed reads
+	LastError   string  `json:"last_error"` // "" when the last read worked
 	LastErrorAt float64 `json:"last_error_at,omitempty"`
 	CostLastUs  float64 `json:"sample_cost_last_us"` // read + parse + store
 	CostMeanUs  float64 `json:"sample_cost_mean_us"`

@@ -1,0 +1,22 @@
+#!/bin/sh
+# The Go tests of every package, as one TAP test file of make check.
+# Where flux-core was found, GO_TAGS is "-tags flux" and the packages that
+# need libflux are compiled and tested too.
+cd "${PM_SRCDIR:-$(dirname "$0")/..}" || exit 1
+GO=${GO:-go}
+echo "1..3"
+n=0
+run() {
+    n=$((n + 1))
+    desc=$1; shift
+    if "$@" >go-test.out 2>&1; then
+        echo "ok $n - $desc"
+    else
+        echo "not ok $n - $desc"
+    fi
+    sed 's/^/# /' go-test.out
+    rm -f go-test.out
+}
+run "gofmt finds nothing to change" sh -c 'out=$(gofmt -l $(git ls-files "*.go" 2>/dev/null || find . -name "*.go")); test -z "$out" || { echo "not gofmt-ed: $out"; exit 1; }'
+run "go vet $GO_TAGS ./..." $GO vet $GO_TAGS ./...
+run "go test $GO_TAGS ./..." $GO test $GO_TAGS -count=1 ./...
