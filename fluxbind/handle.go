@@ -3,7 +3,7 @@
 package fluxbind
 
 /*
-#cgo pkg-config: flux-core flux-idset
+#cgo pkg-config: flux-core flux-idset flux-hostlist
 #include <stdlib.h>
 #include "shim.h"
 */

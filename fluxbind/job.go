@@ -5,6 +5,7 @@ package fluxbind
 /*
 #include <stdlib.h>
 #include <flux/idset.h>
+#include <flux/hostlist.h>
 #include "shim.h"
 */
 import "C"
@@ -84,4 +85,27 @@ func EncodeIDSet(ids []uint32) string {
 	}
 	defer C.free(unsafe.Pointer(s))
 	return C.GoString(s)
+}
+
+// JobStateName is the long name of a job state ("RUN", "INACTIVE", ...).
+func JobStateName(state int) string {
+	cf := C.CString("L")
+	defer C.free(unsafe.Pointer(cf))
+	return C.GoString(C.flux_job_statetostr(C.flux_job_state_t(state), cf))
+}
+
+// DecodeHostlist expands an RFC 29 hostlist ("node[0-3],login") into hosts.
+func DecodeHostlist(s string) []string {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	hl := C.hostlist_decode(cs)
+	if hl == nil {
+		return nil
+	}
+	defer C.hostlist_destroy(hl)
+	var out []string
+	for h := C.hostlist_first(hl); h != nil; h = C.hostlist_next(hl) {
+		out = append(out, C.GoString(h))
+	}
+	return out
 }
