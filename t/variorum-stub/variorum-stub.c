@@ -29,6 +29,9 @@
 //                             string (as v0.6's ARM code does); 3: return 0
 //                             with no string
 //   VARIORUM_STUB_DELAY_MS    sleep this long before answering
+//   VARIORUM_STUB_CONTROL     a file of NAME=VALUE lines, re-read at every
+//                             call, whose values override the environment:
+//                             tests change a running broker's stub with it
 // A negative CPU, memory or GPU value is written as is (Variorum's -1 for
 // "cannot measure") and left out of the default node sum.
 //
@@ -169,9 +172,50 @@ static void str(struct buf *b, const char *s)
     put(b, "\"");
 }
 
+// The control file's contents, loaded at the start of each call; lookups
+// return pointers into it, valid until the next call on this thread.
+static __thread char control[4096];
+
+static void load_control(void)
+{
+    const char *path = getenv("VARIORUM_STUB_CONTROL");
+    FILE *f;
+    size_t n = 0;
+
+    control[0] = '\0';
+    if (path == NULL || *path == '\0' || (f = fopen(path, "r")) == NULL)
+    {
+        return;
+    }
+    n = fread(control, 1, sizeof(control) - 2, f);
+    fclose(f);
+    control[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+    {
+        if (control[i] == '\n')
+        {
+            control[i] = '\0';
+        }
+    }
+    control[n + 1] = '\0'; // lines end with an empty string
+}
+
+static const char *stub_getenv(const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = control; *p != '\0'; p += strlen(p) + 1)
+    {
+        if (strncmp(p, name, len) == 0 && p[len] == '=')
+        {
+            return p + len + 1;
+        }
+    }
+    return getenv(name);
+}
+
 static double env_double(const char *name, double def)
 {
-    const char *s = getenv(name);
+    const char *s = stub_getenv(name);
     char *end;
     double v;
     if (s == NULL || *s == '\0')
@@ -189,7 +233,7 @@ static double env_double(const char *name, double def)
 
 static long env_long(const char *name, long def, long max)
 {
-    const char *s = getenv(name);
+    const char *s = stub_getenv(name);
     char *end;
     long v;
     if (s == NULL || *s == '\0')
@@ -229,9 +273,10 @@ static void delay(void)
 
 __attribute__((unused)) static int power_json(char **out, const char *default_shape)
 {
-    const char *shape = getenv("VARIORUM_STUB_SHAPE");
-    const char *fail = getenv("VARIORUM_STUB_FAIL");
-    const char *node_env = getenv("VARIORUM_STUB_NODE_WATTS");
+    load_control();
+    const char *shape = stub_getenv("VARIORUM_STUB_SHAPE");
+    const char *fail = stub_getenv("VARIORUM_STUB_FAIL");
+    const char *node_env = stub_getenv("VARIORUM_STUB_NODE_WATTS");
     long nsockets = env_long("VARIORUM_STUB_SOCKETS", 2, MAX_SOCKETS);
     long ngpus = env_long("VARIORUM_STUB_GPUS", 2, MAX_GPUS);
     double cpu = env_double("VARIORUM_STUB_CPU_WATTS", 100);

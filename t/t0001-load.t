@@ -1,0 +1,134 @@
+#!/bin/sh
+
+test_description='power-monitor loads on every rank, in a thread and with --exec,
+fails a bad option without harm to the broker, reloads, and leaves jobs and
+flux exec working.'
+
+. "$(dirname "$0")"/sharness.d/power-monitor.sh
+test_under_flux 4
+. "$SHARNESS"
+pm_skip_without_flux
+
+test_expect_success 'load on all ranks in a broker thread' '
+	pm_load_all -r 0.05 &&
+	flux exec -r all sh -c "flux module list | grep -q ^power-monitor"
+'
+test_expect_success 'module stats show the source, buffer and sample cost' '
+	sleep 0.3 &&
+	flux module stats power-monitor >stats.json &&
+	pm_json "d[\"source\"]" <stats.json | grep "^variorum (" &&
+	test "$(pm_json "d[\"buffer\"][\"cap\"]" <stats.json)" = 100000 &&
+	test "$(pm_json "d[\"buffer\"][\"len\"] > 0" <stats.json)" = True &&
+	test "$(pm_json "d[\"buffer\"][\"bytes_per_sample\"] <= 64" <stats.json)" = True &&
+	test "$(pm_json "d[\"newest_sample\"] > d[\"oldest_sample\"] > 0" <stats.json)" = True &&
+	test "$(pm_json "d[\"sampler\"][\"sample_cost_mean_us\"] > 0" <stats.json)" = True &&
+	test "$(pm_json "d[\"layout\"]" <stats.json)" = "{'"'"'cpu'"'"': 2, '"'"'mem'"'"': 2, '"'"'gpu'"'"': 4}" &&
+	test "$(pm_json "d[\"last_error\"]" <stats.json)" = ""
+'
+test_expect_success '20 jobs in a row complete with the module loaded' '
+	for i in $(seq 1 20); do
+		flux run -N4 --wait-event=clean true || return 1
+	done &&
+	test "$(flux jobs -a -f completed -n | wc -l)" -ge 20
+'
+test_expect_success 'flux exec still completes (SIGCHLD reaches the broker)' '
+	for i in 1 2 3 4 5; do
+		timeout 30 flux exec -r all true || return 1
+	done
+'
+test_expect_success 'a second load on a rank fails, the first keeps running' '
+	test_must_fail flux module load power-monitor &&
+	flux module stats power-monitor >/dev/null
+'
+test_expect_success 'remove then load again works (nothing leaks across a reload)' '
+	pm_unload_all &&
+	flux exec -r all sh -c "! flux module list | grep -q ^power-monitor" &&
+	pm_load_all -r 0.05 -s 300 &&
+	flux module stats power-monitor >stats2.json &&
+	test "$(pm_json "d[\"buffer\"][\"cap\"]" <stats2.json)" = 300 &&
+	test "$(pm_json "d[\"queries_answered\"]" <stats2.json)" = 0 &&
+	flux dmesg | grep -v "callbacks still registered" >/dev/null &&
+	! flux dmesg | grep "callbacks still registered"
+'
+test_expect_success 'ten reloads in a row, jobs still complete' '
+	for i in $(seq 1 10); do
+		flux module remove power-monitor &&
+		flux module load power-monitor -r 0.02 || return 1
+	done &&
+	flux run -N4 true
+'
+test_expect_success 'unload from every rank' '
+	pm_unload_all
+'
+
+# Bad options: the load fails with a message naming the option, and the
+# broker keeps running.
+bad_option() {
+	test_must_fail flux module load power-monitor "$@" 2>err &&
+	flux dmesg | grep "power-monitor.err" | tail -1 >log &&
+	grep "Invalid argument" err &&
+	flux getattr rank >/dev/null &&
+	! flux module list | grep -q ^power-monitor
+}
+test_expect_success 'bad option: -r abc' '
+	bad_option -r abc &&
+	grep "option -r: \"abc\" is not a number of seconds" log
+'
+test_expect_success 'bad option: --period below the minimum' '
+	bad_option --period=0.001 &&
+	grep "option --period: 0.001 s is below the minimum of 0.01 s" log
+'
+test_expect_success 'bad option: -s 0' '
+	bad_option -s 0 &&
+	grep "option -s: 0 is too small" log
+'
+test_expect_success 'bad option: unknown option' '
+	bad_option --frobnicate &&
+	grep "unknown option -frobnicate" log
+'
+test_expect_success 'bad option: stray argument' '
+	bad_option -s 10 extra &&
+	grep "unexpected argument \"extra\"" log
+'
+test_expect_success 'the broker is fine after the bad loads: load works' '
+	flux module load power-monitor &&
+	flux run true &&
+	flux module remove power-monitor
+'
+
+test_expect_success 'load with --exec (module in its own process) on all ranks' '
+	flux exec -r all flux module load --exec power-monitor -r 0.05 &&
+	flux exec -r all sh -c "flux module list | grep -q ^power-monitor" &&
+	flux run -N4 sleep 0.3 &&
+	flux power-query -j $(flux job last) --format=json >exec.json &&
+	test "$(pm_json "len(d[\"ranks\"])" <exec.json)" = 4 &&
+	test "$(pm_json "d[\"total\"][\"data_presence\"]" <exec.json)" = complete &&
+	timeout 30 flux exec -r all true &&
+	pm_unload_all
+'
+
+test_expect_success 'without libvariorum the module loads, says why, and queries say so' '
+	flux module load power-monitor --variorum-lib=/nonexistent/libvariorum.so &&
+	flux dmesg | grep "no power source: variorum: cannot load libvariorum: dlopen \"/nonexistent/libvariorum.so\"" &&
+	flux module stats power-monitor >nosrc.json &&
+	test "$(pm_json "d[\"source\"]" <nosrc.json)" = none &&
+	pm_json "d[\"last_error\"]" <nosrc.json | grep /nonexistent/libvariorum.so &&
+	flux run true &&
+	flux power-query -j $(flux job last) --format=json >nosrc-q.json &&
+	pm_json "d[\"ranks\"][0][\"reason\"]" <nosrc-q.json | grep "^no power source: " &&
+	test "$(pm_json "d[\"ranks\"][0][\"data_presence\"]" <nosrc-q.json)" = none &&
+	flux module remove power-monitor
+'
+test_expect_success 'a failing Variorum is logged once, shown in stats, and recovers' '
+	flux module load power-monitor -r 0.05 &&
+	pm_stub VARIORUM_STUB_FAIL=1 &&
+	pm_wait_for 10 sh -c "flux module stats power-monitor | grep -q \"variorum_get_power_json returned -1\"" &&
+	sleep 0.5 &&
+	test "$(flux dmesg | grep -c "power-monitor: sample failed")" = 1 &&
+	pm_stub &&
+	pm_wait_for 10 sh -c "flux dmesg | grep -q \"sampling works again\"" &&
+	flux module stats power-monitor | pm_json "d[\"sampler\"][\"errors\"] > 0" | grep True &&
+	flux module remove power-monitor
+'
+
+test_done
