@@ -4,6 +4,7 @@ package fluxbind
 
 /*
 #include <stdlib.h>
+#include <locale.h>
 #include <flux/idset.h>
 #include <flux/hostlist.h>
 #include "shim.h"
@@ -108,4 +109,13 @@ func DecodeHostlist(s string) []string {
 		out = append(out, C.GoString(h))
 	}
 	return out
+}
+
+// SetLocale adopts the user's locale (setlocale(LC_ALL, "")), as flux's own
+// commands do, so that EncodeJobID prints "ƒ" in a UTF-8 locale and "f"
+// otherwise (or when FLUX_F58_FORCE_ASCII is set).
+func SetLocale() {
+	empty := C.CString("")
+	defer C.free(unsafe.Pointer(empty))
+	C.setlocale(C.LC_ALL, empty)
 }

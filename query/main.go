@@ -128,6 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, prog+": "+format+"\n", a...)
 		return 1
 	}
+	fluxbind.SetLocale()
 	o, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -176,6 +177,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var resp protocol.QueryResponse
 	if err := json.Unmarshal([]byte(answer), &resp); err != nil {
 		return fail("bad answer from power-monitor: %v", err)
+	}
+	if resp.ID != 0 {
+		resp.JobID = fluxbind.EncodeJobID(resp.ID, "f58") // in this user's locale
 	}
 
 	out := stdout

@@ -91,9 +91,14 @@ except OSError as e:
 }
 
 # pm_json EXPR: evaluate a Python expression on the JSON document on stdin,
-# bound to d; print the result.
+# bound to d; print the result (objects and lists as JSON).
 pm_json() {
-    python3 -c 'import sys, json; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+    python3 -c '
+import sys, json
+d = json.load(sys.stdin)
+v = eval("(" + sys.argv[1] + ")")
+print(json.dumps(v) if isinstance(v, (dict, list)) else v)
+' "$1"
 }
 
 # pm_load_all [ARGS]: load the module on every rank with the stand-in.

@@ -1,0 +1,173 @@
+#!/bin/sh
+
+test_description='flux power-query reports a job per rank and per device, with
+energies equal to the stand-in Variorum watts times the job duration, in
+every output format, for finished and running jobs, and fails clearly.'
+
+. "$(dirname "$0")"/sharness.d/power-monitor.sh
+test_under_flux 4
+. "$SHARNESS"
+pm_skip_without_flux
+
+# The stand-in: 2 sockets of 100 W cpu and 20 W mem, 2 GPUs per socket of
+# 50 W: 440 W a node.
+NODE_W=440
+
+# check_energy FILE: every rank's energy is NODE_W x the window, and the
+# total is the sum, to a microjoule-per-joule.
+check_energy() {
+	pm_json "
+all(abs(r[\"energy_j\"] - $NODE_W * (d[\"end\"] - d[\"start\"])) <= 1e-6 * r[\"energy_j\"] + 1e-6 for r in d[\"ranks\"])
+and abs(d[\"total\"][\"energy_j\"] - len(d[\"ranks\"]) * $NODE_W * d[\"total\"][\"duration_s\"]) < 1e-3
+and abs(d[\"total\"][\"duration_s\"] - (d[\"end\"] - d[\"start\"])) < 1e-9
+" <"$1" | grep True
+}
+
+test_expect_success 'load the module on all ranks' '
+	pm_load_all -r 0.05
+'
+test_expect_success 'run a 4-node job' '
+	flux run -N4 sleep 1 &&
+	jobid=$(flux job last) &&
+	echo $jobid >jobid
+'
+test_expect_success 'the JSON report has 4 complete ranks' '
+	flux power-query -j $(cat jobid) --format=json >job.json &&
+	test "$(pm_json "[r[\"rank\"] for r in d[\"ranks\"]]" <job.json)" = "[0, 1, 2, 3]" &&
+	test "$(pm_json "set(r[\"data_presence\"] for r in d[\"ranks\"])" <job.json)" = "{'"'"'complete'"'"'}" &&
+	test "$(pm_json "d[\"missing\"]" <job.json)" = "[]" &&
+	test "$(pm_json "d[\"running\"]" <job.json)" = False &&
+	test "$(pm_json "d[\"state\"]" <job.json)" = INACTIVE &&
+	test "$(pm_json "d[\"total\"][\"data_presence\"]" <job.json)" = complete
+'
+test_expect_success 'energies are the stand-in watts times the job duration' '
+	check_energy job.json &&
+	test "$(pm_json "abs(d[\"ranks\"][0][\"node_power_w\"] - 440) < 1e-6" <job.json)" = True &&
+	test "$(pm_json "abs(d[\"total\"][\"avg_power_w\"] - 1760) < 1e-3" <job.json)" = True
+'
+test_expect_success 'the window is the job run window (t_run to t_cleanup)' '
+	flux jobs -n -o "{t_run} {t_cleanup}" $(cat jobid) >times &&
+	read t_run t_cleanup <times &&
+	test "$(pm_json "abs(d[\"start\"] - $t_run) < 1e-3 and abs(d[\"end\"] - $t_cleanup) < 1e-3" <job.json)" = True
+'
+test_expect_success 'per-device energies and powers are right' '
+	pm_json "d[\"ranks\"][1][\"detail\"]" <job.json >detail.json &&
+	test "$(pm_json "[float(round(x[\"mean_w\"], 6)) for x in d[\"cpu\"]]" <detail.json)" = "[100.0, 100.0]" &&
+	test "$(pm_json "[float(round(x[\"mean_w\"], 6)) for x in d[\"mem\"]]" <detail.json)" = "[20.0, 20.0]" &&
+	test "$(pm_json "[float(round(x[\"mean_w\"], 6)) for x in d[\"gpu\"]]" <detail.json)" = "[50.0, 50.0, 50.0, 50.0]" &&
+	test "$(pm_json "abs(d[\"cpu\"][0][\"energy_j\"] * 4.4 - d[\"node\"][\"energy_j\"]) < 1e-6" <detail.json)" = True &&
+	test "$(pm_json "d[\"samples\"] >= 15" <detail.json)" = True &&
+	test "$(pm_json "d[\"coverage\"] == 1" <detail.json)" = True
+'
+test_expect_success 'the table has a row per rank, device columns and a total' '
+	flux power-query -j $(cat jobid) >table &&
+	cat table &&
+	grep "^job [ƒf]" table &&
+	for col in rank hostname node_power cpu_power_0 cpu_power_1 gpu_power_3 mem_power_1 energy start end data_presence; do
+		grep -q " $col " table || return 1
+	done &&
+	test "$(grep -c " complete " table)" = 5 &&
+	grep "total" table | grep -q "4/4 ranks" &&
+	grep "total" table | grep -q "1760.0"
+'
+test_expect_success 'the CSV keeps flux-power-monitor columns first' '
+	flux power-query -j $(cat jobid) --format=csv >job.csv &&
+	head -1 job.csv | grep "^hostname,node_power,result_start_time,result_end_time,data_presence,cpu_power_0,cpu_power_1,gpu_power_0,gpu_power_1,gpu_power_2,gpu_power_3,mem_power_0,mem_power_1,rank,energy_j" &&
+	test $(wc -l <job.csv) = 5 &&
+	cut -d, -f2,5,6 job.csv | sort -u >cols &&
+	grep "^440,complete,100$" cols
+'
+test_expect_success '-o FILE writes the report there and nothing to stdout' '
+	flux power-query -j $(cat jobid) -f json -o out.json >stdout &&
+	test ! -s stdout &&
+	check_energy out.json
+'
+test_expect_success 'every jobid encoding gives the same answer' '
+	id=$(cat jobid) &&
+	for enc in dec hex dothex words f58 kvs; do
+		flux job id --to=$enc $id >enc.$enc &&
+		flux power-query -j "$(cat enc.$enc)" -f json >q.$enc.json &&
+		test "$(pm_json "d[\"id\"]" <q.$enc.json)" = "$(flux job id --to=dec $id)" || return 1
+	done &&
+	f=$(flux job id --to=f58 $id) &&
+	ascii=$(echo "$f" | sed "s/^ƒ/f/") &&
+	flux power-query -j "$ascii" -f json >q.ascii.json &&
+	test "$(pm_json "d[\"jobid\"]" <q.ascii.json)" = "$f"
+'
+test_expect_success 'a job shorter than one sampling period is complete' '
+	pm_unload_all &&
+	pm_load_all -r 2 &&
+	sleep 2.5 &&
+	flux run -N4 true &&
+	flux power-query -j $(flux job last) -f json >short.json &&
+	test "$(pm_json "d[\"total\"][\"duration_s\"] < 2" <short.json)" = True &&
+	test "$(pm_json "d[\"total\"][\"data_presence\"]" <short.json)" = complete &&
+	check_energy short.json &&
+	pm_unload_all &&
+	pm_load_all -r 0.05
+'
+test_expect_success 'a running job is reported up to now and says so' '
+	jobid=$(flux submit -N4 sleep 300) &&
+	flux job wait-event $jobid start &&
+	sleep 1 &&
+	flux power-query -j $jobid -f json >run.json 2>run.err &&
+	test "$(pm_json "d[\"running\"]" <run.json)" = True &&
+	test "$(pm_json "d[\"state\"]" <run.json)" = RUN &&
+	grep "still running: figures cover up to now" run.err &&
+	test "$(pm_json "abs(d[\"end\"] - __import__(\"time\").time()) < 5" <run.json)" = True &&
+	test "$(pm_json "d[\"total\"][\"data_presence\"]" <run.json)" = complete &&
+	check_energy run.json &&
+	flux power-query -j $jobid >run.table &&
+	grep "still running" run.table &&
+	flux cancel $jobid
+'
+test_expect_success 'the instance owner can ask for ranks over an interval' '
+	now=$(date +%s) &&
+	flux power-query --ranks=1-2 --start=$((now - 1)) --end=$now -f json >ranks.json &&
+	test "$(pm_json "[r[\"rank\"] for r in d[\"ranks\"]]" <ranks.json)" = "[1, 2]" &&
+	test "$(pm_json "abs(d[\"total\"][\"energy_j\"] - 880) < 1e-6" <ranks.json)" = True
+'
+
+# Errors: one clear line on stderr, non-zero exit.
+test_expect_success 'an invalid jobid says so' '
+	test_must_fail flux power-query -j not-a-job 2>err &&
+	cat err &&
+	test $(wc -l <err) = 1 &&
+	grep "invalid jobid \"not-a-job\"" err
+'
+test_expect_success 'an unknown jobid says so' '
+	test_must_fail flux power-query -j f2345678 2>err &&
+	test $(wc -l <err) = 1 &&
+	grep "unknown job ƒ2345678" err
+'
+test_expect_success 'a job that never ran says so' '
+	jobid=$(flux submit --urgency=hold true) &&
+	test_must_fail flux power-query -j $jobid 2>err &&
+	test $(wc -l <err) = 1 &&
+	grep "has not run (state PRIORITY\|has not run (state SCHED\|has not run (state DEPEND" err &&
+	flux cancel $jobid &&
+	flux job wait-event $jobid clean &&
+	test_must_fail flux power-query -j $jobid 2>err2 &&
+	grep "has not run (state INACTIVE)" err2
+'
+test_expect_success 'missing -j says what to give' '
+	test_must_fail flux power-query 2>err &&
+	grep "give a job with -j JOBID" err
+'
+test_expect_success 'a bad format says so' '
+	test_must_fail flux power-query -j $(cat jobid) --format=xml 2>err &&
+	grep "unknown format \"xml\"" err
+'
+test_expect_success 'outside an instance it says it cannot connect' '
+	(unset FLUX_URI; FLUX_URI=local:///nonexistent/sock; export FLUX_URI;
+	 test_must_fail flux power-query -j $(cat jobid) 2>err) &&
+	grep "cannot connect to Flux" err
+'
+test_expect_success 'with the module not loaded it says so' '
+	pm_unload_all &&
+	test_must_fail flux power-query -j $(cat jobid) 2>err &&
+	test $(wc -l <err) = 1 &&
+	grep "the power-monitor module is not loaded" err
+'
+
+test_done
