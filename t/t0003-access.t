@@ -1,0 +1,61 @@
+#!/bin/sh
+
+test_description='Only the instance owner and the job owner may query a job:
+a guest is refused another user'"'"'s job and served its own, and guests cannot
+use the owner-only RPCs.'
+
+. "$(dirname "$0")"/sharness.d/power-monitor.sh
+test_under_flux 2
+. "$SHARNESS"
+pm_skip_without_flux
+
+# as_guest UID CMD...: run CMD with the USER role (not owner) as UID.
+as_guest() {
+	_uid=$1; shift
+	FLUX_HANDLE_ROLEMASK=0x2 FLUX_HANDLE_USERID=$_uid "$@"
+}
+OTHER=$(($(id -u) + 4242))
+
+test_expect_success 'load the module and run a job as the instance owner' '
+	pm_load_all -r 0.05 &&
+	flux run -N2 sleep 0.5 &&
+	flux job last >jobid
+'
+test_expect_success 'a guest with another uid is refused the job' '
+	test_must_fail as_guest $OTHER flux power-query -j $(cat jobid) 2>err &&
+	cat err &&
+	test $(wc -l <err) = 1 &&
+	grep "belongs to another user: only its owner or the instance owner may query it" err
+'
+test_expect_success 'a guest with the job owner'"'"'s uid is served its own job' '
+	as_guest $(id -u) flux power-query -j $(cat jobid) -f json >own.json &&
+	test "$(pm_json "len(d[\"ranks\"])" <own.json)" = 2 &&
+	test "$(pm_json "d[\"userid\"]" <own.json)" = $(id -u) &&
+	test "$(pm_json "d[\"total\"][\"data_presence\"]" <own.json)" = complete
+'
+test_expect_success 'a guest may not query ranks by time interval' '
+	now=$(date +%s) &&
+	test_must_fail as_guest $(id -u) flux power-query --ranks=0 --start=$((now - 1)) 2>err &&
+	grep "only the instance owner may query ranks by time interval" err
+'
+test_expect_success 'a guest is refused the per-rank window RPC' '
+	now=$(date +%s) &&
+	test_must_fail as_guest $(id -u) flux python -c "
+import flux, sys
+try:
+    flux.Flux().rpc(\"power-monitor.window\", {\"start\": $now - 1, \"end\": $now}, nodeid=0).get()
+except OSError as e:
+    print(e.errno, file=sys.stderr); sys.exit(1)
+" 2>err &&
+	grep "^1$" err
+'
+test_expect_success 'a guest is refused module stats' '
+	test_must_fail as_guest $(id -u) flux module stats power-monitor
+'
+test_expect_success 'the instance owner may query any job' '
+	flux power-query -j $(cat jobid) >/dev/null
+'
+test_expect_success 'unload' '
+	pm_unload_all
+'
+test_done

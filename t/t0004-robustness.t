@@ -1,0 +1,89 @@
+#!/bin/sh
+
+test_description='A rank without the module or a frozen rank shows as missing
+without a hang; a slow sample never stalls RPC handling; windows the buffer
+no longer holds, or that precede the module, are partial with the reason.'
+
+. "$(dirname "$0")"/sharness.d/power-monitor.sh
+test_under_flux 4
+. "$SHARNESS"
+pm_skip_without_flux
+
+test_expect_success 'load on ranks 0-2 only, run a 4-node job' '
+	flux exec -r 0-2 flux module load power-monitor -r 0.05 &&
+	flux run -N4 sleep 0.5 &&
+	flux job last >jobid
+'
+test_expect_success 'the rank without the module is missing, the query still answers' '
+	timeout 20 flux power-query -j $(cat jobid) -f json >q.json 2>err &&
+	test "$(pm_json "[r[\"rank\"] for r in d[\"ranks\"]]" <q.json)" = "[0, 1, 2]" &&
+	test "$(pm_json "[(m[\"rank\"], m[\"reason\"]) for m in d[\"missing\"]]" <q.json)" = "[[3, \"module not loaded on rank\"]]" &&
+	test "$(pm_json "d[\"total\"][\"data_presence\"]" <q.json)" = partial &&
+	test "$(pm_json "[d[\"total\"][\"answered\"], d[\"total\"][\"ranks\"]]" <q.json)" = "[3, 4]" &&
+	test "$(pm_json "abs(d[\"total\"][\"coverage\"] - 0.75) < 1e-6" <q.json)" = True &&
+	grep "1 of 4 ranks gave no data: 3 (module not loaded on rank)" err
+'
+test_expect_success 'the table shows the missing rank' '
+	flux power-query -j $(cat jobid) >table 2>/dev/null &&
+	grep "missing (module not loaded on rank)" table &&
+	grep "3/4 ranks" table
+'
+test_expect_success 'load on rank 3 too' '
+	flux exec -r 3 flux module load power-monitor -r 0.05
+'
+test_expect_success 'a frozen rank is missing after the timeout, not a hang' '
+	flux run -N4 sleep 0.3 &&
+	id=$(flux job last) &&
+	pid=$(flux exec -r 3 flux getattr broker.pid) &&
+	kill -STOP $pid &&
+	test_when_finished "kill -CONT $pid" &&
+	timeout 30 flux power-query -j $id -t 2 -f json >frozen.json 2>err;
+	rc=$?;
+	kill -CONT $pid &&
+	test $rc = 0 &&
+	test "$(pm_json "[(m[\"rank\"], m[\"reason\"], m[\"error\"]) for m in d[\"missing\"]]" <frozen.json)" = "[[3, \"rank did not answer\", \"no answer within 2s\"]]" &&
+	test "$(pm_json "len(d[\"ranks\"])" <frozen.json)" = 3
+'
+test_expect_success 'the rank answers again once it thaws' '
+	pm_wait_for 20 flux exec -r 3 true &&
+	flux power-query -j $(flux job last) -f json >thawed.json &&
+	test "$(pm_json "len(d[\"ranks\"])" <thawed.json)" = 4
+'
+test_expect_success 'a slow sample (3 s) does not stall stats or queries' '
+	pm_stub VARIORUM_STUB_DELAY_MS=3000 &&
+	sleep 0.5 &&
+	timeout 2 flux module stats power-monitor >/dev/null &&
+	timeout 2 flux exec -r all flux module stats power-monitor >/dev/null &&
+	timeout 2 flux power-query -j $(cat jobid) >/dev/null &&
+	pm_stub &&
+	sleep 3.5 &&
+	flux module stats power-monitor | pm_json "d[\"sampler\"][\"sample_cost_max_us\"] > 2.5e6" | grep True
+'
+test_expect_success 'reload with a 10-sample buffer: a longer job is partial, overwritten' '
+	pm_unload_all &&
+	pm_load_all -r 0.05 -s 10 &&
+	flux run -N4 sleep 1.5 &&
+	flux power-query -j $(flux job last) -f json >ow.json &&
+	test "$(pm_json "set(r[\"data_presence\"] for r in d[\"ranks\"])" <ow.json)" = "{\"partial\"}" ||
+	test "$(pm_json "sorted(set(r[\"data_presence\"] for r in d[\"ranks\"]))" <ow.json)" = "[\"partial\"]" &&
+	test "$(pm_json "sorted(set(r[\"reason\"] for r in d[\"ranks\"]))" <ow.json)" = "[\"overwritten\"]" &&
+	test "$(pm_json "all(0.1 < r[\"coverage\"] < 0.9 for r in d[\"ranks\"])" <ow.json)" = True &&
+	flux module stats power-monitor | pm_json "d[\"buffer\"][\"overwritten\"] > 0" | grep True
+'
+test_expect_success 'a job that started before the module is partial, not yet sampled' '
+	pm_unload_all &&
+	id=$(flux submit -N4 sleep 3) &&
+	flux job wait-event $id start &&
+	sleep 1 &&
+	pm_load_all -r 0.05 &&
+	flux job wait-event $id clean &&
+	flux power-query -j $id -f json >late.json &&
+	test "$(pm_json "sorted(set(r[\"reason\"] for r in d[\"ranks\"]))" <late.json)" = "[\"not yet sampled\"]" &&
+	test "$(pm_json "all(0.3 < r[\"coverage\"] < 0.9 for r in d[\"ranks\"])" <late.json)" = True
+'
+test_expect_success 'jobs and flux exec still complete' '
+	flux run -N4 true &&
+	timeout 30 flux exec -r all true &&
+	pm_unload_all
+'
+test_done
