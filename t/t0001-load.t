@@ -22,7 +22,7 @@ test_expect_success 'module stats show the source, buffer and sample cost' '
 	test "$(pm_json "d[\"buffer\"][\"bytes_per_sample\"] <= 64" <stats.json)" = True &&
 	test "$(pm_json "d[\"newest_sample\"] > d[\"oldest_sample\"] > 0" <stats.json)" = True &&
 	test "$(pm_json "d[\"sampler\"][\"sample_cost_mean_us\"] > 0" <stats.json)" = True &&
-	test "$(pm_json "d[\"layout\"]" <stats.json)" = "{'"'"'cpu'"'"': 2, '"'"'mem'"'"': 2, '"'"'gpu'"'"': 4}" &&
+	test "$(pm_json "d[\"layout\"] == {\"cpu\": 2, \"mem\": 2, \"gpu\": 4}" <stats.json)" = True &&
 	test "$(pm_json "d[\"last_error\"]" <stats.json)" = ""
 '
 test_expect_success '20 jobs in a row complete with the module loaded' '
