@@ -19,7 +19,7 @@ var stubSource = filepath.Join("..", "t", "variorum-stub", "variorum-stub.c")
 
 // buildStub compiles the stub into a temporary directory with cc and extra
 // flags, and returns the library's path. It skips the test without cc.
-func buildStub(t *testing.T, flags ...string) string {
+func buildStub(t testing.TB, flags ...string) string {
 	t.Helper()
 	cc := os.Getenv("CC")
 	if cc == "" {
@@ -41,7 +41,7 @@ func buildStub(t *testing.T, flags ...string) string {
 	return lib
 }
 
-func openStub(t *testing.T, flags ...string) *Lib {
+func openStub(t testing.TB, flags ...string) *Lib {
 	t.Helper()
 	l, err := Open(buildStub(t, flags...))
 	if err != nil {

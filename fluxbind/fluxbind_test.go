@@ -1,0 +1,142 @@
+//go:build flux
+
+package fluxbind
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestJobIDEncodings(t *testing.T) {
+	const id = uint64(21827158016)
+	for _, enc := range []string{"dec", "hex", "dothex", "words", "f58", "f58plain", "kvs"} {
+		s := EncodeJobID(id, enc)
+		got, err := ParseJobID(s)
+		if err != nil || got != id {
+			t.Errorf("%s: %q parses to %d, %v; want %d", enc, s, got, err, id)
+		}
+	}
+	if s := EncodeJobID(id, "f58plain"); !strings.HasPrefix(s, "f") {
+		t.Errorf("f58plain %q", s)
+	}
+	for _, bad := range []string{"", "not-a-job", "ƒ", "0xZZ", "-1"} {
+		if _, err := ParseJobID(bad); err == nil || !strings.Contains(err.Error(), "invalid jobid") {
+			t.Errorf("ParseJobID(%q) = %v, want an invalid jobid error", bad, err)
+		}
+	}
+}
+
+func TestIDSetAndHostlist(t *testing.T) {
+	ids, err := DecodeIDSet("0-3,7")
+	if err != nil || len(ids) != 5 || ids[3] != 3 || ids[4] != 7 {
+		t.Fatalf("DecodeIDSet: %v %v", ids, err)
+	}
+	if s := EncodeIDSet([]uint32{7, 0, 1, 2, 3}); s != "0-3,7" {
+		t.Fatalf("EncodeIDSet: %q", s)
+	}
+	if _, err := DecodeIDSet("3-x"); err == nil {
+		t.Fatal("bad idset accepted")
+	}
+	hosts := DecodeHostlist("node[0-2],login")
+	if strings.Join(hosts, " ") != "node0 node1 node2 login" {
+		t.Fatalf("DecodeHostlist: %q", hosts)
+	}
+	if JobStateName(16) != "RUN" {
+		t.Fatalf("JobStateName(16) = %q", JobStateName(16))
+	}
+}
+
+// open connects to the enclosing instance, or skips: t0000-go.t runs the Go
+// tests inside `flux start --test-size=1` where flux-core is installed.
+func open(t *testing.T) *Handle {
+	t.Helper()
+	if os.Getenv("FLUX_URI") == "" {
+		t.Skip("not inside a Flux instance (FLUX_URI unset): make check runs this under flux start")
+	}
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+	h, err := Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func TestHandleRPC(t *testing.T) {
+	h := open(t)
+	if r, err := h.Rank(); err != nil || r != 0 {
+		t.Fatalf("Rank: %d %v", r, err)
+	}
+	if s, err := h.Attr("size"); err != nil || s != "1" {
+		t.Fatalf("Attr(size): %q %v", s, err)
+	}
+	fu, err := h.RPC("broker.ping", `{"seq":1,"pad":"","route":""}`, NodeIDAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := fu.Get()
+	fu.Destroy()
+	if err != nil || !strings.Contains(out, `"seq"`) {
+		t.Fatalf("broker.ping: %q %v", out, err)
+	}
+	fu, _ = h.RPC("no-such-service.get", "{}", NodeIDAny)
+	_, err = fu.Get()
+	fu.Destroy()
+	if !IsErrno(err, syscall.ENOSYS) {
+		t.Fatalf("unknown service: %v, want ENOSYS", err)
+	}
+}
+
+func TestThenRunsOnReactorAndTimesOut(t *testing.T) {
+	h := open(t)
+	var got []string
+	fu, err := h.RPC("broker.ping", `{"seq":1,"pad":"","route":""}`, NodeIDAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fu.Then(5, func(f *Future) {
+		_, err := f.Get()
+		got = append(got, "ping:"+errString(err))
+		f.Destroy()
+		if _, err := h.Timer(0.01, func() { got = append(got, "timer"); h.Stop() }); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "ping:ok,timer" {
+		t.Fatalf("callbacks: %q", got)
+	}
+	if h.Live() != 1 { // the fired timer, released by Close
+		t.Fatalf("%d callbacks live", h.Live())
+	}
+}
+
+func TestWrongThreadIsRefused(t *testing.T) {
+	h := open(t)
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		_, err := h.Rank()
+		done <- err
+	}()
+	if err := <-done; err != ErrWrongThread {
+		t.Fatalf("Rank from another thread: %v, want ErrWrongThread", err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}

@@ -1,0 +1,60 @@
+//go:build flux
+
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestParseArgs(t *testing.T) {
+	o, err := parseArgs([]string{"-j", "ƒ2Xyz", "--format=csv", "-o", "out.csv", "-t", "3"}, &bytes.Buffer{})
+	if err != nil || o.jobid != "ƒ2Xyz" || o.format != "csv" || o.output != "out.csv" || o.timeout != 3 {
+		t.Fatalf("%+v %v", o, err)
+	}
+	o, err = parseArgs([]string{"--ranks=0-3", "--start=1700000000"}, &bytes.Buffer{})
+	if err != nil || o.ranks != "0-3" || o.start != "1700000000" || o.format != "table" {
+		t.Fatalf("%+v %v", o, err)
+	}
+	for args, want := range map[string]string{
+		"":                           "give a job with -j JOBID",
+		"-j 1 --ranks=0":             "either -j JOBID or --ranks",
+		"--ranks=0":                  "--ranks needs --start",
+		"-j 1 -f xml":                `unknown format "xml"`,
+		"-j 1 -t 0":                  "--timeout must be positive",
+		"-j 1 extra":                 `unexpected argument "extra"`,
+		"-j 1 --no-such-option=true": "flag provided but not defined",
+	} {
+		_, err := parseArgs(strings.Fields(args), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseArgs(%q) = %v, want an error containing %q", args, err, want)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	if v, err := parseTime("1700000000.5"); err != nil || v != 1700000000.5 {
+		t.Fatalf("%v %v", v, err)
+	}
+	if v, err := parseTime("2023-11-14T22:13:20Z"); err != nil || v != 1700000000 {
+		t.Fatalf("%v %v", v, err)
+	}
+	if _, err := parseTime("yesterday"); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestRunFailsBeforeConnecting(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := run([]string{"-j", "not-a-job"}, &out, &errb); rc != 1 {
+		t.Fatalf("rc %d", rc)
+	}
+	if got := errb.String(); got != "flux-power-query: invalid jobid \"not-a-job\": not a Flux job id in any encoding (f58, decimal, hex, dothex, words)\n" {
+		t.Fatalf("stderr %q", got)
+	}
+	errb.Reset()
+	if rc := run([]string{"-h"}, &out, &errb); rc != 0 || !strings.Contains(errb.String(), "Usage: flux power-query -j JOBID") {
+		t.Fatalf("help: rc %d %q", rc, errb.String())
+	}
+}

@@ -1,0 +1,51 @@
+#!/bin/sh
+# Query latency over 1 to 16 ranks, each rank a real broker of a
+# `flux start --test-size=N` instance on this machine, with the stand-in
+# libvariorum. For each size: load the module on all ranks (period 0.1 s),
+# run an N-node job of 2 s, then time the power-monitor.query RPC for that
+# job (REPS times, from one client, so the module's lookup, fan-out to N
+# ranks, aggregation and answer) and the whole `flux power-query` command.
+# Prints a table. Run from the build tree after make.
+#
+#   scripts/bench-query.sh [SIZES] [REPS]      (default "1 2 4 8 16" 50)
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+sizes=${1:-1 2 4 8 16}
+reps=${2:-50}
+FLUX=${FLUX:-$(sed -n 's/^FLUX = //p' "$top/Makefile" 2>/dev/null)}
+FLUX=${FLUX:-$(command -v flux)}
+export FLUX_MODULE_PATH_PREPEND="$top" FLUX_EXEC_PATH_PREPEND="$top"
+export LD_LIBRARY_PATH="$top/t/variorum-stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export REPS=$reps
+
+printf "%-6s %12s %12s %12s %14s\n" ranks "rpc p50 ms" "rpc p90 ms" "rpc max ms" "command p50 ms"
+for n in $sizes; do
+    "$FLUX" start --test-size="$n" sh -c '
+        flux exec -r all flux module load power-monitor -r 0.1 >/dev/null
+        flux run -N$(flux getattr size) sleep 2
+        id=$(flux job last)
+        flux python - "$id" <<-"EOT"
+	import sys, time, os, statistics, subprocess, flux
+	from flux.job import JobID
+	h = flux.Flux()
+	jobid = int(JobID(sys.argv[1]))
+	reps = int(os.environ["REPS"])
+	h.rpc("power-monitor.query", {"jobid": jobid}).get()  # warm up
+	t = []
+	for _ in range(reps):
+	    t0 = time.perf_counter()
+	    r = h.rpc("power-monitor.query", {"jobid": jobid}).get()
+	    t.append((time.perf_counter() - t0) * 1e3)
+	    assert len(r["ranks"]) == int(h.attr_get("size")), r["missing"]
+	c = []
+	for _ in range(max(5, reps // 5)):
+	    t0 = time.perf_counter()
+	    subprocess.run(["flux", "power-query", "-j", sys.argv[1], "-f", "json"], check=True, stdout=subprocess.DEVNULL)
+	    c.append((time.perf_counter() - t0) * 1e3)
+	t.sort()
+	print("%-6s %12.2f %12.2f %12.2f %14.2f" % (h.attr_get("size"), statistics.median(t),
+	      t[int(0.9 * (len(t) - 1))], t[-1], statistics.median(c)))
+	EOT
+        flux exec -r all flux module remove power-monitor
+    '
+done
