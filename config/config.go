@@ -23,7 +23,7 @@ const (
 	DefaultBufferSize = 100000 // about 28 hours at 1 s
 	DefaultPeriod     = time.Second
 	MinPeriod         = 10 * time.Millisecond
-	MaxBufferSize     = 100_000_000
+	MaxBufferSize     = 10_000_000 // 440 MB at 44 bytes a sample
 )
 
 // Options are the module's settings.

@@ -89,6 +89,18 @@ func (fu *Future) Get() (string, error) {
 	return C.GoString(s), nil
 }
 
+// WaitFor blocks until the response arrives or timeout seconds pass
+// (ETIMEDOUT). For commands; never call it in a module's callback.
+func (fu *Future) WaitFor(timeout float64) error {
+	if err := fu.h.check(); err != nil {
+		return err
+	}
+	if rc, err := C.flux_future_wait_for(fu.f, C.double(timeout)); rc < 0 {
+		return err
+	}
+	return nil
+}
+
 // Destroy releases the future; a response that arrives later is dropped.
 func (fu *Future) Destroy() { fu.destroy() }
 

@@ -16,7 +16,9 @@ import (
 // Totals: energy sums the node energy of every rank (measured node power, or
 // the sum of its domains where the platform has no node sensor); cpu, mem and
 // gpu energies sum those domains. Duration is the window length. Average
-// power is energy / duration: the job's mean draw over the covered window.
+// power is energy / duration, the job's mean draw over the whole window:
+// where coverage is below 1 (gaps, missing ranks) it is lower than the sum of
+// the ranks' means, and the presence says so.
 // Coverage is the covered rank-seconds over nranks x duration, so a rank that
 // did not answer counts as uncovered; presence is complete only when every
 // rank answered with complete data.

@@ -23,6 +23,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"syscall"
@@ -55,7 +56,7 @@ func mod_main(h *C.flux_t, argc C.int, argv **C.char) (rc C.int) {
 	// (GOMAXPROCS, GOGC=off) decide.
 	runtime.GOMAXPROCS(2)
 	debug.SetGCPercent(100)
-	debug.SetMemoryLimit(1 << 30)
+	debug.SetMemoryLimit(math.MaxInt64) // ignore a GOMEMLIMIT meant for the host
 
 	var args []string
 	if argc > 0 {

@@ -15,7 +15,7 @@ import (
 )
 
 // jobAttrs are the job-list attributes a query needs.
-const jobAttrs = `["userid","state","t_run","t_cleanup","ranks","nodelist"]`
+const jobAttrs = `["userid","state","t_run","t_cleanup","ranks"]`
 
 // jobInfo is the part of a job-list.list-id answer we use. A field is
 // absent until the job reached the state that sets it.
@@ -75,7 +75,9 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 		}
 		fu, err := m.h.JobListID(id, jobAttrs)
 		if err == nil {
-			err = fu.Then(timeout, q.onJobInfo)
+			if err = fu.Then(timeout, q.onJobInfo); err != nil {
+				fu.Destroy()
+			}
 		}
 		if err != nil {
 			m.h.RespondError(msg, syscall.EIO, err.Error())
@@ -93,6 +95,10 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 		ranks, err := fluxbind.DecodeIDSet(req.Ranks)
 		if err != nil {
 			m.h.RespondError(msg, syscall.EINVAL, err.Error())
+			return
+		}
+		if len(ranks) == 0 || ranks[len(ranks)-1] >= m.size {
+			m.h.RespondError(msg, syscall.EINVAL, fmt.Sprintf("ranks %s: this instance has ranks 0-%d", req.Ranks, m.size-1))
 			return
 		}
 		end := req.End
@@ -210,9 +216,7 @@ func (q *jobQuery) onRank(rank uint32, fu *fluxbind.Future) {
 
 func (q *jobQuery) missing(rank uint32, err error) {
 	ms := protocol.Missing{Rank: rank, Reason: protocol.ReasonNoAnswer, Error: err.Error()}
-	if hosts := q.m.hosts(); int(rank) < len(hosts) {
-		ms.Hostname = hosts[rank]
-	}
+	ms.Hostname = q.m.hostName(rank)
 	switch {
 	case errors.Is(err, syscall.ENOSYS):
 		ms.Reason = protocol.ReasonNotLoaded
@@ -274,6 +278,19 @@ func errnoOf(err error, def syscall.Errno) syscall.Errno {
 		return e
 	}
 	return def
+}
+
+// hostName names a rank as the broker's hostlist attribute does (this
+// rank's own hostname where the hostlist does not say), so that answered
+// and missing ranks are named alike.
+func (m *monitor) hostName(rank uint32) string {
+	if hosts := m.hosts(); int(rank) < len(hosts) {
+		return hosts[rank]
+	}
+	if rank == m.rank {
+		return m.hostname
+	}
+	return ""
 }
 
 // hosts is the instance's hostlist, decoded on first use.

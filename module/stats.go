@@ -35,7 +35,7 @@ type moduleStats struct {
 func (m *monitor) statsCB(msg *fluxbind.Msg) {
 	st := moduleStats{
 		Rank:     m.rank,
-		Hostname: m.hostname,
+		Hostname: m.hostName(m.rank),
 		Source:   m.sourceName(),
 		PeriodS:  m.opts.Period.Seconds(),
 		Buffer:   m.store.Stats(),

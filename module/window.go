@@ -41,7 +41,7 @@ func (m *monitor) windowCB(msg *fluxbind.Msg) {
 
 func checkWindow(start, end float64) error {
 	if math.IsNaN(start) || math.IsNaN(end) || start <= 0 || end < start {
-		return fmt.Errorf("invalid time interval [%v, %v]", start, end)
+		return fmt.Errorf("invalid time interval [%.6f, %.6f]: start must be a positive unix time not after end", start, end)
 	}
 	return nil
 }
@@ -60,5 +60,5 @@ func (m *monitor) rankResult(start, end float64) protocol.RankResult {
 			}
 		}
 	}
-	return protocol.RankResult{Rank: m.rank, Hostname: m.hostname, Source: m.sourceName(), Result: res}
+	return protocol.RankResult{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(), Result: res}
 }

@@ -41,6 +41,10 @@ type JobID string
 
 // UnmarshalJSON accepts a number or a string.
 func (j *JobID) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*j = ""
+		return nil
+	}
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err == nil {
 		if _, err := strconv.ParseUint(string(n), 10, 64); err != nil {

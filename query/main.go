@@ -13,9 +13,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -69,8 +71,8 @@ Options:
 func parseArgs(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = usage(fs, stderr)
+	fs.SetOutput(io.Discard) // errors are printed once, by run
+	fs.Usage = func() {}
 	for _, n := range []string{"j", "jobid"} {
 		fs.StringVar(&o.jobid, n, "", "")
 	}
@@ -93,6 +95,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		fs.Float64Var(&o.timeout, n, protocol.DefaultTimeout, "")
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, stderr)()
+		}
 		return o, err
 	}
 	switch {
@@ -104,6 +109,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("give either -j JOBID or --ranks, not both")
 	case o.ranks != "" && o.start == "":
 		return o, errors.New("--ranks needs --start")
+	case o.jobid != "" && (o.start != "" || o.end != ""):
+		return o, errors.New("--start and --end go with --ranks; a job's window is its run time")
 	case o.format != report.FormatTable && o.format != report.FormatJSON && o.format != report.FormatCSV:
 		return o, fmt.Errorf("unknown format %q: use table, json or csv", o.format)
 	case o.timeout <= 0:
@@ -114,7 +121,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 
 // parseTime reads seconds since the epoch or an RFC 3339 time.
 func parseTime(s string) (float64, error) {
-	if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 {
+	if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 && !math.IsInf(v, 0) {
 		return v, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -155,7 +162,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	payload, _ := json.Marshal(&req)
+	payload, err := json.Marshal(&req)
+	if err != nil {
+		return fail("%v", err)
+	}
 
 	h, err := fluxbind.Open("")
 	if err != nil {
@@ -166,10 +176,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	// The module answers within its lookup and per-rank timeouts; bound
+	// the wait anyway so that a wedged broker cannot hang the command.
+	wait := 2*o.timeout + 5
+	if err := fu.WaitFor(wait); err != nil {
+		fu.Destroy()
+		return fail("no answer from power-monitor within %gs", wait)
+	}
 	answer, err := fu.Get()
 	fu.Destroy()
 	if err != nil {
-		if errors.Is(err, syscall.ENOSYS) {
+		var re *fluxbind.RPCError
+		if errors.As(err, &re) && re.Errno == syscall.ENOSYS && strings.HasPrefix(re.Text, "No service matching") {
 			return fail("the power-monitor module is not loaded (flux module load power-monitor)")
 		}
 		return fail("%v", err)

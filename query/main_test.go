@@ -25,6 +25,7 @@ func TestParseArgs(t *testing.T) {
 		"-j 1 -t 0":                  "--timeout must be positive",
 		"-j 1 extra":                 `unexpected argument "extra"`,
 		"-j 1 --no-such-option=true": "flag provided but not defined",
+		"-j 1 --start=1700000000":    "--start and --end go with --ranks",
 	} {
 		_, err := parseArgs(strings.Fields(args), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -40,8 +41,10 @@ func TestParseTime(t *testing.T) {
 	if v, err := parseTime("2023-11-14T22:13:20Z"); err != nil || v != 1700000000 {
 		t.Fatalf("%v %v", v, err)
 	}
-	if _, err := parseTime("yesterday"); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
-		t.Fatalf("%v", err)
+	for _, bad := range []string{"yesterday", "inf", "NaN", "-5", "0"} {
+		if _, err := parseTime(bad); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+			t.Errorf("parseTime(%q): %v", bad, err)
+		}
 	}
 }
 

@@ -400,21 +400,21 @@ func CSV(w io.Writer, resp *protocol.QueryResponse) error {
 			for i := 0; i < nc+ng+nm; i++ {
 				rec = append(rec, "-1.0")
 			}
-			rec = append(rec, fmt.Sprint(m.Rank), "0", "-1.0", "-1.0", "0", "0", m.Reason, "")
+			rec = append(rec, fmt.Sprint(m.Rank), "-1.0", "-1.0", "-1.0", "0", "0", m.Reason, "")
 			for i := 0; i < nc+ng+nm; i++ {
 				rec = append(rec, "-1.0")
 			}
 		} else {
 			r := rw.res
-			node := "-1.0"
+			node, energyJ, minW, maxW := "-1.0", "-1.0", "-1.0", "-1.0"
 			if r.Node.Measured {
-				node = f(r.Node.MeanW)
+				node, energyJ, minW, maxW = f(r.Node.MeanW), f(r.Node.EnergyJ), f(r.Node.MinW), f(r.Node.MaxW)
 			}
 			rec = []string{r.Hostname, node, us(resp.Start), us(resp.End), r.Presence}
 			rec = mean(r.CPU, nc, rec)
 			rec = mean(r.GPU, ng, rec)
 			rec = mean(r.Mem, nm, rec)
-			rec = append(rec, fmt.Sprint(r.Rank), f(r.Node.EnergyJ), f(r.Node.MinW), f(r.Node.MaxW),
+			rec = append(rec, fmt.Sprint(r.Rank), energyJ, minW, maxW,
 				f(r.Coverage), fmt.Sprint(r.Samples), r.Reason, r.Source)
 			rec = energy(r.CPU, nc, rec)
 			rec = energy(r.GPU, ng, rec)

@@ -128,6 +128,12 @@ test_expect_success 'the instance owner can ask for ranks over an interval' '
 	test "$(pm_json "abs(d[\"total\"][\"energy_j\"] - 880) < 1e-6" <ranks.json)" = True
 '
 
+test_expect_success 'ranks outside the instance are refused' '
+	test_must_fail flux power-query --ranks=2-9 --start=$(date +%s) 2>err &&
+	test $(wc -l <err) = 1 &&
+	grep "ranks 2-9: this instance has ranks 0-3" err
+'
+
 # Errors: one clear line on stderr, non-zero exit.
 test_expect_success 'an invalid jobid says so' '
 	test_must_fail flux power-query -j not-a-job 2>err &&

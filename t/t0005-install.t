@@ -47,6 +47,12 @@ test_expect_success 'without the setting the module is not loaded' '
 	installed_env flux start --test-size=1 \
 		sh -c "! flux module list | grep -q ^power-monitor"
 '
+test_expect_success 'with enable = false the module is not loaded' '
+	mkdir -p conf-off &&
+	printf "[power-monitor]\nenable = false\n" >conf-off/power-monitor.toml &&
+	installed_env flux start --test-size=1 --config-path="$PWD/conf-off" \
+		sh -c "! flux module list | grep -q ^power-monitor"
+'
 test_expect_success 'scripts/load_power_monitor.sh and unload_power_monitor.sh' '
 	cat >scripts.sh <<-\EOT &&
 	"$PM_SRCDIR"/scripts/load_power_monitor.sh -s 500 -r 0.2 &&
