@@ -60,6 +60,16 @@ test_expect_success 'ten reloads in a row, jobs still complete' '
 test_expect_success 'unload from every rank' '
 	pm_unload_all
 '
+test_expect_success 'sub-second sampling: -r 0.01 takes many samples a second' '
+	flux module load power-monitor -r 0.01 &&
+	flux module stats power-monitor | pm_json "d[\"period_s\"] == 0.01" | grep True &&
+	n0=$(flux module stats power-monitor | pm_json "d[\"buffer\"][\"total\"]") &&
+	sleep 1 &&
+	n1=$(flux module stats power-monitor | pm_json "d[\"buffer\"][\"total\"]") &&
+	echo "$n0 -> $n1 samples in 1 s" &&
+	test $((n1 - n0)) -ge 30 &&
+	flux module remove power-monitor
+'
 
 # Bad options: the load fails with a message naming the option, and the
 # broker keeps running.
