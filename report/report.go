@@ -372,26 +372,22 @@ func CSV(w io.Writer, resp *protocol.QueryResponse) error {
 	}
 	us := func(t float64) string { return strconv.FormatInt(int64(math.Round(t*1e6)), 10) }
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	mean := func(ds []aggregate.Domain, n int, out []string) []string {
-		for i := 0; i < n; i++ {
-			if i < len(ds) && ds[i].Measured {
-				out = append(out, f(ds[i].MeanW))
-			} else {
-				out = append(out, "-1.0")
+	// column appends n cells of one quantity of each domain, -1.0 where a
+	// domain is absent or unmeasured.
+	column := func(get func(aggregate.Domain) float64) func([]aggregate.Domain, int, []string) []string {
+		return func(ds []aggregate.Domain, n int, out []string) []string {
+			for i := 0; i < n; i++ {
+				if i < len(ds) && ds[i].Measured {
+					out = append(out, f(get(ds[i])))
+				} else {
+					out = append(out, "-1.0")
+				}
 			}
+			return out
 		}
-		return out
 	}
-	energy := func(ds []aggregate.Domain, n int, out []string) []string {
-		for i := 0; i < n; i++ {
-			if i < len(ds) && ds[i].Measured {
-				out = append(out, f(ds[i].EnergyJ))
-			} else {
-				out = append(out, "-1.0")
-			}
-		}
-		return out
-	}
+	mean := column(func(d aggregate.Domain) float64 { return d.MeanW })
+	energy := column(func(d aggregate.Domain) float64 { return d.EnergyJ })
 	for _, rw := range mergedRows(resp) {
 		var rec []string
 		if rw.res == nil {
