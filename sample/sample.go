@@ -30,6 +30,53 @@ type Reading struct {
 	CPU         []float64 // per socket
 	Mem         []float64 // per socket (memory domain)
 	GPU         []float64 // per GPU, flattened across sockets in socket order
+
+	// Energy holds the hardware energy counters of the domains that have
+	// one (RAPL, NVML total energy, hwmon energy), nil when none has.
+	Energy *Energy
+}
+
+// Energy is the reading of energy counters, in joules, in the same layout
+// as the power values. Each value is cumulative since the source started
+// and never decreases: the source has already accounted for wraps (RAPL's
+// max_energy_range_uj) and resets (a driver reload). NaN where a domain has
+// no counter. A window's energy is then the difference of two readings:
+// exact, whatever the sampling period.
+type Energy struct {
+	Node float64
+	CPU  []float64
+	Mem  []float64
+	GPU  []float64
+}
+
+// NewEnergy returns counters for layout l, all NaN (no counter).
+func NewEnergy(l Layout) *Energy {
+	nan := func(n int) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = math.NaN()
+		}
+		return v
+	}
+	return &Energy{Node: math.NaN(), CPU: nan(l.CPU), Mem: nan(l.Mem), GPU: nan(l.GPU)}
+}
+
+// Counted reports whether any domain has a counter.
+func (e *Energy) Counted() bool {
+	if e == nil {
+		return false
+	}
+	if !math.IsNaN(e.Node) {
+		return true
+	}
+	for _, vs := range [][]float64{e.CPU, e.Mem, e.GPU} {
+		for _, v := range vs {
+			if !math.IsNaN(v) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Layout returns the layout of the reading.
