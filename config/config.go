@@ -24,6 +24,10 @@ const (
 	DefaultPeriod     = time.Second
 	MinPeriod         = 10 * time.Millisecond
 	MaxBufferSize     = 10_000_000 // 440 MB at 44 bytes a sample
+	// Per-core watts of the estimate source: a rough figure for a server
+	// core; set them for the machine at hand.
+	DefaultIdleW = 2.0
+	DefaultPeakW = 10.0
 )
 
 // Options are the module's settings.
@@ -31,10 +35,79 @@ type Options struct {
 	BufferSize  int           // samples kept per rank
 	Period      time.Duration // sampling period
 	VariorumLib string        // libvariorum to dlopen; "" means the configured default
+	Sources     []string      // --source list: auto, variorum, nvml, rapl, hwmon, estimate, replay:FILE
+	Sysfs       string        // root of sysfs (RAPL powercap, hwmon)
+	Procfs      string        // root of procfs (estimate)
+	IdleW       float64       // estimate: watts per core when idle
+	PeakW       float64       // estimate: watts per core at full load
+	ReplaySpeed float64       // replay: trace seconds per wall second
 }
 
+// Source kinds accepted by --source.
+var SourceKinds = []string{"auto", "variorum", "nvml", "rapl", "hwmon", "estimate", "replay:FILE"}
+
 // Usage is printed in the log when an option is wrong.
-const Usage = "usage: flux module load power-monitor [-s|--buffer-size=N] [-r|--period=SECONDS] [--variorum-lib=PATH]"
+const Usage = "usage: flux module load power-monitor [-s|--buffer-size=N] [-r|--period=SECONDS] [--source=LIST] [--variorum-lib=PATH] [--sysfs=PATH] [--procfs=PATH] [--estimate-idle-w=W] [--estimate-peak-w=W] [--replay-speed=X]"
+
+type sourcesValue struct{ list *[]string }
+
+func (s sourcesValue) String() string {
+	if s.list == nil {
+		return ""
+	}
+	return strings.Join(*s.list, ",")
+}
+
+func (s sourcesValue) Set(v string) error {
+	var out []string
+	seen := map[string]bool{}
+	for _, k := range strings.Split(v, ",") {
+		k = strings.TrimSpace(k)
+		switch {
+		case k == "auto" || k == "variorum" || k == "nvml" || k == "rapl" || k == "hwmon" || k == "estimate":
+		case strings.HasPrefix(k, "replay:") && len(k) > len("replay:"):
+		case k == "replay" || k == "replay:":
+			return fmt.Errorf("replay needs a file: replay:FILE")
+		default:
+			return fmt.Errorf("unknown source %q (one of %s)", k, strings.Join(SourceKinds, ", "))
+		}
+		if seen[k] {
+			return fmt.Errorf("source %q given twice", k)
+		}
+		seen[k] = true
+		out = append(out, k)
+	}
+	if seen["auto"] && len(out) > 1 {
+		return fmt.Errorf("auto cannot be combined with other sources")
+	}
+	*s.list = out
+	return nil
+}
+
+type floatValue struct {
+	v        *float64
+	min, max float64
+	unit     string
+}
+
+func (f floatValue) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*f.v, 'g', -1, 64)
+}
+
+func (f floatValue) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%q is not a number", s)
+	}
+	if v < f.min || v > f.max {
+		return fmt.Errorf("%s %s is outside %g to %g", s, f.unit, f.min, f.max)
+	}
+	*f.v = v
+	return nil
+}
 
 type periodValue struct{ d *time.Duration }
 
@@ -87,7 +160,9 @@ func (s sizeValue) Set(v string) error {
 
 // Parse reads module arguments (argv without the module name).
 func Parse(args []string) (Options, error) {
-	o := Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod}
+	o := Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod,
+		Sources: []string{"auto"}, Sysfs: "/sys", Procfs: "/proc",
+		IdleW: DefaultIdleW, PeakW: DefaultPeakW, ReplaySpeed: 1}
 	fs := flag.NewFlagSet("power-monitor", flag.ContinueOnError)
 	var out bytes.Buffer
 	fs.SetOutput(&out) // never write to the broker's stderr
@@ -96,6 +171,12 @@ func Parse(args []string) (Options, error) {
 	fs.Var(periodValue{&o.Period}, "r", "sampling period in seconds")
 	fs.Var(periodValue{&o.Period}, "period", "sampling period in seconds")
 	fs.StringVar(&o.VariorumLib, "variorum-lib", "", "path of libvariorum")
+	fs.Var(sourcesValue{&o.Sources}, "source", "power sources")
+	fs.StringVar(&o.Sysfs, "sysfs", o.Sysfs, "root of sysfs")
+	fs.StringVar(&o.Procfs, "procfs", o.Procfs, "root of procfs")
+	fs.Var(floatValue{&o.IdleW, 0, 1000, "W"}, "estimate-idle-w", "idle watts per core")
+	fs.Var(floatValue{&o.PeakW, 0, 1000, "W"}, "estimate-peak-w", "peak watts per core")
+	fs.Var(floatValue{&o.ReplaySpeed, 0.001, 1e6, "x"}, "replay-speed", "replay speed")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, errors.New(Usage)
@@ -104,6 +185,9 @@ func Parse(args []string) (Options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q; %s", fs.Arg(0), Usage)
+	}
+	if o.PeakW < o.IdleW {
+		return o, fmt.Errorf("option --estimate-peak-w: %g W is below --estimate-idle-w %g W; %s", o.PeakW, o.IdleW, Usage)
 	}
 	return o, nil
 }
