@@ -5,8 +5,10 @@
 // of a ring buffer in insertion order, with timestamps in unix nanoseconds
 // and float32 watts, one row of Layout.Columns() values per sample (node
 // first, then CPU, memory and GPU values in index order; NaN = not
-// measured). Window reads the series and returns a Result, which is what
-// goes out as JSON.
+// measured), and for the columns that have a hardware energy counter (RAPL,
+// NVML total energy, hwmon energy) one float64 row of cumulative joules per
+// sample. Window reads the series and returns a Result, which is what goes
+// out as JSON.
 //
 // # Semantics
 //
@@ -32,6 +34,47 @@
 // one period, or a running job queried between two samples, is complete.
 // A job shorter than one period with a sample before and after it is
 // interpolated between them: it is covered and its energy is the integral.
+//
+// # Energy counters
+//
+// A domain with an energy counter gets its energy from the counter, pair by
+// pair, under the same rules: for every pair of consecutive samples that
+// the rules above integrate (not a discontinuity, clipped to the window)
+// whose counters Ca and Cb are both valid, the energy of the clipped part
+// [a, b] of the pair [ta, tb] is
+//
+//	(Cb - Ca) * (b - a) / (tb - ta)
+//
+// that is the whole counter difference for a pair inside the window, and
+// its share in proportion to time for a pair cut by a window edge. A pair
+// whose counter is NaN at either end (or decreases, which a source must
+// not let happen) falls back to the power integral for that pair. Edge
+// holds have no counter beyond them: they are the held power times the
+// held time, as without counters. Coverage and the discontinuity rules are
+// the same with or without counters, so a gap's energy is left out even
+// though the counters would know it.
+//
+// Why: a counter accumulates the energy of every instant, including the
+// transients between two samples that sampled power never sees; the
+// integral of interpolated power is exact only if power is linear between
+// samples. The counter difference is therefore the exact energy of a pair
+// whatever the sampling period. Consecutive whole pairs with valid counters
+// are summed as one difference (the counter at the end of the stretch minus
+// the one at its start), so a window from one sample to another gets
+// exactly Cj - Ci, with no rounding accumulated over the pairs between them
+// (one RAPL unit is 1 uJ; a float64 resolves it up to 2^32 J, 50 days of a
+// 1 kW domain).
+//
+// Domain.Method is MethodCounter when every part of the domain's energy
+// came from counters, MethodPower when every part came from power
+// (integrated pairs or edge holds; always so for a domain without a
+// counter), and MethodMixed otherwise, for example a running job whose end
+// is held after the newest sample, or a sample without a counter value.
+// Parts of length 0 decide only when there is no other part. A pair whose
+// power is NaN but whose counters are valid is covered for the domain and
+// gets its energy from the counters. MinW and MaxW are still taken over
+// the power values; MeanW is EnergyJ divided by the seconds covered for the
+// domain.
 //
 // CoveredS is the time of the window covered by integrated pairs and edge
 // holds; Coverage is CoveredS divided by the window length, in [0, 1].
@@ -71,7 +114,8 @@
 //
 // When the series is ordered (no backward clock step in the ring) the window
 // is found by binary search on the timestamps and only the pairs inside it
-// are visited, in one linear pass without allocations per sample. Otherwise
+// are visited, in one linear pass without allocations per sample; with
+// counters, the pass also reads each sample's counter row once. Otherwise
 // the timestamps are scanned once to split the series into ordered runs,
 // each of which is searched the same way.
 package aggregate

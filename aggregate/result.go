@@ -34,6 +34,16 @@ const (
 	KindGPU  = "gpu"
 )
 
+// Methods by which a domain's energy was obtained (Domain.Method).
+const (
+	// MethodCounter: every integrated part came from energy counters.
+	MethodCounter = "counter"
+	// MethodPower: every integrated part came from integrated power.
+	MethodPower = "power"
+	// MethodMixed: some parts came from counters, some from power.
+	MethodMixed = "mixed"
+)
+
 // Domain is the aggregate of one power domain over a window.
 type Domain struct {
 	Kind     string  `json:"kind"`     // "node", "cpu", "mem", "gpu"
@@ -43,6 +53,13 @@ type Domain struct {
 	MeanW    float64 `json:"mean_w"` // EnergyJ / seconds covered for this domain
 	MinW     float64 `json:"min_w"`
 	MaxW     float64 `json:"max_w"`
+	// Method is how EnergyJ was obtained: MethodCounter, MethodPower or
+	// MethodMixed. It is set for every measured domain and empty (left out
+	// of the JSON) for a domain that is not measured.
+	Method string `json:"method,omitempty"`
+	// Source names where the domain's values came from. Window leaves it
+	// empty; the module fills it in.
+	Source string `json:"source,omitempty"`
 }
 
 // Result is the aggregate of one rank over a window.

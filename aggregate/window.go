@@ -23,11 +23,20 @@ type StreamInfo struct {
 // Series is a read-only view of the samples of one store, in insertion
 // order: all of segment 0, then all of segment 1 (either may be empty).
 //
-// Values[i] holds len(Times[i]) rows of Layout.Columns() values each. The
-// caller must keep the series unchanged while Window runs.
+// Values[i] holds len(Times[i]) rows of Layout.Columns() values each, and
+// Counters[i] len(Times[i]) rows of len(CounterCols) counter values each.
+// The caller must keep the series unchanged while Window runs.
 type Series struct {
-	Times       [2][]int64   // unix ns
-	Values      [2][]float32 // watts: finite, or NaN = not measured
+	Times  [2][]int64   // unix ns
+	Values [2][]float32 // watts: finite, or NaN = not measured
+	// Counters are the energy counters of the columns in CounterCols, in
+	// joules, cumulative and never decreasing: finite, or NaN where a sample
+	// has no counter value. Empty when CounterCols is.
+	Counters [2][]float64
+	// CounterCols are the value columns (0 node, then CPU, memory and GPU in
+	// index order, as in Values) that have an energy counter, in the order
+	// of a row of Counters. Columns out of range are ignored.
+	CounterCols []int
 	Layout      sample.Layout
 	NodeDerived bool
 	// Period is the sampling period; it sets the edge hold and maxGap.
@@ -73,7 +82,19 @@ func Window(s *Series, t0, t1 int64) Result {
 	}
 	w.cols = make([]column, stride)
 	for c := range w.cols {
-		w.cols[c] = column{mn: math.Inf(1), mx: math.Inf(-1)}
+		w.cols[c] = column{mn: math.Inf(1), mx: math.Inf(-1), ci: -1}
+	}
+	if ne := len(s.CounterCols); ne > 0 {
+		w.ne = ne
+		w.es0 = s.Counters[0][:len(s.Times[0])*ne]
+		w.es1 = s.Counters[1][:len(s.Times[1])*ne]
+		w.counted = make([]int, 0, ne)
+		for k, c := range s.CounterCols {
+			if c >= 0 && c < stride && w.cols[c].ci < 0 {
+				w.cols[c].ci = k
+				w.counted = append(w.counted, c)
+			}
+		}
 	}
 
 	if s.Ordered {
@@ -126,22 +147,71 @@ func Window(s *Series, t0, t1 int64) Result {
 	for c := range w.cols {
 		col := &w.cols[c]
 		d := r.Domain(c)
-		if col.mn > col.mx { // no measured value seen
+		powered := col.mn <= col.mx // some measured power value seen
+		counted := col.how&(countedPart|countedInstant) != 0
+		if !powered && !counted {
 			if noData {
 				d.Measured = !math.IsNaN(float64(newestRow[c]))
+				if k := col.ci; k >= 0 && !d.Measured {
+					d.Measured = !math.IsNaN(w.counters(n - 1)[k])
+				}
 			}
 			continue
 		}
 		d.Measured = true
-		d.MinW, d.MaxW = col.mn, col.mx
+		if powered {
+			d.MinW, d.MaxW = col.mn, col.mx
+		}
+		d.Method = MethodPower
 		d.EnergyJ = col.e / 2e9
+		if counted {
+			d.Method = method(col.how)
+			d.EnergyJ += col.ec
+		}
 		if cov := w.covered - col.skip; cov > 0 {
-			d.MeanW = col.e / (2 * float64(cov))
-		} else if length == 0 {
+			if counted {
+				d.MeanW = d.EnergyJ / seconds(cov)
+			} else {
+				d.MeanW = col.e / (2 * float64(cov))
+			}
+		} else if length == 0 && powered {
 			d.MeanW = (col.mn + col.mx) / 2
 		}
 	}
 	return r
+}
+
+// Kinds of the parts of a column's energy, in column.how: parts of
+// positive length decide the method; parts of length 0 (an instant) only
+// when there is none of positive length.
+const (
+	countedPart    = 1 << iota // from the counters
+	poweredPart                // from integrated (or held) power
+	countedInstant             // of length 0, counters valid
+	poweredInstant             // of length 0, from power
+)
+
+// part is the flag of a part of length d.
+func part(kind uint8, d int64) uint8 {
+	if d > 0 {
+		return kind
+	}
+	return kind << 2
+}
+
+// method names the method of a column from its part flags.
+func method(how uint8) string {
+	m := how & (countedPart | poweredPart)
+	if m == 0 {
+		m = how >> 2
+	}
+	switch m {
+	case countedPart:
+		return MethodCounter
+	case countedPart | poweredPart:
+		return MethodMixed
+	}
+	return MethodPower
 }
 
 func seconds(ns int64) float64 { return float64(ns) / 1e9 }
@@ -170,9 +240,36 @@ func newResult(l sample.Layout, t0, t1 int64, nodeDerived bool) Result {
 
 // column accumulates one value column.
 type column struct {
-	e      float64 // sum of (a+b)*dt over covered pieces: 2 * energy in W*ns
-	skip   int64   // covered ns in which this column is NaN
+	e      float64 // sum of (a+b)*dt over pieces integrated from power: 2 * energy in W*ns
+	skip   int64   // covered ns in which this column has no energy (power NaN, counter not used)
 	mn, mx float64 // +Inf/-Inf until a measured value is seen
+
+	// Counter columns (ci >= 0) only.
+	ci     int     // index of the column's counter in a row of counters, -1: none
+	ec     float64 // joules from the counters, open stretch not included
+	open   bool    // a stretch of whole pairs with valid counters is open
+	c0, c1 float64 // counter values at the start and the end of the open stretch
+	how    uint8   // kinds of the parts integrated (countedPart, ...)
+}
+
+// flush adds the open stretch to the counter energy: its energy is the
+// difference of the counters at its ends, one subtraction however many
+// pairs it spans, so that a window between two samples gets exactly the
+// counter difference.
+func (c *column) flush() {
+	if c.open {
+		c.ec += c.c1 - c.c0
+		c.open = false
+	}
+}
+
+// stretch extends the open stretch (or opens one) by a whole pair whose
+// counters are ca and cb.
+func (c *column) stretch(ca, cb float64) {
+	if !c.open {
+		c.open, c.c0 = true, ca
+	}
+	c.c1 = cb
 }
 
 func (c *column) observe(v float64) {
@@ -192,6 +289,9 @@ type walker struct {
 	ts0, ts1 []int64
 	vs0, vs1 []float32
 	n0       int // len(ts0)
+	ne       int // counters per sample, 0: no counters
+	es0, es1 []float64
+	counted  []int // the columns with a counter
 
 	covered     int64 // ns covered by pairs and holds (runs may overlap)
 	touched     bool  // some covered piece, maybe of length 0
@@ -214,6 +314,27 @@ func (w *walker) row(k int) []float32 {
 	}
 	k -= w.n0
 	return w.vs1[k*st : k*st+st]
+}
+
+// counters is the row of counters of sample k; nil when there are none.
+func (w *walker) counters(k int) []float64 {
+	ne := w.ne
+	if ne == 0 {
+		return nil
+	}
+	if k < w.n0 {
+		return w.es0[k*ne : k*ne+ne]
+	}
+	k -= w.n0
+	return w.es1[k*ne : k*ne+ne]
+}
+
+// breakStretches closes the open counter stretches: the next pair does not
+// continue them.
+func (w *walker) breakStretches() {
+	for _, c := range w.counted {
+		w.cols[c].flush()
+	}
 }
 
 func (w *walker) inside(t int64) bool { return t >= w.t0 && t <= w.t1 }
@@ -290,10 +411,11 @@ func (w *walker) run(rs, re int) {
 		w.interior(kFrom+1, kTo)
 		w.pairAt(kTo)
 	}
+	w.breakStretches() // the next run does not continue this one
 }
 
 func (w *walker) pairAt(k int) {
-	w.pair(w.time(k-1), w.time(k), w.row(k-1), w.row(k))
+	w.pair(w.time(k-1), w.time(k), w.row(k-1), w.row(k), w.counters(k-1), w.counters(k))
 }
 
 // interior integrates the pairs (k-1, k), k in [a, b), a >= 1, all of which
@@ -301,13 +423,23 @@ func (w *walker) pairAt(k int) {
 func (w *walker) interior(a, b int) {
 	n0 := w.n0
 	if a < n0 {
-		w.fast(w.ts0, w.vs0, a, min(b, n0))
+		w.segment(w.ts0, w.vs0, w.es0, a, min(b, n0))
 	}
 	if a <= n0 && n0 < b {
 		w.pairAt(n0) // the pair across the two segments
 	}
 	if s := max(a, n0+1); s < b {
-		w.fast(w.ts1, w.vs1, s-n0, b-n0)
+		w.segment(w.ts1, w.vs1, w.es1, s-n0, b-n0)
+	}
+}
+
+// segment integrates the pairs (i-1, i), i in [from, to), of one segment,
+// all inside the window.
+func (w *walker) segment(ts []int64, vs []float32, es []float64, from, to int) {
+	if w.ne == 0 {
+		w.fast(ts, vs, from, to)
+	} else {
+		w.fastCounters(ts, vs, es, from, to)
 	}
 }
 
@@ -352,8 +484,62 @@ func (w *walker) fast(ts []int64, vs []float32, from, to int) {
 	w.covered = covered
 }
 
-// pair integrates the pair (ta, va), (tb, vb) clipped to the window.
-func (w *walker) pair(ta, tb int64, va, vb []float32) {
+// fastCounters is fast for a series with counters: a column whose counters
+// are valid at both ends of a pair (cb - ca >= 0, so neither is NaN) takes
+// the pair into its open stretch; any other pair is integrated from power
+// and ends the column's stretch.
+func (w *walker) fastCounters(ts []int64, vs []float32, es []float64, from, to int) {
+	stride, ne := w.stride, w.ne
+	cols := w.cols[:stride]
+	maxGap := w.maxGap
+	covered := w.covered
+	for i := from; i < to; i++ {
+		dt := ts[i] - ts[i-1]
+		vb := vs[i*stride : i*stride+stride]
+		if dt <= 0 || dt > maxGap { // discontinuity
+			w.observe(vb)
+			w.breakStretches()
+			continue
+		}
+		va := vs[i*stride-stride : i*stride]
+		va, vb = va[:len(cols)], vb[:len(cols)]
+		ea, eb := es[i*ne-ne:i*ne], es[i*ne:i*ne+ne]
+		covered += dt
+		fdt := float64(dt)
+		for c := range cols {
+			col := &cols[c]
+			b := float64(vb[c])
+			if b == b {
+				if b < col.mn {
+					col.mn = b
+				}
+				if b > col.mx {
+					col.mx = b
+				}
+			}
+			if k := col.ci; k >= 0 {
+				if ca, cb := ea[k], eb[k]; cb-ca >= 0 {
+					col.stretch(ca, cb)
+					col.how |= countedPart
+					continue
+				}
+				col.flush()
+			}
+			sum := float64(va[c]) + b
+			if sum != sum { // a or b is NaN: not integrated for this column
+				col.skip += dt
+				continue
+			}
+			col.e += sum * fdt
+			col.how |= poweredPart
+		}
+	}
+	w.covered = covered
+}
+
+// pair integrates the pair (ta, va, ea), (tb, vb, eb) clipped to the
+// window; ea and eb are the counters, nil when there are none.
+func (w *walker) pair(ta, tb int64, va, vb []float32, ea, eb []float64) {
 	dt := tb - ta
 	if dt <= 0 || dt > w.maxGap { // discontinuity
 		if w.inside(ta) {
@@ -362,33 +548,55 @@ func (w *walker) pair(ta, tb int64, va, vb []float32) {
 		if w.inside(tb) {
 			w.observe(vb)
 		}
+		w.breakStretches()
 		return
 	}
 	a, b := max(ta, w.t0), min(tb, w.t1)
 	if a > b {
+		w.breakStretches()
 		return
 	}
 	d := b - a
+	whole := a == ta && b == tb
 	w.touched = true
 	w.covered += d
 	fd := float64(d)
 	for c := range w.cols {
 		x, y := float64(va[c]), float64(vb[c])
 		col := &w.cols[c]
-		if x != x || y != y {
-			col.skip += d
+		powered := x == x && y == y
+		var xa, yb float64
+		if powered {
+			xa, yb = interp(ta, x, tb, y, a), interp(ta, x, tb, y, b)
+			col.observe(xa)
+			col.observe(yb)
+		} else {
 			if x == x && w.inside(ta) {
 				col.observe(x)
 			}
 			if y == y && w.inside(tb) {
 				col.observe(y)
 			}
+		}
+		if k := col.ci; k >= 0 {
+			if ca, cb := ea[k], eb[k]; cb-ca >= 0 {
+				switch {
+				case whole:
+					col.stretch(ca, cb)
+				case d > 0: // the clipped part's share of the pair
+					col.ec += (cb - ca) * fd / float64(dt)
+				}
+				col.how |= part(countedPart, d)
+				continue
+			}
+			col.flush()
+		}
+		if !powered {
+			col.skip += d
 			continue
 		}
-		xa, yb := interp(ta, x, tb, y, a), interp(ta, x, tb, y, b)
 		col.e += (xa + yb) * fd
-		col.observe(xa)
-		col.observe(yb)
+		col.how |= part(poweredPart, d)
 	}
 }
 
@@ -421,6 +629,7 @@ func (w *walker) hold(v []float32, a, b int64) {
 		}
 		col.e += 2 * x * fd
 		col.observe(x)
+		col.how |= part(poweredPart, d)
 	}
 }
 

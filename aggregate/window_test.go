@@ -47,14 +47,17 @@ func series(l sample.Layout, times []float64, rows [][]float32) *Series {
 func window(t *testing.T, s *Series, t0, t1 float64) Result {
 	t.Helper()
 	want := Window(s, ns(t0), ns(t1))
-	stride := s.Layout.Columns()
-	ts, vs := s.Times[0], s.Values[0]
+	stride, ne := s.Layout.Columns(), len(s.CounterCols)
+	ts, vs, es := s.Times[0], s.Values[0], s.Counters[0]
 	for at := 0; at <= len(ts); at++ {
 		for _, ordered := range []bool{s.Ordered, false} {
 			v := *s
 			v.Ordered = ordered
 			v.Times = [2][]int64{ts[:at], ts[at:]}
 			v.Values = [2][]float32{vs[:at*stride], vs[at*stride:]}
+			if ne > 0 {
+				v.Counters = [2][]float64{es[:at*ne], es[at*ne:]}
+			}
 			if got := Window(&v, ns(t0), ns(t1)); !reflect.DeepEqual(got, want) {
 				t.Fatalf("split at %d ordered=%v:\n got %+v\nwant %+v", at, ordered, got, want)
 			}
