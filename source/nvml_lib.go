@@ -1,0 +1,115 @@
+//go:build cgo
+
+package source
+
+import (
+	"github.com/NVIDIA/go-nvml/pkg/dl"
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+)
+
+const nvmlLibName = "libnvidia-ml.so.1"
+
+// OpenNVML loads libnvidia-ml.so.1 (nothing links against it: go-nvml
+// dlopens it in nvml.Init), initialises NVML and probes every GPU. It fails
+// with "nvml: cannot load libnvidia-ml.so.1: ..." where the library is
+// missing and "nvml: no NVIDIA GPU" where it finds no device.
+func OpenNVML() (*NVML, error) {
+	// A library instance of our own, not go-nvml's package-level one.
+	return openNVML(&goNVML{lib: nvml.New(nvml.WithLibraryPath(nvmlLibName))})
+}
+
+// goNVML puts go-nvml behind nvmlLib.
+type goNVML struct {
+	lib nvml.Interface
+}
+
+func (g *goNVML) err(r nvml.Return) error {
+	if r == nvml.SUCCESS {
+		return nil
+	}
+	return &nvmlError{code: nvmlReturn(r), msg: g.lib.ErrorString(r)}
+}
+
+func (g *goNVML) Init() error {
+	r := g.lib.Init()
+	if r == nvml.ERROR_LIBRARY_NOT_FOUND {
+		// go-nvml drops dlerror's text: load it once more to get it.
+		probe := dl.New(nvmlLibName, dl.RTLD_LAZY|dl.RTLD_LOCAL)
+		if err := probe.Open(); err != nil {
+			return &nvmlLoadError{detail: err.Error()}
+		}
+		probe.Close()
+		return &nvmlLoadError{detail: "go-nvml could not load it"}
+	}
+	return g.err(r)
+}
+
+func (g *goNVML) Shutdown() error { return g.err(g.lib.Shutdown()) }
+
+func (g *goNVML) DeviceCount() (int, error) {
+	n, r := g.lib.DeviceGetCount()
+	return n, g.err(r)
+}
+
+func (g *goNVML) Device(i int) (nvmlDev, error) {
+	d, r := g.lib.DeviceGetHandleByIndex(i)
+	if r != nvml.SUCCESS {
+		return nil, g.err(r)
+	}
+	return &goNVMLDev{g: g, d: d}, nil
+}
+
+func (g *goNVML) HasSymbol(name string) bool {
+	return g.lib.Extensions().LookupSymbol(name) == nil
+}
+
+func (g *goNVML) ErrorString(r nvmlReturn) string { return g.lib.ErrorString(nvml.Return(r)) }
+
+type goNVMLDev struct {
+	g *goNVML
+	d nvml.Device
+}
+
+func (d *goNVMLDev) Name() (string, error) {
+	s, r := d.d.GetName()
+	return s, d.g.err(r)
+}
+
+func (d *goNVMLDev) Architecture() (uint32, error) {
+	a, r := d.d.GetArchitecture()
+	return uint32(a), d.g.err(r)
+}
+
+func (d *goNVMLDev) PCIDeviceID() (uint32, error) {
+	p, r := d.d.GetPciInfo()
+	return p.PciDeviceId, d.g.err(r)
+}
+
+func (d *goNVMLDev) FieldValues(f []nvmlField) error {
+	if len(f) == 0 {
+		return nil
+	}
+	v := make([]nvml.FieldValue, len(f))
+	for i := range f {
+		v[i].FieldId, v[i].ScopeId = f[i].ID, f[i].Scope
+	}
+	if r := d.d.GetFieldValues(v); r != nvml.SUCCESS {
+		return d.g.err(r)
+	}
+	for i := range f {
+		f[i].Type = v[i].ValueType
+		f[i].Return = nvmlReturn(v[i].NvmlReturn)
+		f[i].Value = v[i].Value
+	}
+	return nil
+}
+
+func (d *goNVMLDev) PowerUsage() (uint32, error) {
+	p, r := d.d.GetPowerUsage()
+	return p, d.g.err(r)
+}
+
+func (d *goNVMLDev) TotalEnergyConsumption() (uint64, error) {
+	e, r := d.d.GetTotalEnergyConsumption()
+	return e, d.g.err(r)
+}
