@@ -9,6 +9,17 @@
 // sample. A value that is not measured (NaN, negative as Variorum reports it,
 // or infinite) is stored as NaN.
 //
+// Energy counters (sample.Energy: cumulative joules) are kept beside the
+// power values, as float64 so that one RAPL unit (1 uJ) stays exact, in a
+// third flat slice of one value per counted column per sample. Which
+// columns are counted is decided by the first reading that has a counter:
+// those with a counter value in it. Each counted column adds 8 bytes per
+// sample (the 2/2/4 layout with counters on its 2 CPUs and 4 GPUs takes
+// 44 + 6*8 = 92 bytes). A later reading without a value for a counted
+// column stores NaN there (package aggregate then integrates power for the
+// pairs around it); a counter in a column that is not counted is dropped
+// and the reading counted in Stats().LayoutMismatch.
+//
 // A Store is safe for one writer goroutine and any number of concurrent
 // readers. The package keeps no package-level mutable state.
 package store
@@ -38,11 +49,17 @@ type Store struct {
 	n           int       // samples held
 	last        int64     // time of the newest sample
 
+	// Counters, fixed by the first reading with one (counting).
+	counting bool
+	ccols    []int     // the value columns with a counter
+	others   []int     // the value columns without one
+	energy   []float64 // capacity*len(ccols) counters, joules
+
 	total             uint64 // samples ever appended
 	overwritten       uint64 // samples lost to the ring wrapping
 	newestOverwritten int64  // time of the sample overwritten last
 	firstEver         int64  // time of the first sample ever appended
-	mismatch          uint64 // readings whose layout differed from the ring's
+	mismatch          uint64 // readings whose layout differed from the ring's, or with a counter dropped
 	descents          int    // pairs held whose time decreases (clock stepped back)
 }
 
@@ -57,7 +74,8 @@ type Stats struct {
 	Total          uint64  `json:"total"`            // samples ever appended
 	Overwritten    uint64  `json:"overwritten"`      // samples lost to the ring wrapping
 	FirstEver      int64   `json:"first_ever"`       // unix ns of the first sample ever appended, 0 if none
-	LayoutMismatch uint64  `json:"layout_mismatch"`  // readings mapped to the ring's layout by index
+	LayoutMismatch uint64  `json:"layout_mismatch"`  // readings mapped to the ring's layout by index, or with a counter dropped
+	Counters       int     `json:"counters"`         // energy counters kept per sample (8 bytes each)
 }
 
 // New makes a ring of capacity samples (at least 1); period is the sampling
@@ -70,19 +88,39 @@ func New(capacity int, period time.Duration) *Store {
 // Append stores one reading taken at wall-clock time t (unix ns). The
 // layout is fixed by the first Append; a later reading with another layout
 // is mapped by index (missing values are NaN, extra ones are ignored) and
-// counted in Stats().LayoutMismatch. Append does not allocate after the
-// first call.
+// counted in Stats().LayoutMismatch, as is a reading whose counters do not
+// fit the counted columns (see the package documentation). Append
+// allocates only at the first call and at the first reading with a
+// counter, and before it takes the lock.
 func (s *Store) Append(t int64, r *sample.Reading) {
+	// Only Append changes the ring's shape and there is one writer, so
+	// the writer reads the shape without the lock, and allocates before
+	// taking it: readers wait only for the stores below.
+	var g growth
+	if !s.set || (!s.counting && r.Energy != nil && r.Energy.Counted()) {
+		g = s.grow(r)
+	}
+	mismatch := g.mismatch
+	if !g.ok {
+		mismatch = r.Layout() != s.layout || (s.counting && dropsCounters(r.Energy, s.layout, s.others))
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.set {
-		s.set = true
-		s.layout = r.Layout()
-		s.stride = s.layout.Columns()
-		s.times = make([]int64, s.capacity)
-		s.vals = make([]float32, s.capacity*s.stride)
-		s.firstEver = t
-	} else if r.Layout() != s.layout {
+	if g.ok {
+		if g.times != nil {
+			s.set = true
+			s.layout = g.layout
+			s.stride = g.layout.Columns()
+			s.times, s.vals = g.times, g.vals
+			s.firstEver = t
+		}
+		if g.energy != nil {
+			s.counting = true
+			s.ccols, s.others, s.energy = g.ccols, g.others, g.energy
+		}
+	}
+	if mismatch {
 		s.mismatch++
 	}
 	s.nodeDerived = r.NodeDerived
@@ -109,6 +147,12 @@ func (s *Store) Append(t int64, r *sample.Reading) {
 	k = copyValues(row[k:k+l.CPU], r.CPU, k)
 	k = copyValues(row[k:k+l.Mem], r.Mem, k)
 	copyValues(row[k:k+l.GPU], r.GPU, k)
+	if ne := len(s.ccols); ne > 0 {
+		erow := s.energy[pos*ne : pos*ne+ne]
+		for j, c := range s.ccols {
+			erow[j] = counterAt(r.Energy, l, c)
+		}
+	}
 
 	s.head = pos + 1
 	if s.head == s.capacity {
@@ -116,6 +160,43 @@ func (s *Store) Append(t int64, r *sample.Reading) {
 	}
 	s.last = t
 	s.total++
+}
+
+// growth is what Append allocates for a reading that fixes the layout or
+// the counted columns.
+type growth struct {
+	ok            bool
+	layout        sample.Layout
+	times         []int64   // nil: the layout is already fixed
+	vals          []float32 // with times
+	ccols, others []int
+	energy        []float64 // nil: no counter decided by this reading
+	mismatch      bool      // the reading is counted in LayoutMismatch
+}
+
+// grow allocates the ring for r's layout if none is fixed yet, and the
+// counters if r is the first reading with one. It reads the store without
+// the lock: only the writer changes what it reads.
+func (s *Store) grow(r *sample.Reading) growth {
+	g := growth{ok: true, layout: s.layout}
+	if !s.set {
+		g.layout = r.Layout()
+		g.times = make([]int64, s.capacity)
+		g.vals = make([]float32, s.capacity*g.layout.Columns())
+	} else if r.Layout() != s.layout {
+		g.mismatch = true
+	}
+	if !r.Energy.Counted() { // (the counters are never decided before the layout)
+		return g
+	}
+	g.ccols, g.others = countedColumns(r.Energy, g.layout)
+	g.energy = make([]float64, s.capacity*len(g.ccols))
+	nan := math.NaN()
+	for i := range g.energy {
+		g.energy[i] = nan
+	}
+	g.mismatch = g.mismatch || dropsCounters(r.Energy, g.layout, g.others)
+	return g
 }
 
 // copyValues maps vs by index onto dst (missing -> NaN, extra ignored) and
@@ -129,6 +210,67 @@ func copyValues(dst []float32, vs []float64, k int) int {
 		}
 	}
 	return k + len(dst)
+}
+
+// counterAt is the counter of value column c of layout l in e, as stored:
+// NaN unless e has a finite, non-negative value there.
+func counterAt(e *sample.Energy, l sample.Layout, c int) float64 {
+	if e == nil {
+		return math.NaN()
+	}
+	var v float64
+	switch {
+	case c == 0:
+		v = e.Node
+	case c <= l.CPU:
+		v = at(e.CPU, c-1)
+	case c <= l.CPU+l.Mem:
+		v = at(e.Mem, c-1-l.CPU)
+	default:
+		v = at(e.GPU, c-1-l.CPU-l.Mem)
+	}
+	if !sample.Measured(v) || math.IsInf(v, 0) {
+		return math.NaN()
+	}
+	return v
+}
+
+func at(vs []float64, i int) float64 {
+	if i < len(vs) {
+		return vs[i]
+	}
+	return math.NaN()
+}
+
+// countedColumns splits the value columns of layout l into those for
+// which e has a counter and the others.
+func countedColumns(e *sample.Energy, l sample.Layout) (counted, others []int) {
+	for c := range l.Columns() {
+		if math.IsNaN(counterAt(e, l, c)) {
+			others = append(others, c)
+		} else {
+			counted = append(counted, c)
+		}
+	}
+	return counted, others
+}
+
+// dropsCounters reports whether storing e, once the counted columns are
+// decided, drops a counter: e's layout is not l (mapped by index), or it
+// has a counter in one of the others, the columns of l not counted.
+func dropsCounters(e *sample.Energy, l sample.Layout, others []int) bool {
+	if e == nil {
+		return false
+	}
+	if len(e.CPU) != l.CPU || len(e.Mem) != l.Mem || len(e.GPU) != l.GPU {
+		return e.Counted()
+	}
+	for _, c := range others {
+		if !math.IsNaN(counterAt(e, l, c)) {
+			return true
+		}
+	}
+	return false
 }
 
 // value is v as stored: NaN unless it is a measured, finite value.
@@ -164,11 +306,12 @@ func (s *Store) Stats() Stats {
 	st := Stats{
 		Len:            s.n,
 		Cap:            s.capacity,
-		BytesUsed:      int64(cap(s.times))*8 + int64(cap(s.vals))*4,
+		BytesUsed:      int64(cap(s.times))*8 + int64(cap(s.vals))*4 + int64(cap(s.energy))*8,
 		Total:          s.total,
 		Overwritten:    s.overwritten,
 		FirstEver:      s.firstEver,
 		LayoutMismatch: s.mismatch,
+		Counters:       len(s.ccols),
 	}
 	if st.BytesUsed > 0 {
 		st.BytesPerSample = float64(st.BytesUsed) / float64(s.capacity)
@@ -206,19 +349,22 @@ func (s *Store) series() aggregate.Series {
 		NodeDerived: s.nodeDerived,
 		Period:      s.period,
 		Ordered:     s.descents == 0,
+		CounterCols: s.ccols,
 		Info: aggregate.StreamInfo{
 			FirstEver:         s.firstEver,
 			Overwritten:       s.overwritten,
 			NewestOverwritten: s.newestOverwritten,
 		},
 	}
-	st := s.stride
+	st, ne := s.stride, len(s.ccols)
 	if o := s.oldest(); o == 0 {
 		ser.Times[0] = s.times[:s.n]
 		ser.Values[0] = s.vals[:s.n*st]
+		ser.Counters[0] = s.energy[:s.n*ne]
 	} else { // full and wrapped: [o, cap) then [0, o)
 		ser.Times[0], ser.Times[1] = s.times[o:], s.times[:o]
 		ser.Values[0], ser.Values[1] = s.vals[o*st:], s.vals[:o*st]
+		ser.Counters[0], ser.Counters[1] = s.energy[o*ne:], s.energy[:o*ne]
 	}
 	return ser
 }
