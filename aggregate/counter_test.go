@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flux-framework/power-monitor/sample"
 )
@@ -364,5 +365,35 @@ func TestCountersAgainstReference(t *testing.T) {
 					iter, t0, t1, times, watts, joules, r.Node.EnergyJ, r.Node.Method, e, method)
 			}
 		}
+	}
+}
+
+// A derived node (no node sensor) takes its energy from its domains, so it
+// is as exact as their counters: here the CPU counter says 30 J over a
+// window where the sampled power integrates to 20 J.
+func TestDerivedNodeSumsDomainEnergies(t *testing.T) {
+	lay := sample.Layout{CPU: 1, GPU: 1}
+	// samples at 0 s and 1 s; node (derived) = cpu + gpu = 20 + 10 W
+	s := &Series{
+		Layout:      lay,
+		NodeDerived: true,
+		Period:      time.Second,
+		Ordered:     true,
+		Times:       [2][]int64{{0, 1e9}},
+		Values:      [2][]float32{{30, 20, 10, 30, 20, 10}},
+		CounterCols: []int{1},
+		Counters:    [2][]float64{{100, 130}},
+	}
+	r := Window(s, 0, 1e9)
+	// cpu: counter 130-100 = 30 J; gpu: 10 W x 1 s = 10 J; node: 40 J
+	if r.CPU[0].EnergyJ != 30 || r.CPU[0].Method != MethodCounter || r.GPU[0].EnergyJ != 10 {
+		t.Fatalf("domains %+v %+v", r.CPU[0], r.GPU[0])
+	}
+	if r.Node.EnergyJ != 40 || r.Node.Method != MethodMixed || r.Node.MeanW != 40 {
+		t.Fatalf("node %+v, want 40 J mixed 40 W", r.Node)
+	}
+	s.NodeDerived = false
+	if r := Window(s, 0, 1e9); r.Node.EnergyJ != 30 || r.Node.Method != MethodPower {
+		t.Fatalf("measured node must keep its own integral: %+v", r.Node)
 	}
 }

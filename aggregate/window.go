@@ -144,6 +144,7 @@ func Window(s *Series, t0, t1 int64) Result {
 	// Domains.
 	noData := r.Presence == PresenceNone && w.samples == 0
 	newestRow := w.row(n - 1)
+	adj, adjusted := 0.0, false // derived node: counter minus power of counted domains
 	for c := range w.cols {
 		col := &w.cols[c]
 		d := r.Domain(c)
@@ -167,6 +168,10 @@ func Window(s *Series, t0, t1 int64) Result {
 		if counted {
 			d.Method = method(col.how)
 			d.EnergyJ += col.ec
+			if c > 0 {
+				adj += col.ec - col.ep/2e9
+				adjusted = true
+			}
 		}
 		if cov := w.covered - col.skip; cov > 0 {
 			if counted {
@@ -178,7 +183,37 @@ func Window(s *Series, t0, t1 int64) Result {
 			d.MeanW = (col.mn + col.mx) / 2
 		}
 	}
+	if r.NodeDerived && adjusted && r.Node.Measured {
+		counterNode(&r, adj)
+	}
 	return r
+}
+
+// counterNode corrects a derived node (the sum of its domains' power, no
+// node sensor) by what its domains' counters know: for every part where a
+// domain's energy came from its counter, the node's integral of that
+// domain's sampled power is replaced by the counter's energy. The node is
+// then as exact as its domains. Its method says how they were found.
+func counterNode(r *Result, adj float64) {
+	e := r.Node.EnergyJ + adj
+	if r.Node.EnergyJ > 0 {
+		r.Node.MeanW *= e / r.Node.EnergyJ
+	}
+	r.Node.EnergyJ = e
+	methods := map[string]bool{}
+	for _, ds := range [][]Domain{r.CPU, r.Mem, r.GPU} {
+		for _, d := range ds {
+			if d.Measured {
+				methods[d.Method] = true
+			}
+		}
+	}
+	switch {
+	case len(methods) == 1 && methods[MethodCounter]:
+		r.Node.Method = MethodCounter
+	default:
+		r.Node.Method = MethodMixed
+	}
 }
 
 // Kinds of the parts of a column's energy, in column.how: parts of
@@ -247,6 +282,7 @@ type column struct {
 	// Counter columns (ci >= 0) only.
 	ci     int     // index of the column's counter in a row of counters, -1: none
 	ec     float64 // joules from the counters, open stretch not included
+	ep     float64 // sum of (a+b)*dt of the power over the parts whose energy came from the counter
 	open   bool    // a stretch of whole pairs with valid counters is open
 	c0, c1 float64 // counter values at the start and the end of the open stretch
 	how    uint8   // kinds of the parts integrated (countedPart, ...)
@@ -587,6 +623,9 @@ func (w *walker) pair(ta, tb int64, va, vb []float32, ea, eb []float64) {
 					col.ec += (cb - ca) * fd / float64(dt)
 				}
 				col.how |= part(countedPart, d)
+				if powered {
+					col.ep += (xa + yb) * fd
+				}
 				continue
 			}
 			col.flush()
