@@ -384,9 +384,10 @@ func (r *RAPL) Read() (sample.Reading, error) {
 // raplDelta is the energy in µJ between two readings of a counter that
 // wraps at max: energy_uj runs 0..max_energy_range_uj and then starts again
 // at 0, so a decrease is one wrap of max+1. (The kernel's max is
-// ENERGY_STATUS_MASK times the energy unit, so the true step from max to 0
-// is one unit, 15.3-61 µJ, which sysfs does not expose; +1 undercounts by
-// less than one unit per wrap, under 3e-10 of the energy between wraps.)
+// ENERGY_STATUS_MASK, 0xffffffff, times the energy unit, so the true step
+// from max to 0 is one unit, 61 µJ at the usual 2^-14 J, which sysfs does
+// not expose: +1 undercounts by under one unit per wrap, 2.3e-10 of the
+// energy between two wraps.)
 // A decrease that would mean more than raplMaxPlausibleW is a reset, and
 // counts the energy since the reset, cur.
 func raplDelta(prev, cur, maxUJ uint64, dt float64) (d uint64, wrapped, reset bool) {
