@@ -1,0 +1,118 @@
+//go:build cgo
+
+package source
+
+import (
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildNVMLStub compiles testdata/nvml-stub.c against go-nvml's nvml.h
+// into a library that stands in for libnvidia-ml.so.1.
+func buildNVMLStub(t *testing.T) string {
+	t.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		if cc, err = exec.LookPath("gcc"); err != nil {
+			t.Skip("no C compiler")
+		}
+	}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/NVIDIA/go-nvml").Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		t.Skipf("go-nvml's nvml.h not found (go list: %v)", err)
+	}
+	inc := filepath.Join(dir, "pkg", "nvml")
+	if _, err := os.Stat(filepath.Join(inc, "nvml.h")); err != nil {
+		t.Skipf("no nvml.h: %v", err)
+	}
+	lib := filepath.Join(t.TempDir(), "libnvidia-ml.so.1")
+	cmd := exec.Command(cc, "-std=gnu99", "-Wall", "-shared", "-fPIC", "-I", inc, "-o", lib, filepath.Join("testdata", "nvml-stub.c"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", cmd, err, b)
+	}
+	return lib
+}
+
+// TestNVMLStubLibrary drives the dlopen/dlsym bindings against a library
+// built with NVIDIA's header: the structures it fills (nvmlFieldValue_t,
+// nvmlPciInfo_t) must read back as it wrote them.
+func TestNVMLStubLibrary(t *testing.T) {
+	path := buildNVMLStub(t)
+	lib := &dlNVML{path: path}
+	n, err := openNVML(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "nvml (2 GPUs; GPU 0: power instant, energy counter; GPU 1: power usage (instantaneous), no energy counter)"
+	if got := n.Name(); got != want {
+		t.Errorf("Name %q, want %q", got, want)
+	}
+	if v := lib.DriverVersion(); v != "535.104.05-stub" {
+		t.Errorf("driver version %q", v)
+	}
+	g := n.GPUs()
+	if g[0].Name != "NVIDIA H100 80GB HBM3" || g[1].Name != "Tesla P100-PCIE-16GB" ||
+		g[1].InstantReason != "instant power field: Not Supported" {
+		t.Errorf("GPUs %+v", g)
+	}
+	d, _ := lib.Device(0)
+	if a, err := d.Architecture(); a != 9 || err != nil {
+		t.Errorf("architecture %d %v, want 9 (Hopper)", a, err)
+	}
+	if id, err := d.PCIDeviceID(); id != 0x233010de || err != nil {
+		t.Errorf("PCI device id %#x %v, want 0x233010de", id, err)
+	}
+	f := []nvmlField{{ID: nvmlFieldPowerInstant}, {ID: 999}}
+	if err := d.FieldValues(f); err != nil || f[0].Return != nvmlSuccess || f[0].Type != nvmlValueUnsignedInt || f[1].Return != 2 {
+		t.Errorf("fields %+v %v", f, err)
+	}
+	for i, wantE := range []float64{1, 2} {
+		r, err := n.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !eqf(r.GPU, []float64{612.345, 180.5}) || !eqf(r.Energy.GPU, []float64{wantE, math.NaN()}) {
+			t.Errorf("read %d: %v W %v J", i, r.GPU, r.Energy.GPU)
+		}
+	}
+	if err := n.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+
+	// A GPU lost after Open: the reading fails with NVML's words.
+	t.Setenv("NVML_STUB_LOST", "1")
+	n, err = openNVML(&dlNVML{path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if _, err := n.Read(); err == nil || err.Error() != "GPU 1: power usage: GPU is lost" {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestNVMLLibraryErrors(t *testing.T) {
+	_, err := openNVML(&dlNVML{path: "/nonexistent/libnvidia-ml.so.1"})
+	if want := "nvml: cannot load libnvidia-ml.so.1: /nonexistent/libnvidia-ml.so.1: cannot open shared object file: No such file or directory"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	// A library that is not NVML.
+	if _, err := exec.LookPath("cc"); err != nil {
+		t.Skip("no C compiler")
+	}
+	dir := t.TempDir()
+	src, lib := filepath.Join(dir, "x.c"), filepath.Join(dir, "libx.so")
+	os.WriteFile(src, []byte("int nvmlInit_v2(void) { return 0; }\n"), 0o644)
+	if b, err := exec.Command("cc", "-shared", "-fPIC", "-o", lib, src).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	_, err = openNVML(&dlNVML{path: lib})
+	if err == nil || err.Error() != "nvml: init: libnvidia-ml.so.1 has no nvmlShutdown" {
+		t.Errorf("error %v", err)
+	}
+}
