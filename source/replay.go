@@ -32,7 +32,10 @@ import (
 //     GPU N's power, cpu-N[W] (or [mW]) CPU socket N's power, cpu-N[uJ] its
 //     RAPL energy counter, gpu-N[mJ] GPU N's NVML energy counter. Other
 //     columns (cpu-N-core, temperatures in [C], unknown units) are ignored;
-//     "nan" is an unmeasured value.
+//     "nan" is an unmeasured value. Note that WattAMeter's cpu-N[W] on a row
+//     is the mean power over the interval to the next row (the counter delta
+//     ahead, to 1e-6 in the recorded logs), not behind: replayed as is, CPU
+//     power leads the counters by one sample.
 //   - power-monitor traces (JSON lines, written by WriteTraceHeader and
 //     WriteTrace).
 //
