@@ -82,9 +82,8 @@ type nvmlReturn uint32
 
 // The nvmlReturn_t values this source tells apart (nvml.h).
 const (
-	nvmlSuccess             nvmlReturn = 0
-	nvmlErrorNotSupported   nvmlReturn = 3
-	nvmlErrorLibraryMissing nvmlReturn = 12
+	nvmlSuccess           nvmlReturn = 0
+	nvmlErrorNotSupported nvmlReturn = 3
 )
 
 // nvmlError is a failed NVML call: its code and NVML's own string for it
