@@ -397,3 +397,30 @@ func TestDerivedNodeSumsDomainEnergies(t *testing.T) {
 		t.Fatalf("measured node must keep its own integral: %+v", r.Node)
 	}
 }
+
+// The same over many samples, so that the interior pairs take the fast
+// path: a derived node whose two CPUs have counters gets exactly their
+// counter energy, not the counters plus the sampled power.
+func TestDerivedNodeCountersManySamples(t *testing.T) {
+	const n = 50
+	lay := sample.Layout{CPU: 2}
+	var times []int64
+	var vals []float32
+	var ctrs []float64
+	for i := 0; i < n; i++ {
+		times = append(times, int64(i)*1e8)               // 0.1 s apart
+		vals = append(vals, 20, 10, 10)                   // sampled: 10 W each
+		ctrs = append(ctrs, 1.5*float64(i), 2*float64(i)) // counted: 15 W and 20 W
+	}
+	s := &Series{Layout: lay, NodeDerived: true, Period: 100 * time.Millisecond, Ordered: true,
+		Times: [2][]int64{times}, Values: [2][]float32{vals},
+		CounterCols: []int{1, 2}, Counters: [2][]float64{ctrs}}
+	r := Window(s, 0, int64(n-1)*1e8)
+	// 4.9 s: cpu0 1.5*49 = 73.5 J, cpu1 2*49 = 98 J, node 171.5 J
+	if r.CPU[0].EnergyJ != 73.5 || r.CPU[1].EnergyJ != 98 {
+		t.Fatalf("cpus %+v", r.CPU)
+	}
+	if d := r.Node.EnergyJ - 171.5; d > 1e-9 || d < -1e-9 || r.Node.Method != MethodCounter {
+		t.Fatalf("node %+v, want 171.5 J counter", r.Node)
+	}
+}

@@ -557,6 +557,9 @@ func (w *walker) fastCounters(ts []int64, vs []float32, es []float64, from, to i
 				if ca, cb := ea[k], eb[k]; cb-ca >= 0 {
 					col.stretch(ca, cb)
 					col.how |= countedPart
+					if sum := float64(va[c]) + b; sum == sum {
+						col.ep += sum * fdt
+					}
 					continue
 				}
 				col.flush()
