@@ -22,7 +22,7 @@ func TestNVMLHardware(t *testing.T) {
 	defer n.Close()
 	t.Logf("source: %s", n.Name())
 	lib := n.lib
-	if d, ok := lib.(*dlNVML); ok {
+	if d, ok := lib.(*goNVML); ok {
 		t.Logf("driver %s", d.DriverVersion())
 	}
 	for _, sym := range []string{"nvmlDeviceGetFieldValues", "nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetArchitecture"} {

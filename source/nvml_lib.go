@@ -2,362 +2,139 @@
 
 package source
 
-/*
-#cgo LDFLAGS: -ldl
-#include <dlfcn.h>
-#include <stdlib.h>
-#include <string.h>
-
-// Types and layouts from nvml.h (go-nvml v0.13.0-1, pkg/nvml/nvml.h).
-typedef int pm_nvmlReturn_t;
-typedef void *pm_nvmlDevice_t;
-
-typedef struct {
-	unsigned int fieldId;
-	unsigned int scopeId;
-	long long timestamp;
-	long long latencyUsec;
-	int valueType;
-	pm_nvmlReturn_t nvmlReturn;
-	union {
-		double dVal;
-		unsigned long long ullVal;
-		unsigned char raw[8];
-	} value;
-} pm_nvmlFieldValue_t;
-
-typedef struct {
-	char busIdLegacy[16];
-	unsigned int domain;
-	unsigned int bus;
-	unsigned int device;
-	unsigned int pciDeviceId;
-	unsigned int pciSubSystemId;
-	char busId[32];
-} pm_nvmlPciInfo_t;
-
-// pm_nvml_open loads the library; on failure *err is a malloc'd copy of
-// dlerror(), read in the same C call.
-static void *pm_nvml_open(const char *name, char **err)
-{
-	void *h;
-	const char *e;
-
-	*err = NULL;
-	dlerror();
-	h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL) {
-		e = dlerror();
-		*err = strdup(e != NULL ? e : "dlopen failed");
-	}
-	return h;
-}
-
-static void *pm_nvml_sym(void *h, const char *name)
-{
-	return dlsym(h, name);
-}
-
-static int pm_nvml_close(void *h) { return dlclose(h); }
-
-static int pm_nvml_call0(void *fn)
-{
-	return ((pm_nvmlReturn_t (*)(void))fn)();
-}
-
-static const char *pm_nvml_errstr(void *fn, int r)
-{
-	return ((const char *(*)(pm_nvmlReturn_t))fn)(r);
-}
-
-static int pm_nvml_count(void *fn, unsigned int *n)
-{
-	return ((pm_nvmlReturn_t (*)(unsigned int *))fn)(n);
-}
-
-static int pm_nvml_handle(void *fn, unsigned int i, pm_nvmlDevice_t *d)
-{
-	return ((pm_nvmlReturn_t (*)(unsigned int, pm_nvmlDevice_t *))fn)(i, d);
-}
-
-static int pm_nvml_str(void *fn, pm_nvmlDevice_t d, char *buf, unsigned int len)
-{
-	return ((pm_nvmlReturn_t (*)(pm_nvmlDevice_t, char *, unsigned int))fn)(d, buf, len);
-}
-
-static int pm_nvml_sysstr(void *fn, char *buf, unsigned int len)
-{
-	return ((pm_nvmlReturn_t (*)(char *, unsigned int))fn)(buf, len);
-}
-
-static int pm_nvml_uint(void *fn, pm_nvmlDevice_t d, unsigned int *v)
-{
-	return ((pm_nvmlReturn_t (*)(pm_nvmlDevice_t, unsigned int *))fn)(d, v);
-}
-
-static int pm_nvml_ull(void *fn, pm_nvmlDevice_t d, unsigned long long *v)
-{
-	return ((pm_nvmlReturn_t (*)(pm_nvmlDevice_t, unsigned long long *))fn)(d, v);
-}
-
-static int pm_nvml_pci(void *fn, pm_nvmlDevice_t d, unsigned int *id)
-{
-	pm_nvmlPciInfo_t p;
-	pm_nvmlReturn_t r;
-
-	memset(&p, 0, sizeof p);
-	r = ((pm_nvmlReturn_t (*)(pm_nvmlDevice_t, pm_nvmlPciInfo_t *))fn)(d, &p);
-	*id = p.pciDeviceId;
-	return r;
-}
-
-static int pm_nvml_fields(void *fn, pm_nvmlDevice_t d, int n, pm_nvmlFieldValue_t *f)
-{
-	return ((pm_nvmlReturn_t (*)(pm_nvmlDevice_t, int, pm_nvmlFieldValue_t *))fn)(d, n, f);
-}
-*/
-import "C"
-
 import (
-	"errors"
 	"fmt"
-	"unsafe"
+
+	"github.com/NVIDIA/go-nvml/pkg/dl"
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
 )
 
 const nvmlLibName = "libnvidia-ml.so.1"
 
-// OpenNVML loads libnvidia-ml.so.1, initialises NVML and probes every GPU.
-// It fails with "nvml: cannot load libnvidia-ml.so.1: ..." where the library
-// is missing and "nvml: no NVIDIA GPU" where it finds no device.
+// OpenNVML loads libnvidia-ml.so.1 (nothing links against it: go-nvml
+// dlopens it in nvml.Init), initialises NVML and probes every GPU. It fails
+// with "nvml: cannot load libnvidia-ml.so.1: ..." where the library is
+// missing and "nvml: no NVIDIA GPU" where it finds no device.
 //
-// The library is opened with dlopen and its functions found with dlsym, not
-// through go-nvml's bindings: those leave every NVML function (about 400) an
-// undefined symbol of the binary, to be bound lazily once go-nvml has
-// dlopen'd the library with RTLD_GLOBAL. flux-broker loads modules with
-// RTLD_NOW (src/broker/module_dso.c), which binds every symbol at load time:
-// a module linked with go-nvml does not load at all, GPU or not ("undefined
-// symbol: nvmlSystemGetCudaDriverVersion_v2"; NVIDIA/go-nvml#131, #33). The
-// names, types and struct layouts here are go-nvml's nvml.h.
+// go-nvml leaves the nvml* symbols for its dlopen to resolve, which the
+// broker's dlopen(RTLD_NOW) of the module refuses: package nvmlshim (linked
+// by nvml_shim.go) defines them as trampolines into the library.
 func OpenNVML() (*NVML, error) {
-	return openNVML(&dlNVML{path: nvmlLibName})
+	return openNVML(newGoNVML(nvmlLibName))
 }
 
-// dlNVML is libnvidia-ml.so.1 behind nvmlLib.
-type dlNVML struct {
-	path string // what dlopen is given
-	h    unsafe.Pointer
-	fns  map[string]unsafe.Pointer // found symbols
+// goNVML puts go-nvml behind nvmlLib.
+type goNVML struct {
+	path string
+	lib  nvml.Interface
 }
 
-// nvmlSymbols are the functions used, each with older names to fall back on.
-var nvmlSymbols = [][]string{
-	{"nvmlInit_v2", "nvmlInit"},
-	{"nvmlShutdown"},
-	{"nvmlErrorString"},
-	{"nvmlSystemGetDriverVersion"},
-	{"nvmlDeviceGetCount_v2", "nvmlDeviceGetCount"},
-	{"nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"},
-	{"nvmlDeviceGetName"},
-	{"nvmlDeviceGetArchitecture"},
-	{"nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2"},
-	{"nvmlDeviceGetFieldValues"},
-	{"nvmlDeviceGetPowerUsage"},
-	{"nvmlDeviceGetTotalEnergyConsumption"},
+// newGoNVML is a go-nvml library instance of our own (not go-nvml's
+// package-level one) that loads path.
+func newGoNVML(path string) *goNVML {
+	return &goNVML{path: path, lib: nvml.New(nvml.WithLibraryPath(path))}
 }
 
-// nvmlRequired are the functions without which nothing can be read.
-var nvmlRequired = []string{"nvmlInit", "nvmlShutdown", "nvmlErrorString", "nvmlDeviceGetCount",
-	"nvmlDeviceGetHandleByIndex", "nvmlDeviceGetPowerUsage"}
-
-func (g *dlNVML) Init() error {
-	name := C.CString(g.path)
-	defer C.free(unsafe.Pointer(name))
-	var cerr *C.char
-	h := C.pm_nvml_open(name, &cerr)
-	if h == nil {
-		msg := C.GoString(cerr)
-		C.free(unsafe.Pointer(cerr))
-		return &nvmlLoadError{detail: msg}
-	}
-	g.h = h
-	g.fns = map[string]unsafe.Pointer{}
-	for _, names := range nvmlSymbols {
-		for _, n := range names {
-			cn := C.CString(n)
-			p := C.pm_nvml_sym(h, cn)
-			C.free(unsafe.Pointer(cn))
-			if p != nil {
-				// Known by its first (current) name, and by its plain name.
-				g.fns[names[0]] = p
-				g.fns[trimVersion(names[0])] = p
-				break
-			}
-		}
-	}
-	for _, n := range nvmlRequired {
-		if g.fns[n] == nil {
-			g.close()
-			return fmt.Errorf("%s has no %s", nvmlLibName, n)
-		}
-	}
-	if r := nvmlReturn(C.pm_nvml_call0(g.fns["nvmlInit"])); r != nvmlSuccess {
-		err := g.err(r)
-		g.close()
-		return err
-	}
-	return nil
-}
-
-// trimVersion drops a _vN suffix.
-func trimVersion(name string) string {
-	for i := len(name) - 1; i > 0; i-- {
-		if name[i] == '_' && i+2 <= len(name) && name[i+1] == 'v' {
-			return name[:i]
-		}
-	}
-	return name
-}
-
-func (g *dlNVML) close() {
-	if g.h != nil {
-		C.pm_nvml_close(g.h)
-		g.h, g.fns = nil, nil
-	}
-}
-
-func (g *dlNVML) Shutdown() error {
-	if g.h == nil {
-		return nil
-	}
-	err := g.err(nvmlReturn(C.pm_nvml_call0(g.fns["nvmlShutdown"])))
-	g.close()
-	return err
-}
-
-func (g *dlNVML) err(r nvmlReturn) error {
-	if r == nvmlSuccess {
-		return nil
-	}
-	return &nvmlError{code: r, msg: g.ErrorString(r)}
-}
-
-func (g *dlNVML) ErrorString(r nvmlReturn) string {
-	if fn := g.fns["nvmlErrorString"]; fn != nil {
-		if s := C.pm_nvml_errstr(fn, C.int(r)); s != nil {
-			return C.GoString(s)
-		}
-	}
-	return fmt.Sprintf("NVML error %d", r)
-}
-
-func (g *dlNVML) HasSymbol(name string) bool { return g.fns[name] != nil }
-
-// DriverVersion is nvmlSystemGetDriverVersion ("" when unknown).
-func (g *dlNVML) DriverVersion() string {
-	fn := g.fns["nvmlSystemGetDriverVersion"]
-	if fn == nil {
+// DriverVersion is the driver's version string ("" if NVML cannot say).
+func (g *goNVML) DriverVersion() string {
+	v, r := g.lib.SystemGetDriverVersion()
+	if r != nvml.SUCCESS {
 		return ""
 	}
-	var buf [96]C.char
-	if C.pm_nvml_sysstr(fn, &buf[0], C.uint(len(buf))) != 0 {
-		return ""
+	return v
+}
+
+func (g *goNVML) err(r nvml.Return) error {
+	if r == nvml.SUCCESS {
+		return nil
 	}
-	return C.GoString(&buf[0])
+	msg := g.lib.ErrorString(r)
+	if msg == "" { // the library is not loaded, or is not NVML
+		msg = fmt.Sprintf("NVML return code %d", int(r))
+	}
+	return &nvmlError{code: nvmlReturn(r), msg: msg}
 }
 
-func (g *dlNVML) DeviceCount() (int, error) {
-	var n C.uint
-	r := nvmlReturn(C.pm_nvml_count(g.fns["nvmlDeviceGetCount"], &n))
-	return int(n), g.err(r)
+func (g *goNVML) Init() error {
+	r := g.lib.Init()
+	if r == nvml.ERROR_LIBRARY_NOT_FOUND {
+		// go-nvml drops dlerror's text: load it once more to get it.
+		probe := dl.New(g.path, dl.RTLD_LAZY|dl.RTLD_LOCAL)
+		if err := probe.Open(); err != nil {
+			return &nvmlLoadError{detail: err.Error()}
+		}
+		probe.Close()
+		return &nvmlLoadError{detail: "go-nvml could not load it"}
+	}
+	return g.err(r)
 }
 
-func (g *dlNVML) Device(i int) (nvmlDev, error) {
-	var d C.pm_nvmlDevice_t
-	if r := nvmlReturn(C.pm_nvml_handle(g.fns["nvmlDeviceGetHandleByIndex"], C.uint(i), &d)); r != nvmlSuccess {
+func (g *goNVML) Shutdown() error { return g.err(g.lib.Shutdown()) }
+
+func (g *goNVML) DeviceCount() (int, error) {
+	n, r := g.lib.DeviceGetCount()
+	return n, g.err(r)
+}
+
+func (g *goNVML) Device(i int) (nvmlDev, error) {
+	d, r := g.lib.DeviceGetHandleByIndex(i)
+	if r != nvml.SUCCESS {
 		return nil, g.err(r)
 	}
-	return &dlNVMLDev{g: g, d: d}, nil
+	return &goNVMLDev{g: g, d: d}, nil
 }
 
-// dlNVMLDev is one GPU: an nvmlDevice_t, a pointer into NVML's own memory.
-type dlNVMLDev struct {
-	g *dlNVML
-	d C.pm_nvmlDevice_t
+func (g *goNVML) HasSymbol(name string) bool {
+	return g.lib.Extensions().LookupSymbol(name) == nil
 }
 
-var errNVMLNoFunction = errors.New("function not in this driver")
+func (g *goNVML) ErrorString(r nvmlReturn) string { return g.lib.ErrorString(nvml.Return(r)) }
 
-func (d *dlNVMLDev) fn(name string) (unsafe.Pointer, error) {
-	if fn := d.g.fns[name]; fn != nil {
-		return fn, nil
-	}
-	return nil, fmt.Errorf("%s: %w", name, errNVMLNoFunction)
+type goNVMLDev struct {
+	g *goNVML
+	d nvml.Device
 }
 
-func (d *dlNVMLDev) Name() (string, error) {
-	fn, err := d.fn("nvmlDeviceGetName")
-	if err != nil {
-		return "", err
-	}
-	var buf [96]C.char
-	if r := nvmlReturn(C.pm_nvml_str(fn, d.d, &buf[0], C.uint(len(buf)))); r != nvmlSuccess {
-		return "", d.g.err(r)
-	}
-	return C.GoString(&buf[0]), nil
+func (d *goNVMLDev) Name() (string, error) {
+	s, r := d.d.GetName()
+	return s, d.g.err(r)
 }
 
-func (d *dlNVMLDev) Architecture() (uint32, error) {
-	fn, err := d.fn("nvmlDeviceGetArchitecture")
-	if err != nil {
-		return 0, err
-	}
-	var v C.uint
-	r := nvmlReturn(C.pm_nvml_uint(fn, d.d, &v))
-	return uint32(v), d.g.err(r)
+func (d *goNVMLDev) Architecture() (uint32, error) {
+	a, r := d.d.GetArchitecture()
+	return uint32(a), d.g.err(r)
 }
 
-func (d *dlNVMLDev) PCIDeviceID() (uint32, error) {
-	fn, err := d.fn("nvmlDeviceGetPciInfo")
-	if err != nil {
-		return 0, err
-	}
-	var v C.uint
-	r := nvmlReturn(C.pm_nvml_pci(fn, d.d, &v))
-	return uint32(v), d.g.err(r)
+func (d *goNVMLDev) PCIDeviceID() (uint32, error) {
+	p, r := d.d.GetPciInfo()
+	return p.PciDeviceId, d.g.err(r)
 }
 
-func (d *dlNVMLDev) FieldValues(f []nvmlField) error {
-	fn, err := d.fn("nvmlDeviceGetFieldValues")
-	if err != nil || len(f) == 0 {
-		return err
+func (d *goNVMLDev) FieldValues(f []nvmlField) error {
+	if len(f) == 0 {
+		return nil
 	}
-	v := make([]C.pm_nvmlFieldValue_t, len(f))
+	v := make([]nvml.FieldValue, len(f))
 	for i := range f {
-		v[i].fieldId, v[i].scopeId = C.uint(f[i].ID), C.uint(f[i].Scope)
+		v[i].FieldId, v[i].ScopeId = f[i].ID, f[i].Scope
 	}
-	if r := nvmlReturn(C.pm_nvml_fields(fn, d.d, C.int(len(v)), &v[0])); r != nvmlSuccess {
+	if r := d.d.GetFieldValues(v); r != nvml.SUCCESS {
 		return d.g.err(r)
 	}
 	for i := range f {
-		f[i].Type = uint32(v[i].valueType)
-		f[i].Return = nvmlReturn(v[i].nvmlReturn)
-		f[i].Value = *(*[8]byte)(unsafe.Pointer(&v[i].value))
+		f[i].Type = v[i].ValueType
+		f[i].Return = nvmlReturn(v[i].NvmlReturn)
+		f[i].Value = v[i].Value
 	}
 	return nil
 }
 
-func (d *dlNVMLDev) PowerUsage() (uint32, error) {
-	var v C.uint
-	r := nvmlReturn(C.pm_nvml_uint(d.g.fns["nvmlDeviceGetPowerUsage"], d.d, &v))
-	return uint32(v), d.g.err(r)
+func (d *goNVMLDev) PowerUsage() (uint32, error) {
+	p, r := d.d.GetPowerUsage()
+	return p, d.g.err(r)
 }
 
-func (d *dlNVMLDev) TotalEnergyConsumption() (uint64, error) {
-	fn, err := d.fn("nvmlDeviceGetTotalEnergyConsumption")
-	if err != nil {
-		return 0, err
-	}
-	var v C.ulonglong
-	r := nvmlReturn(C.pm_nvml_ull(fn, d.d, &v))
-	return uint64(v), d.g.err(r)
+func (d *goNVMLDev) TotalEnergyConsumption() (uint64, error) {
+	e, r := d.d.GetTotalEnergyConsumption()
+	return e, d.g.err(r)
 }

@@ -31,19 +31,21 @@ func buildNVMLStub(t *testing.T) string {
 		t.Skipf("no nvml.h: %v", err)
 	}
 	lib := filepath.Join(t.TempDir(), "libnvidia-ml.so.1")
-	cmd := exec.Command(cc, "-std=gnu99", "-Wall", "-shared", "-fPIC", "-I", inc, "-o", lib, filepath.Join("testdata", "nvml-stub.c"))
+	// The soname is the real library's, which is how package nvmlshim's
+	// trampolines find it once go-nvml has loaded it.
+	cmd := exec.Command(cc, "-std=gnu99", "-Wall", "-shared", "-fPIC", "-Wl,-soname,libnvidia-ml.so.1", "-I", inc, "-o", lib, filepath.Join("testdata", "nvml-stub.c"))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", cmd, err, b)
 	}
 	return lib
 }
 
-// TestNVMLStubLibrary drives the dlopen/dlsym bindings against a library
-// built with NVIDIA's header: the structures it fills (nvmlFieldValue_t,
+// TestNVMLStubLibrary drives go-nvml (through package nvmlshim's
+// trampolines) against a library built with NVIDIA's header: the structures it fills (nvmlFieldValue_t,
 // nvmlPciInfo_t) must read back as it wrote them.
 func TestNVMLStubLibrary(t *testing.T) {
 	path := buildNVMLStub(t)
-	lib := &dlNVML{path: path}
+	lib := newGoNVML(path)
 	n, err := openNVML(lib)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func TestNVMLStubLibrary(t *testing.T) {
 
 	// A GPU lost after Open: the reading fails with NVML's words.
 	t.Setenv("NVML_STUB_LOST", "1")
-	n, err = openNVML(&dlNVML{path: path})
+	n, err = openNVML(newGoNVML(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func TestNVMLStubLibrary(t *testing.T) {
 }
 
 func TestNVMLLibraryErrors(t *testing.T) {
-	_, err := openNVML(&dlNVML{path: "/nonexistent/libnvidia-ml.so.1"})
+	_, err := openNVML(newGoNVML("/nonexistent/libnvidia-ml.so.1"))
 	if want := "nvml: cannot load libnvidia-ml.so.1: /nonexistent/libnvidia-ml.so.1: cannot open shared object file: No such file or directory"; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)
 	}
@@ -111,8 +113,10 @@ func TestNVMLLibraryErrors(t *testing.T) {
 	if b, err := exec.Command("cc", "-shared", "-fPIC", "-o", lib, src).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
-	_, err = openNVML(&dlNVML{path: lib})
-	if err == nil || err.Error() != "nvml: init: libnvidia-ml.so.1 has no nvmlShutdown" {
+	_, err = openNVML(newGoNVML(lib))
+	// go-nvml loads it, but it is not libnvidia-ml.so.1: NVML's calls
+	// find no function (NVML_ERROR_FUNCTION_NOT_FOUND, 13).
+	if err == nil || err.Error() != "nvml: init: NVML return code 13" {
 		t.Errorf("error %v", err)
 	}
 }
