@@ -34,8 +34,9 @@ type monitor struct {
 	hostnames []string // hostlist decoded
 	loaded    time.Time
 
-	src      *source.Variorum // nil: no power source
-	srcErr   error            // why there is none
+	src      *source.Merged  // nil: no power source
+	srcErr   error           // why there is none
+	statuses []source.Status // every kind of source: used, or why not
 	store    *store.Store
 	sampler  *sampler.Sampler
 	post     *poster
@@ -85,17 +86,30 @@ func run(h *fluxbind.Handle, args []string) error {
 }
 
 func (m *monitor) openSource() {
-	path := m.opts.VariorumLib
-	if path == "" {
-		path = defaultVariorumLib
+	lib := m.opts.VariorumLib
+	if lib == "" {
+		lib = defaultVariorumLib
 	}
-	src, err := source.OpenVariorum(path)
+	src, st, err := source.Open(m.opts.Sources, source.Options{
+		VariorumLib: lib,
+		Sysfs:       m.opts.Sysfs,
+		Procfs:      m.opts.Procfs,
+		IdleW:       m.opts.IdleW,
+		PeakW:       m.opts.PeakW,
+		ReplaySpeed: m.opts.ReplaySpeed,
+	})
+	m.statuses = st
 	if err != nil {
 		m.srcErr = err
 		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("power-monitor: %s: %v; the module keeps running and queries will report it", protocol.ReasonNoSource, err))
 		return
 	}
 	m.src = src
+	for _, s := range st {
+		if !s.Used {
+			m.h.Log(fluxbind.LogDebug, fmt.Sprintf("power-monitor: source %s not used: %s", s.Kind, s.Reason))
+		}
+	}
 }
 
 func (m *monitor) sourceName() string {
@@ -122,6 +136,7 @@ func (m *monitor) register() error {
 		{protocol.TopicQuery, fluxbind.RoleUser, m.queryCB},
 		{protocol.TopicWindow, 0, m.windowCB},
 		{protocol.TopicStats, 0, m.statsCB},
+		{protocol.TopicSources, fluxbind.RoleUser, m.sourcesCB},
 	} {
 		mh, err := m.h.AddHandler(fluxbind.MsgRequest, r.topic, r.rolemask, r.cb)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/protocol"
 	"github.com/flux-framework/power-monitor/sample"
 	"github.com/flux-framework/power-monitor/sampler"
 	"github.com/flux-framework/power-monitor/store"
@@ -14,22 +15,23 @@ import (
 
 // moduleStats is what `flux module stats power-monitor` prints.
 type moduleStats struct {
-	Rank        uint32         `json:"rank"`
-	Hostname    string         `json:"hostname"`
-	Source      string         `json:"source"`
-	SourceError string         `json:"source_error,omitempty"`
-	PeriodS     float64        `json:"period_s"`
-	Layout      *sample.Layout `json:"layout,omitempty"`
-	NodeDerived bool           `json:"node_derived,omitempty"`
-	Buffer      store.Stats    `json:"buffer"`
-	OldestS     float64        `json:"oldest_sample"` // unix seconds
-	NewestS     float64        `json:"newest_sample"`
-	Sampler     sampler.Stats  `json:"sampler"`
-	LastError   string         `json:"last_error"`
-	Queries     uint64         `json:"queries_answered"`
-	Windows     uint64         `json:"windows_answered"`
-	InFlight    int            `json:"queries_in_flight"`
-	LoadedAt    float64        `json:"loaded_at"`
+	Rank        uint32                   `json:"rank"`
+	Hostname    string                   `json:"hostname"`
+	Source      string                   `json:"source"`
+	SourceError string                   `json:"source_error,omitempty"`
+	PeriodS     float64                  `json:"period_s"`
+	Layout      *sample.Layout           `json:"layout,omitempty"`
+	NodeDerived bool                     `json:"node_derived,omitempty"`
+	Buffer      store.Stats              `json:"buffer"`
+	OldestS     float64                  `json:"oldest_sample"` // unix seconds
+	NewestS     float64                  `json:"newest_sample"`
+	Sampler     sampler.Stats            `json:"sampler"`
+	LastError   string                   `json:"last_error"`
+	Sources     protocol.SourcesResponse `json:"sources"`
+	Queries     uint64                   `json:"queries_answered"`
+	Windows     uint64                   `json:"windows_answered"`
+	InFlight    int                      `json:"queries_in_flight"`
+	LoadedAt    float64                  `json:"loaded_at"`
 }
 
 func (m *monitor) statsCB(msg *fluxbind.Msg) {
@@ -43,6 +45,7 @@ func (m *monitor) statsCB(msg *fluxbind.Msg) {
 		Windows:  m.windows,
 		InFlight: len(m.queries),
 		LoadedAt: float64(m.loaded.UnixNano()) / 1e9,
+		Sources:  m.sourcesResponse(),
 	}
 	if l, ok := m.store.Layout(); ok {
 		st.Layout = &l

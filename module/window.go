@@ -60,5 +60,17 @@ func (m *monitor) rankResult(start, end float64) protocol.RankResult {
 			}
 		}
 	}
+	if m.src != nil {
+		prov := m.src.Provenance()
+		res.Node.Source = prov["node"]
+		for _, ds := range []struct {
+			kind string
+			ds   []aggregate.Domain
+		}{{"cpu", res.CPU}, {"mem", res.Mem}, {"gpu", res.GPU}} {
+			for i := range ds.ds {
+				ds.ds[i].Source = prov[ds.kind]
+			}
+		}
+	}
 	return protocol.RankResult{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(), Result: res}
 }

@@ -22,7 +22,28 @@ const (
 	TopicWindow = "power-monitor.window"
 	// TopicStats is the module's stats-get (flux module stats).
 	TopicStats = "power-monitor.stats-get"
+	// TopicSources asks one rank which power sources it found, which it
+	// uses, and why the others are missing. Open to guests.
+	TopicSources = "power-monitor.sources"
 )
+
+// SourceStatus is what became of one kind of power source on a rank.
+type SourceStatus struct {
+	Kind   string `json:"kind"`
+	Used   bool   `json:"used"`
+	Name   string `json:"name,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// SourcesResponse is the answer to TopicSources.
+type SourcesResponse struct {
+	Rank       uint32            `json:"rank"`
+	Hostname   string            `json:"hostname"`
+	Source     string            `json:"source"`               // what is sampled ("none" without a source)
+	Provenance map[string]string `json:"provenance,omitempty"` // domain kind -> source kind
+	Sources    []SourceStatus    `json:"sources"`
+	Errors     map[string]string `json:"errors,omitempty"` // source kind -> last read error
+}
 
 // Reasons a rank has no data beyond those of the aggregate package.
 const (

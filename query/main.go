@@ -45,12 +45,14 @@ type options struct {
 	start   string
 	end     string
 	timeout float64
+	sources bool
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) func() {
 	return func() {
 		fmt.Fprintf(w, `Usage: flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
        flux power-query --ranks=IDSET --start=TIME [--end=TIME]
+       flux power-query --sources [--format=table|json]
 
 Print the power and energy of a job (or of ranks over a time interval), per
 rank and per device, from the power-monitor broker module. A running job is
@@ -64,6 +66,8 @@ Options:
   -s, --start=TIME      with --ranks: start of the interval
   -e, --end=TIME        with --ranks: end of the interval (default: now)
   -t, --timeout=SECONDS time each rank has to answer (default %g)
+      --sources         list, for every rank, the power sources found, the
+                        ones used, and why each other one is missing
 `, protocol.DefaultTimeout)
 	}
 }
@@ -94,6 +98,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	for _, n := range []string{"t", "timeout"} {
 		fs.Float64Var(&o.timeout, n, protocol.DefaultTimeout, "")
 	}
+	fs.BoolVar(&o.sources, "sources", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(fs, stderr)()
@@ -103,6 +108,13 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q (the jobid goes after -j)", fs.Arg(0))
+	case o.sources && (o.jobid != "" || o.ranks != ""):
+		return o, errors.New("--sources lists every rank's sources: give it alone")
+	case o.sources:
+		if o.format == report.FormatCSV {
+			return o, errors.New("--sources prints a table or json")
+		}
+		return o, nil
 	case o.jobid == "" && o.ranks == "":
 		return o, errors.New("give a job with -j JOBID (or --ranks and --start)")
 	case o.jobid != "" && o.ranks != "":
@@ -144,6 +156,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 
+	if o.sources {
+		return runSources(o, stdout, fail)
+	}
 	req := protocol.QueryRequest{Timeout: o.timeout}
 	if o.jobid != "" {
 		id, err := fluxbind.ParseJobID(o.jobid)

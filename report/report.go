@@ -139,6 +139,12 @@ func Notes(resp *protocol.QueryResponse) []string {
 		}
 		ranks[text] = append(ranks[text], rank)
 	}
+	for i := range resp.Ranks {
+		r := &resp.Ranks[i]
+		if n := domainNotes(r); n != "" {
+			add("energy from "+n, r.Rank)
+		}
+	}
 	for _, r := range resp.Ranks {
 		if r.Reason != "" && r.Reason != shortReason(r.Reason) {
 			add(r.Reason, r.Rank)

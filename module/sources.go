@@ -1,0 +1,38 @@
+//go:build flux
+
+package main
+
+import (
+	"encoding/json"
+	"syscall"
+
+	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/protocol"
+)
+
+// sourcesCB answers power-monitor.sources: the power sources this rank
+// found, the ones it samples, and why each other one is missing.
+func (m *monitor) sourcesCB(msg *fluxbind.Msg) {
+	resp := m.sourcesResponse()
+	out, err := json.Marshal(&resp)
+	if err != nil {
+		m.h.RespondError(msg, syscall.EINVAL, err.Error())
+		return
+	}
+	m.h.Respond(msg, out)
+}
+
+func (m *monitor) sourcesResponse() protocol.SourcesResponse {
+	resp := protocol.SourcesResponse{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(),
+		Sources: []protocol.SourceStatus{}}
+	for _, s := range m.statuses {
+		resp.Sources = append(resp.Sources, protocol.SourceStatus(s))
+	}
+	if m.src != nil {
+		resp.Provenance = m.src.Provenance()
+		if errs := m.src.Errors(); len(errs) > 0 {
+			resp.Errors = errs
+		}
+	}
+	return resp
+}

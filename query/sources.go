@@ -1,0 +1,85 @@
+//go:build flux
+
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/protocol"
+	"github.com/flux-framework/power-monitor/report"
+)
+
+// runSources asks every rank at once which power sources it found and
+// prints them; a rank without the module, or silent past the timeout, is
+// listed as not answering.
+func runSources(o options, stdout io.Writer, fail func(string, ...any) int) int {
+	h, err := fluxbind.Open("")
+	if err != nil {
+		return fail("%v (run it inside a Flux instance, or set FLUX_URI)", err)
+	}
+	defer h.Close()
+	sizeAttr, err := h.Attr("size")
+	if err != nil {
+		return fail("%v", err)
+	}
+	size, _ := strconv.Atoi(sizeAttr)
+	futures := make([]*fluxbind.Future, size)
+	for r := 0; r < size; r++ {
+		if futures[r], err = h.RPC(protocol.TopicSources, "{}", uint32(r)); err != nil {
+			return fail("%v", err)
+		}
+	}
+	var doc report.SourcesDoc
+	hosts := []string{}
+	if hl, err := h.Attr("hostlist"); err == nil {
+		hosts = fluxbind.DecodeHostlist(hl)
+	}
+	for r, fu := range futures {
+		ms := protocol.Missing{Rank: uint32(r), Reason: protocol.ReasonNoAnswer}
+		if r < len(hosts) {
+			ms.Hostname = hosts[r]
+		}
+		if err := fu.WaitFor(o.timeout); err != nil {
+			ms.Error = "no answer within " + strconv.FormatFloat(o.timeout, 'g', -1, 64) + "s"
+			doc.Missing = append(doc.Missing, ms)
+			fu.Destroy()
+			continue
+		}
+		out, err := fu.Get()
+		fu.Destroy()
+		var rs protocol.SourcesResponse
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &rs)
+		}
+		if err != nil {
+			var re *fluxbind.RPCError
+			if errors.As(err, &re) && re.Errno == syscall.ENOSYS {
+				ms.Reason = protocol.ReasonNotLoaded
+			} else {
+				ms.Error = err.Error()
+			}
+			doc.Missing = append(doc.Missing, ms)
+			continue
+		}
+		doc.Ranks = append(doc.Ranks, rs)
+	}
+	out := stdout
+	if o.output != "" {
+		f, err := os.Create(o.output)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := report.Sources(out, o.format, &doc); err != nil {
+		return fail("%v", err)
+	}
+	return 0
+}
