@@ -9,6 +9,11 @@ test_under_flux 4
 . "$SHARNESS"
 pm_skip_without_flux
 
+test_expect_success 'power-monitor.so exports only mod_main and leaves no nvml symbol undefined' '
+	nm -D --defined-only "$PM_MODULE" | grep " T " >defined &&
+	test "$(awk "{print \$3}" defined)" = mod_main &&
+	! nm -D --undefined-only "$PM_MODULE" | grep nvml
+'
 test_expect_success 'load on all ranks in a broker thread' '
 	pm_load_all -r 0.05 &&
 	flux exec -r all sh -c "flux module list | grep -q ^power-monitor"

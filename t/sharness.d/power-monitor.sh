@@ -41,13 +41,13 @@ if ! test -f "$SHARNESS"; then
 fi
 
 # Brokers find the module and the command in the build tree, and the
-# stand-in libvariorum through the default library search path.
+# stand-in libvariorum and libnvidia-ml through the library search path.
 if test -n "$FLUX"; then
     PATH=$(dirname "$FLUX"):$PATH
 fi
 FLUX_MODULE_PATH_PREPEND=$PM_BUILDDIR
 FLUX_EXEC_PATH_PREPEND=$PM_BUILDDIR
-LD_LIBRARY_PATH=$PM_BUILDDIR/t/variorum-stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+LD_LIBRARY_PATH=$PM_BUILDDIR/t/variorum-stub:$PM_BUILDDIR/t/nvml-stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export PATH FLUX_MODULE_PATH_PREPEND FLUX_EXEC_PATH_PREPEND LD_LIBRARY_PATH
 
 # test_under_flux N: run the rest of this script inside a fresh instance of

@@ -1,0 +1,117 @@
+#!/bin/sh
+
+test_description='Native sources: the module reads a powercap tree laid out
+like the kernel'"'"'s, whose RAPL counters advance by a known amount (wrapping)
+during a job, and flux power-query reports exactly that energy, from the
+counters, naming source and method; --sources says what each rank found.'
+
+. "$(dirname "$0")"/sharness.d/power-monitor.sh
+test_under_flux 4
+. "$SHARNESS"
+pm_skip_without_flux
+
+# Module arguments are split at spaces, and the trash directory has one: the
+# fixture tree lives in a temporary directory.
+SYSFS=$(mktemp -d "${TMPDIR:-/tmp}/pm-sysfs.XXXXXX")
+
+test_expect_success 'start the powercap fixture (counters wrap at 150 J)' '
+	mkdir -p gate &&
+	python3 "$PM_SRCDIR"/t/powercap-fixture.py "$SYSFS" "$PWD/gate" \
+		--max-uj 150000000 >fixture.out 2>&1 &
+	echo $! >fixture.pid &&
+	pm_wait_for 10 grep -q ready fixture.out
+'
+test_expect_success 'load the module with --source=rapl on every rank' '
+	pm_load_all --source=rapl --sysfs=$SYSFS -r 0.1 &&
+	flux module stats power-monitor >stats.json &&
+	pm_json "d[\"source\"]" <stats.json | grep "^rapl" &&
+	test "$(pm_json "d[\"layout\"] == {\"cpu\": 2, \"mem\": 2, \"gpu\": 0}" <stats.json)" = True
+'
+test_expect_success '--sources lists what each rank found and why the rest is missing' '
+	flux power-query --sources >sources.out &&
+	cat sources.out &&
+	grep "0-3 *│ rapl *│ used" sources.out &&
+	grep "0-3 *│ nvml *│ found, not used *│ works, not listed in --source" sources.out &&
+	grep "0-3 *│ hwmon *│ missing" sources.out &&
+	grep "0-3 *│ variorum *│ found, not used *│ works, not listed in --source" sources.out &&
+	flux power-query --sources -f json >sources.json &&
+	test "$(pm_json "[r[\"provenance\"][\"cpu\"] for r in d[\"ranks\"]]" <sources.json)" = "[\"rapl\", \"rapl\", \"rapl\", \"rapl\"]"
+'
+test_expect_success 'a job during which the counters advance (and wrap)' '
+	flux run -N4 -n4 sh -c "
+		test \$FLUX_TASK_RANK -eq 0 || { sleep 3.5; exit 0; }
+		sleep 0.7; touch gate/go; sleep 2; touch gate/stop; sleep 0.8" &&
+	flux job last >jobid &&
+	pm_wait_for 10 test -s gate/totals.json &&
+	# every rank samples past the job end: no edge is extrapolated
+	sleep 0.5 &&
+	cat gate/totals.json
+'
+test_expect_success 'the job energy is exactly the counters'"'"' advance, per device' '
+	flux power-query -j $(cat jobid) -f json >job.json &&
+	python3 - gate/totals.json job.json <<-\EOT
+	import json, sys
+	tot = json.load(open(sys.argv[1]))
+	d = json.load(open(sys.argv[2]))
+	assert len(d["ranks"]) == 4, d["missing"]
+	assert tot["package-0"] > 150e6, "no wrap happened"
+	for r in d["ranks"]:
+	    det = r["detail"]
+	    want = [tot["package-0"] / 1e6, tot["package-1"] / 1e6]
+	    got = [c["energy_j"] for c in det["cpu"]]
+	    assert all(abs(g - w) <= 1e-6 * det["samples"] for g, w in zip(got, want)), (got, want)
+	    want = [tot["dram-0"] / 1e6, tot["dram-1"] / 1e6]
+	    got = [m["energy_j"] for m in det["mem"]]
+	    assert all(abs(g - w) <= 1e-6 * det["samples"] for g, w in zip(got, want)), (got, want)
+	    assert abs(r["energy_j"] - sum(tot.values()) / 1e6) <= 1e-5 * det["samples"], r["energy_j"]
+	    for dom in det["cpu"] + det["mem"]:
+	        assert dom["method"] == "counter" and dom["source"] == "rapl", dom
+	    assert det["node"]["source"] == "sum of rapl", det["node"]
+	    assert r["data_presence"] == "complete", r
+	print("exact:", [r["energy_j"] for r in d["ranks"]], "want", sum(tot.values()) / 1e6)
+	EOT
+'
+test_expect_success 'the table names source and method' '
+	flux power-query -j $(cat jobid) >table &&
+	cat table &&
+	grep "ranks 0-3: energy from node: sum of rapl, counter; cpu: rapl, counter; mem: rapl, counter" table
+'
+test_expect_success 'rapl and nvml (go-nvml, stand-in H100 + P100) merge into one reading' '
+	pm_unload_all &&
+	pm_load_all --source=rapl,nvml --sysfs=$SYSFS -r 0.1 &&
+	flux run -N4 sleep 1 &&
+	sleep 0.5 &&
+	flux power-query -j $(flux job last) -f json >gpu.json &&
+	python3 - gpu.json <<-\EOT
+	import json, sys
+	d = json.load(open(sys.argv[1]))
+	for r in d["ranks"]:
+	    g = r["detail"]["gpu"]
+	    assert len(g) == 2, g
+	    # GPU 0: NVML_FI_DEV_POWER_INSTANT 612.345 W; energy from its counter
+	    assert abs(g[0]["mean_w"] - 0) >= 0 and g[0]["method"] == "counter" and g[0]["source"] == "nvml", g[0]
+	    assert abs(g[0]["max_w"] - 612.345) < 1e-3, g[0]
+	    # GPU 1: no counter, power usage 180.5 W: energy integrated
+	    assert g[1]["method"] == "power" and abs(g[1]["mean_w"] - 180.5) < 1e-3, g[1]
+	    assert abs(g[1]["energy_j"] - 180.5 * (d["end"] - d["start"])) < 1e-3, g[1]
+	    assert r["detail"]["cpu"][0]["source"] == "rapl", r["detail"]["cpu"]
+	    assert r["detail"]["node"]["source"] == "sum of rapl+nvml", r["detail"]["node"]
+	print("ok", [round(r["energy_j"], 3) for r in d["ranks"]])
+	EOT
+'
+test_expect_success 'a source that cannot work is reported, not fatal' '
+	pm_unload_all &&
+	flux module load power-monitor --source=hwmon --sysfs=$SYSFS &&
+	flux module stats power-monitor >bad.json &&
+	test "$(pm_json "d[\"source\"]" <bad.json)" = none &&
+	pm_json "d[\"last_error\"]" <bad.json | grep "hwmon: no power or energy sensors" &&
+	flux run true &&
+	flux power-query -j $(flux job last) -f json >bad-q.json &&
+	pm_json "d[\"ranks\"][0][\"reason\"]" <bad-q.json | grep "^no power source: hwmon" &&
+	flux module remove power-monitor
+'
+test_expect_success 'stop the fixture' '
+	kill $(cat fixture.pid) 2>/dev/null
+	rm -rf "$SYSFS"
+'
+test_done
