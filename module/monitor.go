@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/flux-framework/power-monitor/config"
@@ -105,9 +106,17 @@ func (m *monitor) openSource() {
 		return
 	}
 	m.src = src
+	listed := map[string]bool{}
+	for _, k := range m.opts.Sources {
+		listed[strings.SplitN(k, ":", 2)[0]] = true
+	}
 	for _, s := range st {
-		if !s.Used {
-			m.h.Log(fluxbind.LogDebug, fmt.Sprintf("power-monitor: source %s not used: %s", s.Kind, s.Reason))
+		switch {
+		case s.Used:
+		case listed[s.Kind]: // asked for, and it cannot work or adds nothing
+			m.h.Log(fluxbind.LogWarning, fmt.Sprintf("power-monitor: source %s not used: %s", s.Kind, s.Reason))
+		default:
+			m.h.Log(fluxbind.LogInfo, fmt.Sprintf("power-monitor: source %s not used: %s", s.Kind, s.Reason))
 		}
 	}
 }

@@ -88,8 +88,12 @@ test_expect_success 'rapl and nvml (go-nvml, stand-in H100 + P100) merge into on
 	for r in d["ranks"]:
 	    g = r["detail"]["gpu"]
 	    assert len(g) == 2, g
-	    # GPU 0: NVML_FI_DEV_POWER_INSTANT 612.345 W; energy from its counter
-	    assert abs(g[0]["mean_w"] - 0) >= 0 and g[0]["method"] == "counter" and g[0]["source"] == "nvml", g[0]
+	    # GPU 0: NVML_FI_DEV_POWER_INSTANT 612.345 W; energy from its
+	    # counter, which the stand-in advances 1 J at every read: about
+	    # one joule per sample in the window, whatever the sampled power
+	    n = r["detail"]["samples"]
+	    assert g[0]["method"] == "counter" and g[0]["source"] == "nvml", g[0]
+	    assert n - 1.5 <= g[0]["energy_j"] <= n + 1.5, (n, g[0])
 	    assert abs(g[0]["max_w"] - 612.345) < 1e-3, g[0]
 	    # GPU 1: no counter, power usage 180.5 W: energy integrated
 	    assert g[1]["method"] == "power" and abs(g[1]["mean_w"] - 180.5) < 1e-3, g[1]
@@ -108,6 +112,26 @@ test_expect_success 'a source that cannot work is reported, not fatal' '
 	flux run true &&
 	flux power-query -j $(flux job last) -f json >bad-q.json &&
 	pm_json "d[\"ranks\"][0][\"reason\"]" <bad-q.json | grep "^no power source: hwmon" &&
+	flux module remove power-monitor
+'
+test_expect_success 'replay:FILE plays a recorded RAPL trace (WattAMeter) into the module' '
+	cp "$PM_SRCDIR"/source/testdata/replay-rapl_wattameter.log $SYSFS/rapl.log &&
+	flux module load power-monitor --source=replay:$SYSFS/rapl.log -r 0.1 &&
+	flux module stats power-monitor | pm_json "d[\"source\"]" | grep "^replay" &&
+	flux run sleep 1.5 &&
+	sleep 0.3 &&
+	flux power-query -j $(flux job last) -f json >replay.json &&
+	python3 - replay.json <<-\EOT
+	import json, sys
+	d = json.load(open(sys.argv[1]))
+	cpu = d["ranks"][0]["detail"]["cpu"]
+	assert len(cpu) == 2, cpu
+	for c in cpu:
+	    # the trace: package counters in uJ, 54 to 143 W
+	    assert c["source"] == "replay" and c["method"] == "counter", c
+	    assert 50 < c["mean_w"] < 145, c
+	print("replayed", [(round(c["energy_j"], 3), round(c["mean_w"], 1)) for c in cpu])
+	EOT
 	flux module remove power-monitor
 '
 test_expect_success 'stop the fixture' '
