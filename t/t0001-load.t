@@ -123,7 +123,7 @@ test_expect_success 'load with --exec (module in its own process) on all ranks' 
 '
 
 test_expect_success 'without libvariorum the module loads, says why, and queries say so' '
-	flux module load power-monitor --variorum-lib=/nonexistent/libvariorum.so &&
+	flux module load power-monitor --source=variorum --variorum-lib=/nonexistent/libvariorum.so &&
 	flux dmesg | grep "no power source: variorum: cannot load libvariorum: dlopen \"/nonexistent/libvariorum.so\"" &&
 	flux module stats power-monitor >nosrc.json &&
 	test "$(pm_json "d[\"source\"]" <nosrc.json)" = none &&
@@ -132,6 +132,12 @@ test_expect_success 'without libvariorum the module loads, says why, and queries
 	flux power-query -j $(flux job last) --format=json >nosrc-q.json &&
 	pm_json "d[\"ranks\"][0][\"reason\"]" <nosrc-q.json | grep "^no power source: " &&
 	test "$(pm_json "d[\"ranks\"][0][\"data_presence\"]" <nosrc-q.json)" = none &&
+	flux module remove power-monitor
+'
+test_expect_success 'with auto, a missing libvariorum falls back to the native sensors found' '
+	flux module load power-monitor --variorum-lib=/nonexistent/libvariorum.so &&
+	flux module stats power-monitor | pm_json "d[\"source\"]" | grep "^nvml" &&
+	flux dmesg | grep "source variorum not used: variorum: cannot load libvariorum" &&
 	flux module remove power-monitor
 '
 test_expect_success 'a failing Variorum is logged once, shown in stats, and recovers' '
