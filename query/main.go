@@ -215,16 +215,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		resp.JobID = fluxbind.EncodeJobID(resp.ID, "f58") // in this user's locale
 	}
 
-	out := stdout
-	if o.output != "" {
-		f, err := os.Create(o.output)
-		if err != nil {
-			return fail("%v", err)
-		}
-		defer f.Close()
-		out = f
-	}
-	if err := report.Write(out, o.format, &resp); err != nil {
+	if err := emit(o, stdout, func(w io.Writer) error { return report.Write(w, o.format, &resp) }); err != nil {
 		return fail("writing the report: %v", err)
 	}
 	if o.format != report.FormatTable && resp.Running {
@@ -237,14 +228,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr)
 	}
-	if o.output != "" {
-		if f, ok := out.(*os.File); ok {
-			if err := f.Close(); err != nil {
-				return fail("%v", err)
-			}
-		}
-	}
 	return 0
+}
+
+// emit writes the output with write: to stdout, or to the file -o names,
+// where a failure to write or to close the file is an error.
+func emit(o options, stdout io.Writer, write func(io.Writer) error) error {
+	if o.output == "" {
+		return write(stdout)
+	}
+	f, err := os.Create(o.output)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func jobName(r *protocol.QueryResponse) string {

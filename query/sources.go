@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"strconv"
 	"syscall"
 
@@ -69,16 +68,7 @@ func runSources(o options, stdout io.Writer, fail func(string, ...any) int) int 
 		}
 		doc.Ranks = append(doc.Ranks, rs)
 	}
-	out := stdout
-	if o.output != "" {
-		f, err := os.Create(o.output)
-		if err != nil {
-			return fail("%v", err)
-		}
-		defer f.Close()
-		out = f
-	}
-	if err := report.Sources(out, o.format, &doc); err != nil {
+	if err := emit(o, stdout, func(w io.Writer) error { return report.Sources(w, o.format, &doc) }); err != nil {
 		return fail("%v", err)
 	}
 	return 0
