@@ -24,7 +24,14 @@ export SHARNESS_TEST_DIRECTORY
 PM_MODULE=$PM_BUILDDIR/power-monitor.so
 PM_QUERY=$PM_BUILDDIR/flux-power-query
 PM_STUB=$PM_BUILDDIR/t/variorum-stub/libvariorum.so
-export PM_MODULE PM_QUERY PM_STUB
+PM_PLUGIN=$PM_BUILDDIR/plugin/power.so
+export PM_MODULE PM_QUERY PM_STUB PM_PLUGIN
+
+# The job shell plugin path with our build tree first (the broker attribute
+# conf.shell_pluginpath, for test_under_flux N -Sconf.shell_pluginpath=...).
+pm_shell_pluginpath() {
+    echo "$PM_BUILDDIR/plugin:$(pkg-config --variable=fluxshellpluginpath flux-core 2>/dev/null)"
+}
 
 pm_skip_reason=
 if test -z "$FLUX" || ! test -x "$FLUX"; then
@@ -50,19 +57,21 @@ FLUX_EXEC_PATH_PREPEND=$PM_BUILDDIR
 LD_LIBRARY_PATH=$PM_BUILDDIR/t/variorum-stub:$PM_BUILDDIR/t/nvml-stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export PATH FLUX_MODULE_PATH_PREPEND FLUX_EXEC_PATH_PREPEND LD_LIBRARY_PATH
 
-# test_under_flux N: run the rest of this script inside a fresh instance of
-# N real brokers (flux start --test-size=N). Must come before sharness.sh.
+# test_under_flux N [FLUX-START-OPTIONS]: run the rest of this script inside
+# a fresh instance of N real brokers (flux start --test-size=N). Must come
+# before sharness.sh.
 test_under_flux() {
     if test -n "$pm_skip_reason" || test -n "$PM_UNDER_FLUX"; then
         return 0
     fi
+    _size=$1; shift
     PM_UNDER_FLUX=$1
     # the stand-in libvariorum re-reads this file at every sample
     VARIORUM_STUB_CONTROL=${TMPDIR:-/tmp}/pm-stub-control.$$
     rm -f "$VARIORUM_STUB_CONTROL"
     export PM_UNDER_FLUX VARIORUM_STUB_CONTROL
     # quiet brokers: only errors reach the test output
-    exec "$FLUX" start --test-size="$1" -Slog-stderr-level=1 \
+    exec "$FLUX" start --test-size="$_size" -Slog-stderr-level=1 "$@" \
         /bin/sh "$0" $pm_test_args
 }
 

@@ -1,0 +1,371 @@
+/* power.so - job shell plugin: every job reports its energy when it ends.
+ *
+ * On the leader shell, once every task of the job has exited
+ * (shell.tasks-complete) and while the job is still active, ask the
+ * power-monitor module (power-monitor.query, RFC-style spec in doc/rpc.md)
+ * for this job over its run window so far, then:
+ *   - log one line to the job's output:
+ *       power: 12.4 kJ in 24.1 s, average 514 W over 4 nodes (cpu 4.8 kJ, ...)
+ *   - set memo annotations user.energy_j, user.power_w, user.duration_s and
+ *     user.power_presence (flux jobs -o '{annotations.user.energy_j}');
+ *   - append a "power" event with the same figures to the exec eventlog.
+ * All of it is bounded by a timeout (power.timeout, default 5 s) and never
+ * changes the job's result: the module absent, a rank missing or an error
+ * gives at most one notice line.
+ *
+ * Shell options (flux run -o power=off, -o power.ranks, ...):
+ *   power=off | power=0 | power.enable=0   nothing for this job
+ *   power.ranks=1                          one more line per rank
+ *   power.timeout=SECONDS                  bound on the whole exchange
+ *
+ * Written in C, not Go: flux-shell runs once per job per node, and a Go
+ * runtime in every shell would cost threads and megabytes and bring the
+ * signal hazards described in ../shared/notes/go-inside-flux.md.
+ */
+#define FLUX_SHELL_PLUGIN_NAME "power"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include <flux/core.h>
+#include <flux/shell.h>
+
+#define DEFAULT_TIMEOUT 5.0
+
+struct power {
+    flux_shell_t *shell;
+    flux_t *h;
+    flux_jobid_t id;
+    char idstr[64];
+    int ranks;          /* per-rank lines */
+    double timeout;
+    int pending;        /* futures not yet answered */
+    int ref;            /* completion reference held */
+};
+
+static void power_destroy (struct power *p)
+{
+    free (p);
+}
+
+static void release (struct power *p)
+{
+    if (p->pending == 0 && p->ref) {
+        p->ref = 0;
+        flux_shell_remove_completion_ref (p->shell, "power");
+    }
+}
+
+static void done_cb (flux_future_t *f, void *arg)
+{
+    struct power *p = arg;
+    const char *what = flux_future_aux_get (f, "power::what");
+
+    if (flux_future_get (f, NULL) < 0)
+        shell_log ("could not %s: %s",
+                   what ? what : "record the figures",
+                   future_strerror (f, errno));
+    flux_future_destroy (f);
+    p->pending--;
+    release (p);
+}
+
+static int track (struct power *p, flux_future_t *f, const char *what)
+{
+    if (!f
+        || flux_future_aux_set (f, "power::what", (void *)what, NULL) < 0
+        || flux_future_then (f, p->timeout, done_cb, p) < 0) {
+        shell_log ("could not %s: %s", what, strerror (errno));
+        flux_future_destroy (f);
+        return -1;
+    }
+    p->pending++;
+    return 0;
+}
+
+/* "12.4 kJ", "873 J", "3.21 MJ" */
+static void fmt_energy (char *buf, size_t len, double j)
+{
+    if (j >= 1e9)
+        snprintf (buf, len, "%.2f GJ", j / 1e9);
+    else if (j >= 1e6)
+        snprintf (buf, len, "%.2f MJ", j / 1e6);
+    else if (j >= 1e3)
+        snprintf (buf, len, "%.1f kJ", j / 1e3);
+    else
+        snprintf (buf, len, "%.1f J", j);
+}
+
+static double num (json_t *o, const char *key)
+{
+    json_t *v = json_object_get (o, key);
+    return json_is_number (v) ? json_number_value (v) : 0.;
+}
+
+static void append_part (char *buf, size_t len, const char *name, double j, int *n)
+{
+    char e[32];
+    size_t used = strlen (buf);
+
+    if (j <= 0.)
+        return;
+    fmt_energy (e, sizeof (e), j);
+    snprintf (buf + used, len - used, "%s%s %s", *n ? ", " : "", name, e);
+    (*n)++;
+}
+
+/* Post the figures: a line in the job's output, memo annotations, and an
+ * exec eventlog event. */
+static void report (struct power *p, json_t *resp)
+{
+    json_t *total = json_object_get (resp, "total");
+    json_t *ranks = json_object_get (resp, "ranks");
+    json_t *missing = json_object_get (resp, "missing");
+    double energy = num (total, "energy_j");
+    double duration = num (total, "duration_s");
+    double power = num (total, "avg_power_w");
+    double coverage = num (total, "coverage");
+    const char *presence = json_string_value (json_object_get (total, "data_presence"));
+    int nranks = (int)num (total, "ranks");
+    char e[32], parts[256] = "", cov[96] = "";
+    int n = 0;
+
+    if (!presence)
+        presence = "none";
+    append_part (parts, sizeof (parts), "cpu", num (total, "cpu_energy_j"), &n);
+    append_part (parts, sizeof (parts), "gpu", num (total, "gpu_energy_j"), &n);
+    append_part (parts, sizeof (parts), "mem", num (total, "mem_energy_j"), &n);
+    if (strcmp (presence, "complete") != 0)
+        snprintf (cov, sizeof (cov), "; %s data: %.0f%% of the job covered%s",
+                  presence, 100. * coverage,
+                  json_array_size (missing) ? ", ranks missing" : "");
+    fmt_energy (e, sizeof (e), energy);
+    shell_log ("%s in %.1f s, average %.0f W over %d node%s%s%s%s%s",
+               e, duration, power, nranks, nranks == 1 ? "" : "s",
+               n ? " (" : "", parts, n ? ")" : "", cov);
+
+    if (p->ranks) {
+        size_t i;
+        json_t *r;
+        json_array_foreach (ranks, i, r) {
+            const char *host = json_string_value (json_object_get (r, "hostname"));
+            const char *pr = json_string_value (json_object_get (r, "data_presence"));
+            json_t *node = json_object_get (r, "node");
+            fmt_energy (e, sizeof (e), num (node, "energy_j"));
+            shell_log ("rank %d (%s): %s, average %.0f W, %s",
+                       (int)num (r, "rank"), host ? host : "?", e,
+                       num (node, "mean_w"), pr ? pr : "?");
+        }
+        json_array_foreach (missing, i, r) {
+            const char *reason = json_string_value (json_object_get (r, "reason"));
+            shell_log ("rank %d: no data (%s)", (int)num (r, "rank"),
+                       reason ? reason : "?");
+        }
+    }
+
+    /* Memo: annotations.user.* survive the job's end. */
+    track (p,
+           flux_rpc_pack (p->h, "job-manager.memo", FLUX_NODEID_ANY, 0,
+                          "{s:I s:{s:f s:f s:f s:s}}",
+                          "id", (json_int_t)p->id,
+                          "memo",
+                          "energy_j", energy,
+                          "power_w", power,
+                          "duration_s", duration,
+                          "power_presence", presence),
+           "set the energy memo");
+
+    /* Exec eventlog: {"timestamp":T,"name":"power","context":{...}} */
+    json_t *entry = NULL;
+    char *s = NULL;
+    flux_kvs_txn_t *txn = NULL;
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    if (!(entry = json_pack ("{s:f s:s s:{s:f s:f s:f s:f s:f s:f s:f s:s s:i s:i}}",
+                             "timestamp", ts.tv_sec + ts.tv_nsec / 1e9,
+                             "name", "power",
+                             "context",
+                               "energy_j", energy,
+                               "power_w", power,
+                               "duration_s", duration,
+                               "cpu_energy_j", num (total, "cpu_energy_j"),
+                               "gpu_energy_j", num (total, "gpu_energy_j"),
+                               "mem_energy_j", num (total, "mem_energy_j"),
+                               "coverage", coverage,
+                               "data_presence", presence,
+                               "ranks", nranks,
+                               "answered", (int)num (total, "answered")))
+        || !(s = json_dumps (entry, JSON_COMPACT))
+        || !(txn = flux_kvs_txn_create ())) {
+        shell_log ("could not build the power event");
+        goto out;
+    }
+    {
+        size_t len = strlen (s);
+        char *line = malloc (len + 2);
+        if (line) {
+            memcpy (line, s, len);
+            line[len] = '\n';
+            line[len + 1] = '\0';
+            if (flux_kvs_txn_put (txn, FLUX_KVS_APPEND, "exec.eventlog", line) == 0)
+                track (p, flux_kvs_commit (p->h, NULL, 0, txn),
+                       "append the power event");
+            free (line);
+        }
+    }
+out:
+    flux_kvs_txn_destroy (txn);
+    free (s);
+    json_decref (entry);
+}
+
+static void query_cb (flux_future_t *f, void *arg)
+{
+    struct power *p = arg;
+    const char *s;
+    json_t *resp;
+
+    p->pending--;
+    if (flux_rpc_get (f, &s) < 0) {
+        if (errno == ENOSYS)
+            shell_log ("no figures: the power-monitor module is not loaded");
+        else if (errno == ETIMEDOUT)
+            shell_log ("no figures: power-monitor did not answer within %gs",
+                       p->timeout);
+        else
+            shell_log ("no figures: %s", future_strerror (f, errno));
+    }
+    else if (!(resp = json_loads (s, 0, NULL)))
+        shell_log ("no figures: bad answer from power-monitor");
+    else {
+        report (p, resp);
+        json_decref (resp);
+    }
+    flux_future_destroy (f);
+    release (p);
+}
+
+static int tasks_complete_cb (flux_plugin_t *plugin,
+                              const char *topic,
+                              flux_plugin_arg_t *args,
+                              void *arg)
+{
+    struct power *p = arg;
+    flux_future_t *f;
+
+    /* Each rank has p->timeout / 2 to answer, so that the module answers
+     * within our own bound even when a rank is silent. */
+    if (!(f = flux_rpc_pack (p->h, "power-monitor.query", FLUX_NODEID_ANY, 0,
+                             "{s:I s:f}",
+                             "jobid", (json_int_t)p->id,
+                             "timeout", p->timeout / 2))
+        || flux_future_then (f, p->timeout, query_cb, p) < 0) {
+        shell_log ("no figures: %s", strerror (errno));
+        flux_future_destroy (f);
+        flux_shell_remove_completion_ref (p->shell, "power-wait");
+        return 0;
+    }
+    p->pending++;
+    if (flux_shell_add_completion_ref (p->shell, "power") >= 0)
+        p->ref = 1;
+    /* Taken before "power-wait" is dropped: dropping the last reference
+     * stops the shell's reactor, and the answer would never be read. */
+    flux_shell_remove_completion_ref (p->shell, "power-wait");
+    return 0;
+}
+
+/* Read the "power" shell option: absent (on), 0/"off"/false (off), or an
+ * object {enable, ranks, timeout}. */
+static int read_options (struct power *p, int *enable)
+{
+    char *json = NULL;
+    json_t *o = NULL;
+    int rc = 0;
+
+    *enable = 1;
+    if (flux_shell_getopt (p->shell, "power", &json) < 0)
+        return -1;
+    if (!json)
+        return 0;
+    if (!(o = json_loads (json, JSON_DECODE_ANY, NULL))) {
+        rc = -1;
+        goto done;
+    }
+    if (json_is_false (o) || (json_is_integer (o) && json_integer_value (o) == 0)
+        || (json_is_string (o) && (!strcmp (json_string_value (o), "off")
+                                   || !strcmp (json_string_value (o), "0")
+                                   || !strcmp (json_string_value (o), "no"))))
+        *enable = 0;
+    else if (json_is_object (o)) {
+        json_t *v;
+        if ((v = json_object_get (o, "enable")))
+            *enable = json_is_true (v) || (json_is_integer (v) && json_integer_value (v));
+        if ((v = json_object_get (o, "ranks")))
+            p->ranks = json_is_true (v) || (json_is_integer (v) && json_integer_value (v));
+        if ((v = json_object_get (o, "timeout")) && json_is_number (v)
+            && json_number_value (v) > 0)
+            p->timeout = json_number_value (v);
+    }
+done:
+    json_decref (o);
+    free (json);
+    return rc;
+}
+
+static int shell_init_cb (flux_plugin_t *plugin,
+                          const char *topic,
+                          flux_plugin_arg_t *args,
+                          void *arg)
+{
+    flux_shell_t *shell = flux_plugin_get_shell (plugin);
+    struct power *p;
+    int shell_rank, enable;
+    json_int_t id;
+
+    if (flux_shell_info_unpack (shell, "{s:I s:i}", "jobid", &id, "rank", &shell_rank) < 0)
+        return 0;
+    if (shell_rank != 0)
+        return 0; /* only the leader reports */
+    if (!(p = calloc (1, sizeof (*p))))
+        return 0;
+    p->shell = shell;
+    p->h = flux_shell_get_flux (shell);
+    p->id = (flux_jobid_t)id;
+    p->timeout = DEFAULT_TIMEOUT;
+    if (read_options (p, &enable) < 0) {
+        shell_log ("ignoring a malformed power option");
+        enable = 1;
+    }
+    if (!enable || !p->h) {
+        power_destroy (p);
+        return 0;
+    }
+    if (flux_plugin_aux_set (plugin, "power", p, (flux_free_f)power_destroy) < 0
+        || flux_plugin_add_handler (plugin, "shell.tasks-complete", tasks_complete_cb, p) < 0) {
+        shell_log ("cannot register: %s", strerror (errno));
+        return 0;
+    }
+    /* Keep the leader's reactor running until shell.tasks-complete: when
+     * its own last task exits, its last task reference goes and the shell
+     * stops its reactor before calling shell.finish, where tasks-complete
+     * fires if the other shells have already reported; the query's answer
+     * would then never be read. This does not delay the job: until
+     * tasks-complete some task of the job is still running (and a lost
+     * shell is dropped from the set, so it still fires).
+     */
+    if (flux_shell_add_completion_ref (shell, "power-wait") < 0)
+        shell_log ("cannot hold the shell: %s", strerror (errno));
+    return 0;
+}
+
+int flux_plugin_init (flux_plugin_t *p)
+{
+    if (flux_plugin_set_name (p, FLUX_SHELL_PLUGIN_NAME) < 0
+        || flux_plugin_add_handler (p, "shell.init", shell_init_cb, NULL) < 0)
+        return -1;
+    return 0;
+}
