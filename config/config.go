@@ -1,6 +1,8 @@
 // Package config parses the power-monitor module's options.
 //
-//	flux module load power-monitor [-s N] [-r SECONDS] [--variorum-lib=PATH]
+//	flux module load power-monitor [-s N] [-r SECONDS] [--source=LIST]
+//	        [--variorum-lib=PATH] [--sysfs=PATH] [--procfs=PATH]
+//	        [--estimate-idle-w=W] [--estimate-peak-w=W] [--replay-speed=X]
 //
 // -s is also spelled --buffer-size, -r --period. Every error names the option
 // and says what is wrong, so that a failed `flux module load` can be fixed

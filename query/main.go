@@ -5,6 +5,7 @@
 //
 //	flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
 //	flux power-query --ranks=IDSET --start=T [--end=T]
+//	flux power-query --sources
 package main
 
 import (
@@ -108,11 +109,13 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q (the jobid goes after -j)", fs.Arg(0))
+	case o.timeout <= 0:
+		return o, fmt.Errorf("--timeout must be positive")
 	case o.sources && (o.jobid != "" || o.ranks != ""):
 		return o, errors.New("--sources lists every rank's sources: give it alone")
 	case o.sources:
-		if o.format == report.FormatCSV {
-			return o, errors.New("--sources prints a table or json")
+		if o.format != report.FormatTable && o.format != report.FormatJSON {
+			return o, fmt.Errorf("--sources prints a table or json, not %q", o.format)
 		}
 		return o, nil
 	case o.jobid == "" && o.ranks == "":

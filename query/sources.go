@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
 	"github.com/flux-framework/power-monitor/protocol"
@@ -39,12 +40,14 @@ func runSources(o options, stdout io.Writer, fail func(string, ...any) int) int 
 	if hl, err := h.Attr("hostlist"); err == nil {
 		hosts = fluxbind.DecodeHostlist(hl)
 	}
+	// All ranks were asked at once: one deadline for all of them.
+	deadline := time.Now().Add(time.Duration(o.timeout * float64(time.Second)))
 	for r, fu := range futures {
 		ms := protocol.Missing{Rank: uint32(r), Reason: protocol.ReasonNoAnswer}
 		if r < len(hosts) {
 			ms.Hostname = hosts[r]
 		}
-		if err := fu.WaitFor(o.timeout); err != nil {
+		if err := fu.WaitFor(max(0, time.Until(deadline).Seconds())); err != nil {
 			ms.Error = "no answer within " + strconv.FormatFloat(o.timeout, 'g', -1, 64) + "s"
 			doc.Missing = append(doc.Missing, ms)
 			fu.Destroy()

@@ -147,3 +147,15 @@ func TestNotesGroupRanks(t *testing.T) {
 		t.Fatalf("table:\n%s", b.String())
 	}
 }
+
+func TestDomainNotesListEachMethod(t *testing.T) {
+	r := protocol.RankResult{Rank: 0, Result: aggregate.Result{
+		Node: aggregate.Domain{Measured: true, Source: "sum of rapl+nvml", Method: "mixed"},
+		CPU:  []aggregate.Domain{{Measured: true, Source: "rapl", Method: "counter"}, {Measured: true, Source: "rapl", Method: "counter"}},
+		GPU:  []aggregate.Domain{{Measured: true, Source: "nvml", Method: "counter"}, {Measured: true, Source: "nvml", Method: "power"}, {Measured: false}},
+	}}
+	want := "node: sum of rapl+nvml, mixed; cpu: rapl, counter; gpu: nvml, counter/power"
+	if got := domainNotes(&r); got != want {
+		t.Fatalf("notes %q, want %q", got, want)
+	}
+}

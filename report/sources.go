@@ -83,15 +83,19 @@ func Sources(w io.Writer, format string, doc *SourcesDoc) error {
 
 // domainNotes says, for each rank, where each kind of domain's energy came
 // from and how: "node: sum of rapl+nvml; cpu: rapl, counter; gpu: nvml,
-// counter".
+// counter/power" (GPUs of one kind measured differently list each way).
 func domainNotes(r *protocol.RankResult) string {
 	var parts []string
 	add := func(kind string, ds []aggregate.Domain) {
+		var sources, methods []string
 		for _, d := range ds {
-			if d.Measured && (d.Source != "" || d.Method != "") {
-				parts = append(parts, kind+": "+strings.TrimPrefix(strings.Join(nonEmpty(d.Source, d.Method), ", "), ", "))
-				return
+			if d.Measured {
+				sources = appendNew(sources, d.Source)
+				methods = appendNew(methods, d.Method)
 			}
+		}
+		if len(sources)+len(methods) > 0 {
+			parts = append(parts, kind+": "+strings.Join(nonEmpty(strings.Join(sources, "/"), strings.Join(methods, "/")), ", "))
 		}
 	}
 	add("node", []aggregate.Domain{r.Node})
@@ -99,6 +103,18 @@ func domainNotes(r *protocol.RankResult) string {
 	add("mem", r.Mem)
 	add("gpu", r.GPU)
 	return strings.Join(parts, "; ")
+}
+
+func appendNew(list []string, s string) []string {
+	if s == "" {
+		return list
+	}
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
 }
 
 func nonEmpty(ss ...string) []string {

@@ -101,7 +101,7 @@ func jiffiesOf(c procfs.CPUStat) cpuJiffies {
 
 // Name says that this is an estimate and from what.
 func (e *Estimate) Name() string {
-	return fmt.Sprintf("estimate (from %s/stat: %d cores, idle %g W/peak %g W per core)", e.root, e.n, e.idleW, e.peakW)
+	return fmt.Sprintf("estimate (from %s/stat: %d logical CPUs, idle %g W/peak %g W per logical CPU)", e.root, e.n, e.idleW, e.peakW)
 }
 
 // Read estimates the power over the interval since the last read.

@@ -50,7 +50,7 @@ func TestEstimate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := e.Name(), "estimate (from "+dir+"/stat: 4 cores, idle 2 W/peak 10 W per core)"; got != want {
+	if got, want := e.Name(), "estimate (from "+dir+"/stat: 4 logical CPUs, idle 2 W/peak 10 W per logical CPU)"; got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
 	// No jiffy since Open: the utilisation since boot.

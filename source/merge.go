@@ -163,7 +163,11 @@ func (m *Merged) Read() (sample.Reading, error) {
 		}
 		m.mu.Unlock()
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", p.Kind, err))
+			msg := err.Error()
+			if !strings.HasPrefix(msg, p.Kind+":") { // a source's errors may name it already
+				msg = p.Kind + ": " + msg
+			}
+			failed = append(failed, msg)
 			continue
 		}
 		if r.Energy.Counted() && energy == nil {

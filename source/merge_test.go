@@ -99,3 +99,18 @@ func TestMergeFailures(t *testing.T) {
 		t.Fatalf("recovery: %v %v", err, m.Errors())
 	}
 }
+
+func TestMergeErrorNamesSourceOnce(t *testing.T) {
+	a := &fake{name: "variorum", r: sample.Reading{Node: 100}}
+	b := &fake{name: "nvml", r: sample.Reading{Node: nan(), GPU: []float64{1}}}
+	m, _, err := Merge([]Part{{"variorum", a}, {"nvml", b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.err = errors.New("variorum: variorum_get_power_json returned -1")
+	b.err = errors.New("GPU 0: GPU is lost")
+	_, err = m.Read()
+	if err == nil || err.Error() != "variorum: variorum_get_power_json returned -1; nvml: GPU 0: GPU is lost" {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -65,17 +65,26 @@ func Open(kinds []string, o Options) (*Merged, []Status, error) {
 	default:
 		order = kinds
 	}
-	var parts []Part
-	for _, k := range order {
-		if src := opened[k]; src != nil {
-			parts = append(parts, Part{Kind: kindName(k), Source: src})
+	merge := func(order []string) (*Merged, map[string]error, error) {
+		var parts []Part
+		for _, k := range order {
+			if src := opened[k]; src != nil {
+				parts = append(parts, Part{Kind: kindName(k), Source: src})
+			}
 		}
+		if len(parts) == 0 {
+			return nil, map[string]error{}, nil
+		}
+		return Merge(parts)
 	}
-	var m *Merged
-	var dropped map[string]error
-	var err error
-	if len(parts) > 0 {
-		m, dropped, err = Merge(parts)
+	m, dropped, err := merge(order)
+	if auto && m == nil && opened["variorum"] != nil {
+		// Variorum loaded but its reading failed: fall back to the sensors.
+		var nd map[string]error
+		m, nd, err = merge(nativeKinds)
+		for k, e := range nd {
+			dropped[k] = e
+		}
 	}
 
 	used := map[string]bool{}

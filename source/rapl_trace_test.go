@@ -13,8 +13,8 @@ import (
 )
 
 // raplTracePath is the RAPL trace recorded by WattAMeter on a real node
-// (shared/data/wattameter-traces/README.md), relative to this package.
-var raplTracePath = filepath.Join("..", "..", "shared", "data", "wattameter-traces", "rapl_wattameter.log")
+// (testdata/replay-wattameter-README.md), kept in this package.
+var raplTracePath = filepath.Join("testdata", "replay-rapl_wattameter.log")
 
 // wattTrace is a WattAMeter RAPL log: per row a timestamp, then for each
 // socket the package and core counters (µJ) and the power WattAMeter
