@@ -65,7 +65,7 @@ test_under_flux() {
         return 0
     fi
     _size=$1; shift
-    PM_UNDER_FLUX=$1
+    PM_UNDER_FLUX=$_size
     # the stand-in libvariorum re-reads this file at every sample
     VARIORUM_STUB_CONTROL=${TMPDIR:-/tmp}/pm-stub-control.$$
     rm -f "$VARIORUM_STUB_CONTROL"
