@@ -1,7 +1,8 @@
 #!/bin/sh
 # Demo: start a 4-broker Flux instance on this machine, load power-monitor on
 # every rank with the stand-in libvariorum (440 W a node: 2 x 100 W CPU,
-# 2 x 20 W memory, 4 x 50 W GPU), run a 4-node job, and print its report.
+# 2 x 20 W memory, 4 x 50 W GPU), run a 4-node job (whose shell plugin prints
+# its energy when it ends), and print its report.
 #
 #   scripts/demo.sh [JOB COMMAND...]      (default: sleep 2)
 #
@@ -9,7 +10,7 @@
 # ./power-monitor.so, ./flux-power-query and t/variorum-stub/libvariorum.so.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
-for f in power-monitor.so flux-power-query t/variorum-stub/libvariorum.so; do
+for f in power-monitor.so flux-power-query plugin/power.so t/variorum-stub/libvariorum.so; do
     if ! test -e "$top/$f"; then
         echo "$0: $top/$f is missing: build first (./autogen.sh && ./configure && make check)" >&2
         exit 1
@@ -23,8 +24,10 @@ if test -z "$FLUX"; then
 fi
 export FLUX_MODULE_PATH_PREPEND="$top" FLUX_EXEC_PATH_PREPEND="$top"
 export LD_LIBRARY_PATH="$top/t/variorum-stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# the job shell plugin from the build tree first, then flux-core's plugins
+pluginpath="$top/plugin:$(sed -n 's/^fluxshellpluginpath = //p' "$top/Makefile")"
 if test $# -eq 0; then set -- sleep 2; fi
-exec "$FLUX" start --test-size=4 sh -c '
+exec "$FLUX" start --test-size=4 -Sconf.shell_pluginpath="$pluginpath" sh -c '
     set -e
     flux exec -r all flux module load power-monitor --period=0.1
     echo "\$ flux run -N4 $*"
