@@ -18,6 +18,7 @@ test_expect_success 'make install DESTDIR=inst' '
 	cmddir=$PWD/inst$(var fluxcmddir) &&
 	test -x "$moddir/power-monitor.so" &&
 	test -x "$cmddir/flux-power-query" &&
+	test -x "$PWD/inst$(var fluxshellpluginpath)/power.so" &&
 	test -f "$PWD/inst$(var fluxdatadir)/modprobe/modprobe.d/power-monitor.toml" &&
 	test -f "$PWD/inst$(var fluxlibexecdir)/modprobe/rc1.d/power-monitor.py"
 '
