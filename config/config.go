@@ -160,25 +160,48 @@ func (s sizeValue) Set(v string) error {
 	return nil
 }
 
-// Parse reads module arguments (argv without the module name).
-func Parse(args []string) (Options, error) {
-	o := Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod,
+// Defaults are the options before any argument.
+func Defaults() Options {
+	return Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod,
 		Sources: []string{"auto"}, Sysfs: "/sys", Procfs: "/proc",
 		IdleW: DefaultIdleW, PeakW: DefaultPeakW, ReplaySpeed: 1}
-	fs := flag.NewFlagSet("power-monitor", flag.ContinueOnError)
-	var out bytes.Buffer
-	fs.SetOutput(&out) // never write to the broker's stderr
-	fs.Var(sizeValue{&o.BufferSize}, "s", "samples kept per rank")
-	fs.Var(sizeValue{&o.BufferSize}, "buffer-size", "samples kept per rank")
+}
+
+// AddSampling registers the options that say how to sample (period and
+// sources) on fs, for the module and for the standalone agent alike.
+func AddSampling(fs *flag.FlagSet, o *Options) {
 	fs.Var(periodValue{&o.Period}, "r", "sampling period in seconds")
 	fs.Var(periodValue{&o.Period}, "period", "sampling period in seconds")
 	fs.StringVar(&o.VariorumLib, "variorum-lib", "", "path of libvariorum")
 	fs.Var(sourcesValue{&o.Sources}, "source", "power sources")
 	fs.StringVar(&o.Sysfs, "sysfs", o.Sysfs, "root of sysfs")
 	fs.StringVar(&o.Procfs, "procfs", o.Procfs, "root of procfs")
-	fs.Var(floatValue{&o.IdleW, 0, 1000, "W"}, "estimate-idle-w", "idle watts per core")
-	fs.Var(floatValue{&o.PeakW, 0, 1000, "W"}, "estimate-peak-w", "peak watts per core")
+	fs.Var(floatValue{&o.IdleW, 0, 1000, "W"}, "estimate-idle-w", "idle watts per logical CPU")
+	fs.Var(floatValue{&o.PeakW, 0, 1000, "W"}, "estimate-peak-w", "peak watts per logical CPU")
 	fs.Var(floatValue{&o.ReplaySpeed, 0.001, 1e6, "x"}, "replay-speed", "replay speed")
+}
+
+// Check verifies what no single option can: the estimate's peak is not
+// below its idle.
+func (o *Options) Check() error {
+	if o.PeakW < o.IdleW {
+		return fmt.Errorf("option --estimate-peak-w: %g W is below --estimate-idle-w %g W", o.PeakW, o.IdleW)
+	}
+	return nil
+}
+
+// CleanFlagError rewrites the flag package's messages as ours.
+func CleanFlagError(err error) string { return cleanFlagError(err) }
+
+// Parse reads module arguments (argv without the module name).
+func Parse(args []string) (Options, error) {
+	o := Defaults()
+	fs := flag.NewFlagSet("power-monitor", flag.ContinueOnError)
+	var out bytes.Buffer
+	fs.SetOutput(&out) // never write to the broker's stderr
+	fs.Var(sizeValue{&o.BufferSize}, "s", "samples kept per rank")
+	fs.Var(sizeValue{&o.BufferSize}, "buffer-size", "samples kept per rank")
+	AddSampling(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, errors.New(Usage)
@@ -188,8 +211,8 @@ func Parse(args []string) (Options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q; %s", fs.Arg(0), Usage)
 	}
-	if o.PeakW < o.IdleW {
-		return o, fmt.Errorf("option --estimate-peak-w: %g W is below --estimate-idle-w %g W; %s", o.PeakW, o.IdleW, Usage)
+	if err := o.Check(); err != nil {
+		return o, fmt.Errorf("%v; %s", err, Usage)
 	}
 	return o, nil
 }
