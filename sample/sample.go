@@ -31,6 +31,10 @@ type Reading struct {
 	Mem         []float64 // per socket (memory domain)
 	GPU         []float64 // per GPU, flattened across sockets in socket order
 
+	// ReadNs is how long the read took, in ns (the sampler sets it; the
+	// reading-time[ns] of the MQTT payload). Not stored.
+	ReadNs int64
+
 	// Energy holds the hardware energy counters of the domains that have
 	// one (RAPL, NVML total energy, hwmon energy), nil when none has.
 	Energy *Energy

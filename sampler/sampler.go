@@ -111,6 +111,7 @@ func (s *Sampler) Once() {
 	t1 := s.now()
 	ts := t0.Add(t1.Sub(t0) / 2).UnixNano()
 	if err == nil {
+		r.ReadNs = t1.Sub(t0).Nanoseconds()
 		s.st.Append(ts, &r)
 	}
 	cost := float64(s.now().Sub(t0).Nanoseconds()) / 1e3

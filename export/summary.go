@@ -1,0 +1,37 @@
+package export
+
+import (
+	"github.com/flux-framework/power-monitor/aggregate"
+	"github.com/flux-framework/power-monitor/gather"
+	"github.com/flux-framework/power-monitor/protocol"
+)
+
+// SummaryFromQuery is a job's summary from the module's answer to
+// power-monitor.query over the job's ranks.
+func SummaryFromQuery(q *protocol.QueryResponse) JobSummary {
+	t := q.Total
+	js := JobSummary{
+		ID: q.JobID, UserID: q.UserID, Start: q.Start, End: q.End,
+		DurationS: t.DurationS, EnergyJ: t.EnergyJ, PowerW: t.AvgPowerW,
+		CPUJ: t.CPUEnergyJ, MemJ: t.MemEnergyJ, GPUJ: t.GPUEnergyJ,
+		Ranks: t.Ranks, Missing: []uint32{}, Coverage: t.Coverage, Presence: t.Presence,
+	}
+	for _, m := range q.Missing {
+		js.Missing = append(js.Missing, m.Rank)
+	}
+	for _, r := range q.Ranks {
+		js.Nodes = append(js.Nodes, JobNode{Rank: r.Rank, Hostname: r.Hostname, EnergyJ: r.Node.EnergyJ, PowerW: r.Node.MeanW})
+	}
+	return js
+}
+
+// SummaryFromWindow is the summary of a job measured on one node outside
+// Flux (the agent): its aggregate over the job's run.
+func SummaryFromWindow(jobid, hostname string, res aggregate.Result) JobSummary {
+	q := protocol.QueryResponse{JobID: jobid, Start: res.Start, End: res.End,
+		Ranks: []protocol.RankResult{{Rank: 0, Hostname: hostname, Result: res}}}
+	gather.Summarize(&q)
+	js := SummaryFromQuery(&q)
+	js.Nodes[0].Rank = 0
+	return js
+}
