@@ -1,7 +1,9 @@
 // Package agent is the standalone power monitor for machines without Flux:
-// it samples the local node with the module's sources and writes every
-// sample to a local trace file, the durable copy (the JSON-lines trace
-// format that source/replay.go reads back). Network sinks come on top of it.
+// it samples the local node with the module's sources, writes every sample
+// to a local trace file, the durable copy (the JSON-lines trace format that
+// source/replay.go reads back), and publishes to the sinks config.Export
+// asks for (MQTT, Prometheus), through their on-disk spools. With a job id
+// it sends the run's energy as the job's summary when it stops.
 package agent
 
 import (
@@ -13,15 +15,21 @@ import (
 	"time"
 
 	"github.com/flux-framework/power-monitor/config"
+	"github.com/flux-framework/power-monitor/export"
+	"github.com/flux-framework/power-monitor/export/sinks"
 	"github.com/flux-framework/power-monitor/sample"
 	"github.com/flux-framework/power-monitor/sampler"
 	"github.com/flux-framework/power-monitor/source"
+	"github.com/flux-framework/power-monitor/store"
 )
 
 // Options of one run.
 type Options struct {
 	config.Options
+	Export   config.Export
 	Duration time.Duration // 0: until the context ends
+	Hostname string
+	JobID    string // the job being measured, "" when none
 }
 
 // Trace writes samples to w in the trace format: a header with the layout
@@ -96,7 +104,25 @@ func Run(ctx context.Context, o Options, out io.Writer, logf func(string, ...any
 	logf("sampling every %gs from %s", o.Period.Seconds(), src.Name())
 
 	tr := NewTrace(out)
-	s := sampler.New(src, tr, o.Period, func(msg string) {
+	stores := sampler.Tee{tr}
+	var ex *sinks.Running
+	if o.Export.Enabled() {
+		meta := export.Meta{Hostname: o.Hostname, Rank: -1, JobID: o.JobID}
+		ex, err = sinks.Start(o.Export, meta, src.Provenance(), func(sev export.Severity, msg string) { logf("%s", msg) })
+		if err != nil {
+			return 0, err
+		}
+		for _, n := range ex.Names() {
+			logf("publishing to %s", n)
+		}
+		stores = append(stores, ex)
+	}
+	var run *store.Store // the run, for the job's summary
+	if o.JobID != "" && ex != nil {
+		run = store.New(o.BufferSize, o.Period)
+		stores = append(stores, run)
+	}
+	s := sampler.New(src, stores, o.Period, func(msg string) {
 		if msg == "" {
 			logf("sampling works again")
 		} else {
@@ -111,5 +137,19 @@ func Run(ctx context.Context, o Options, out io.Writer, logf func(string, ...any
 	s.Start()
 	<-ctx.Done()
 	s.Stop() // joins the sampler: every sample taken is written
+	if run != nil {
+		if st := run.Stats(); st.Len > 0 {
+			res := run.Window(st.Oldest, st.Newest)
+			js := export.SummaryFromWindow(o.JobID, o.Hostname, res)
+			ex.Job(js)
+			logf("job %s: %.1f J over %.1f s (%.1f W)", o.JobID, js.EnergyJ, js.DurationS, js.PowerW)
+		}
+	}
+	if ex != nil {
+		ex.Stop() // delivers what is spooled, up to --flush-timeout
+		for _, l := range ex.Stats().Sinks {
+			logf("%s: %d records delivered, %d pending in the spool, %d dropped", l.Sink, l.Delivered, l.Pending, l.DroppedSpool+l.Rejected)
+		}
+	}
 	return tr.Count(), tr.Err()
 }

@@ -3,6 +3,7 @@
 //	flux module load power-monitor [-s N] [-r SECONDS] [--source=LIST]
 //	        [--variorum-lib=PATH] [--sysfs=PATH] [--procfs=PATH]
 //	        [--estimate-idle-w=W] [--estimate-peak-w=W] [--replay-speed=X]
+//	        [export options: --mqtt-*, --prometheus-*, --spool-*, export.go]
 //
 // -s is also spelled --buffer-size, -r --period. Every error names the option
 // and says what is wrong, so that a failed `flux module load` can be fixed
@@ -43,13 +44,14 @@ type Options struct {
 	IdleW       float64       // estimate: watts per core when idle
 	PeakW       float64       // estimate: watts per core at full load
 	ReplaySpeed float64       // replay: trace seconds per wall second
+	Export      Export        // where samples and job summaries are published
 }
 
 // Source kinds accepted by --source.
 var SourceKinds = []string{"auto", "variorum", "nvml", "rapl", "hwmon", "estimate", "replay:FILE"}
 
 // Usage is printed in the log when an option is wrong.
-const Usage = "usage: flux module load power-monitor [-s|--buffer-size=N] [-r|--period=SECONDS] [--source=LIST] [--variorum-lib=PATH] [--sysfs=PATH] [--procfs=PATH] [--estimate-idle-w=W] [--estimate-peak-w=W] [--replay-speed=X]"
+const Usage = "usage: flux module load power-monitor [-s|--buffer-size=N] [-r|--period=SECONDS] [--source=LIST] [--variorum-lib=PATH] [--sysfs=PATH] [--procfs=PATH] [--estimate-idle-w=W] [--estimate-peak-w=W] [--replay-speed=X] [--mqtt-broker=HOST ...] [--prometheus-remote-write=URL ...] [--prometheus-listen=ADDR] [--spool-dir=DIR] [--spool-max=SIZE] [--flush-timeout=SECONDS] (flux-power-monitor(7))"
 
 type sourcesValue struct{ list *[]string }
 
@@ -193,15 +195,24 @@ func (o *Options) Check() error {
 // CleanFlagError rewrites the flag package's messages as ours.
 func CleanFlagError(err error) string { return cleanFlagError(err) }
 
-// Parse reads module arguments (argv without the module name).
-func Parse(args []string) (Options, error) {
+// ModuleFlushTimeout is the module's default --flush-timeout: an unload
+// (instance shutdown) waits at most this long for a sink, and what is left
+// stays in the spool for the next load.
+const ModuleFlushTimeout = time.Second
+
+// Parse reads module arguments (argv without the module name); getenv
+// gives MQTT_BROKER, MQTT_USERNAME and MQTT_PASSWORD.
+func Parse(args []string, getenv func(string) string) (Options, error) {
 	o := Defaults()
+	o.Export = DefaultExport()
+	o.Export.FlushTimeout = ModuleFlushTimeout
 	fs := flag.NewFlagSet("power-monitor", flag.ContinueOnError)
 	var out bytes.Buffer
 	fs.SetOutput(&out) // never write to the broker's stderr
 	fs.Var(sizeValue{&o.BufferSize}, "s", "samples kept per rank")
 	fs.Var(sizeValue{&o.BufferSize}, "buffer-size", "samples kept per rank")
 	AddSampling(fs, &o)
+	AddExport(fs, &o.Export)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, errors.New(Usage)
@@ -212,6 +223,9 @@ func Parse(args []string) (Options, error) {
 		return o, fmt.Errorf("unexpected argument %q; %s", fs.Arg(0), Usage)
 	}
 	if err := o.Check(); err != nil {
+		return o, fmt.Errorf("%v; %s", err, Usage)
+	}
+	if err := o.Export.Resolve(getenv); err != nil {
 		return o, fmt.Errorf("%v; %s", err, Usage)
 	}
 	return o, nil

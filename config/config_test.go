@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -36,7 +38,7 @@ func TestParse(t *testing.T) {
 		})},
 	}
 	for _, c := range good {
-		got, err := Parse(c.args)
+		got, err := Parse(c.args, noEnv)
 		if err != nil {
 			t.Errorf("Parse(%q): %v", c.args, err)
 			continue
@@ -70,7 +72,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--replay-speed=0"}, "option --replay-speed: 0 x is outside"},
 	}
 	for _, c := range bad {
-		_, err := Parse(c.args)
+		_, err := Parse(c.args, noEnv)
 		if err == nil {
 			t.Errorf("Parse(%q) succeeded, want an error containing %q", c.args, c.want)
 			continue
@@ -87,7 +89,69 @@ func TestParseErrors(t *testing.T) {
 // def is the default options changed by f.
 func def(f func(*Options)) Options {
 	o := Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod, Sources: []string{"auto"},
-		Sysfs: "/sys", Procfs: "/proc", IdleW: DefaultIdleW, PeakW: DefaultPeakW, ReplaySpeed: 1}
+		Sysfs: "/sys", Procfs: "/proc", IdleW: DefaultIdleW, PeakW: DefaultPeakW, ReplaySpeed: 1,
+		Export: Export{MQTTTopicPrefix: "power-monitor", MQTTQoS: 1, SpoolMax: 64 << 20, FlushTimeout: ModuleFlushTimeout}}
 	f(&o)
 	return o
+}
+
+func noEnv(string) string { return "" }
+
+func TestExportOptions(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "mqtt.pass")
+	os.WriteFile(pw, []byte("s3cret\nignored second line\n"), 0o600)
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	env := map[string]string{"MQTT_BROKER": "envbroker", "MQTT_USERNAME": "envuser", "MQTT_PASSWORD": "envpass"}
+	getenv := func(k string) string { return env[k] }
+
+	o, err := Parse([]string{"--mqtt-broker=mq.example.org", "--mqtt-port=8884", "--mqtt-username=flux",
+		"--mqtt-password-file=" + pw, "--mqtt-topic-prefix=wattameter", "--mqtt-qos=2",
+		"--prometheus-remote-write=http://prom:9090/api/v1/write", "--prometheus-listen=:9464",
+		"--spool-dir=/var/spool/pm", "--spool-max=16M", "--flush-timeout=2.5"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Export{MQTTBroker: "mq.example.org", MQTTPort: 8884, MQTTUsername: "flux", MQTTPassword: "s3cret",
+		MQTTPasswordFile: pw, MQTTTopicPrefix: "wattameter", MQTTQoS: 2,
+		RemoteWrite: "http://prom:9090/api/v1/write", MetricsListen: ":9464",
+		SpoolDir: "/var/spool/pm", SpoolMax: 16 << 20, FlushTimeout: 2500 * time.Millisecond}
+	if !reflect.DeepEqual(o.Export, want) {
+		t.Fatalf("got  %+v\nwant %+v", o.Export, want)
+	}
+	// The environment fills what the options leave unset, never overrides.
+	o, err = Parse(nil, getenv)
+	if err != nil || o.Export.MQTTBroker != "envbroker" || o.Export.MQTTUsername != "envuser" || o.Export.MQTTPassword != "envpass" || !o.Export.Spooled() {
+		t.Fatalf("%+v %v", o.Export, err)
+	}
+	o, _ = Parse([]string{"--mqtt-username=u"}, getenv)
+	if o.Export.MQTTUsername != "u" {
+		t.Fatalf("an option overrides the environment: %+v", o.Export)
+	}
+	if o, _ := Parse(nil, noEnv); o.Export.Enabled() {
+		t.Fatalf("no sink unless asked: %+v", o.Export)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mqtt-qos=3"}, "option --mqtt-qos: 3 is outside 0 to 2"},
+		{[]string{"--mqtt-port=0"}, "option --mqtt-port: 0 is outside 1 to 65535"},
+		{[]string{"--mqtt-broker=h", "--mqtt-password-file=/nonexistent/pw"}, "option --mqtt-password-file: open /nonexistent/pw: no such file"},
+		{[]string{"--mqtt-broker=h", "--mqtt-password-file=" + empty}, "option --mqtt-password-file: " + empty + ": empty"},
+		{[]string{"--mqtt-broker=h", "--mqtt-password=a", "--mqtt-password-file=" + pw}, "give one"},
+		{[]string{"--mqtt-port=1884"}, "option --mqtt-port: no --mqtt-broker"},
+		{[]string{"--mqtt-topic-prefix=a/#"}, "free of + and #"},
+		{[]string{"--spool-max=12"}, "option --spool-max: 12 is below the minimum of 64K"},
+		{[]string{"--spool-max=lots"}, `option --spool-max: "lots" is not a size`},
+		{[]string{"--flush-timeout=-1"}, "option --flush-timeout"},
+		{[]string{"--prometheus-username=u"}, "no --prometheus-remote-write"},
+	} {
+		_, err := Parse(c.args, noEnv)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q): %v, want %q", c.args, err, c.want)
+		}
+	}
 }

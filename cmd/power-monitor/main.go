@@ -1,10 +1,13 @@
 // Command power-monitor is the standalone agent for machines without Flux
 // (a workstation, a cloud VM, a Slurm cluster): it samples the local node
-// with the same sources as the Flux module and writes every sample to a
-// local trace file, which `--source=replay:FILE` plays back. It stops
-// cleanly on SIGINT or SIGTERM, having written every sample taken.
+// with the same sources as the Flux module, writes every sample to a local
+// trace file, which `--source=replay:FILE` plays back, and publishes to
+// MQTT and Prometheus. It stops cleanly on SIGINT or SIGTERM, having written
+// every sample taken and flushed the last batch to every sink.
 //
-//	power-monitor [-o FILE] [--duration=SECONDS] [-r SECONDS] [--source=LIST] ...
+//	power-monitor [-o FILE] [--duration=SECONDS] [-r SECONDS] [--source=LIST]
+//	              [--mqtt-broker=HOST ...] [--prometheus-remote-write=URL ...]
+//	              [--prometheus-listen=ADDR] [--jobid=ID] ...
 package main
 
 import (
@@ -32,11 +35,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, prog+": "+format+"\n", a...)
 		return 1
 	}
-	o := agent.Options{Options: config.Defaults()}
+	o := agent.Options{Options: config.Defaults(), Export: config.DefaultExport()}
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	config.AddSampling(fs, &o.Options)
+	config.AddExport(fs, &o.Export)
+	o.JobID = jobFromEnv(os.Getenv)
+	fs.StringVar(&o.JobID, "jobid", o.JobID, "")
 	host, _ := os.Hostname()
+	o.Hostname = host
 	output := "power-monitor-" + host + ".trace"
 	fs.StringVar(&output, "o", output, "")
 	fs.StringVar(&output, "output", output, "")
@@ -54,6 +61,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := o.Check(); err != nil {
 		return fail("%v", err)
+	}
+	if err := o.Export.Resolve(os.Getenv); err != nil {
+		return fail("%v", err)
+	}
+	if o.Export.SpoolDir == "" {
+		// Beside the trace: everything the agent keeps is in one place.
+		o.Export.SpoolDir = output + ".spool"
+		if output == "-" {
+			o.Export.SpoolDir = "power-monitor-" + host + ".spool"
+		}
 	}
 	if duration != "" {
 		d, err := strconv.ParseFloat(duration, 64)
@@ -89,11 +106,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// jobFromEnv is the job the agent runs in, from the batch system's
+// environment: Flux, Slurm, PBS/Torque, LSF.
+func jobFromEnv(getenv func(string) string) string {
+	for _, v := range []string{"FLUX_JOB_ID", "SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID"} {
+		if id := getenv(v); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
 const usage = `Usage: power-monitor [OPTIONS]
 
-Sample this node's power with the power-monitor sources and write every
-sample to a local trace file (JSON lines; --source=replay:FILE plays it).
-Stops on SIGINT or SIGTERM, or after --duration.
+Sample this node's power with the power-monitor sources, write every
+sample to a local trace file (JSON lines; --source=replay:FILE plays it)
+and publish to MQTT and Prometheus. Stops on SIGINT or SIGTERM, or after
+--duration, delivering what is spooled (up to --flush-timeout).
 
   -o, --output=FILE        trace file, appended to (default
                            power-monitor-HOSTNAME.trace; - for stdout)
@@ -103,4 +132,31 @@ Stops on SIGINT or SIGTERM, or after --duration.
                            estimate, replay:FILE; combinable
       --variorum-lib=PATH  --sysfs=PATH  --procfs=PATH
       --estimate-idle-w=W  --estimate-peak-w=W  --replay-speed=X
+      --jobid=ID           the job measured (default: FLUX_JOB_ID,
+                           SLURM_JOB_ID, PBS_JOBID or LSB_JOBID); its
+                           energy summary is published at stop
+
+MQTT (WattAMeter's payload; topics PREFIX/READER/data, PREFIX/jobs/ID/power):
+      --mqtt-broker=HOST|URL     broker (or MQTT_BROKER)
+      --mqtt-port=N              default 1883, 8883 with TLS
+      --mqtt-username=USER       (or MQTT_USERNAME)
+      --mqtt-password-file=FILE  first line is the password (or MQTT_PASSWORD;
+                                 --mqtt-password=P puts it on the command line)
+      --mqtt-topic-prefix=P      default power-monitor (wattameter for
+                                 WattAMeter's subscribers)
+      --mqtt-qos=0|1|2           default 1
+      --mqtt-ca=FILE             TLS: the broker's CA
+      --mqtt-cert=FILE --mqtt-key=FILE   TLS client certificate
+
+Prometheus:
+      --prometheus-remote-write=URL      e.g. http://HOST:9090/api/v1/write
+      --prometheus-username=USER --prometheus-password-file=FILE
+      --prometheus-bearer-token-file=FILE  --prometheus-ca=FILE
+      --prometheus-listen=ADDR   serve /metrics, e.g. :9464
+
+Delivery (MQTT and remote-write; nothing is lost while a server is away):
+      --spool-dir=DIR            default: the trace file's name + .spool
+      --spool-max=SIZE           per sink, default 64M; beyond it the oldest
+                                 records are dropped, counted and logged
+      --flush-timeout=SECONDS    at stop, to deliver the spool (default 10)
 `
