@@ -64,8 +64,12 @@ func mod_main(h *C.flux_t, argc C.int, argv **C.char) (rc C.int) {
 			args = append(args, C.GoString(a))
 		}
 	}
-	if err := run(fh, args); err != nil {
+	err := run(fh, args)
+	if err != nil {
 		fh.Log(fluxbind.LogErr, err.Error())
+	}
+	fh.Close() // after the log: a closed handle logs nothing
+	if err != nil {
 		var e syscall.Errno
 		if !errors.As(err, &e) {
 			e = syscall.EINVAL

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flux-framework/power-monitor/config"
+	"github.com/flux-framework/power-monitor/export/sinks"
 	"github.com/flux-framework/power-monitor/fluxbind"
 	"github.com/flux-framework/power-monitor/protocol"
 	"github.com/flux-framework/power-monitor/sampler"
@@ -45,10 +46,13 @@ type monitor struct {
 	queries  map[*jobQuery]struct{} // in flight
 	served   uint64                 // queries answered
 	windows  uint64                 // window requests answered
+
+	export *sinks.Running // nil: no export configured
+	jobs   *jobWatcher    // rank 0 with exports: job summaries
 }
 
 func run(h *fluxbind.Handle, args []string) error {
-	opts, err := config.Parse(args)
+	opts, err := config.Parse(args, os.Getenv)
 	if err != nil {
 		return fmt.Errorf("power-monitor: %w", err)
 	}
@@ -75,8 +79,15 @@ func run(h *fluxbind.Handle, args []string) error {
 	if err := m.register(); err != nil {
 		return err
 	}
+	if err := m.startExport(); err != nil {
+		return fmt.Errorf("power-monitor: %w", err)
+	}
 	if m.src != nil {
-		m.sampler = sampler.New(m.src, m.store, opts.Period, func(msg string) {
+		var st sampler.Store = m.store
+		if m.export != nil {
+			st = sampler.Tee{m.store, m.export}
+		}
+		m.sampler = sampler.New(m.src, st, opts.Period, func(msg string) {
 			m.post.Post(func() { m.logSampleError(msg) })
 		})
 		m.sampler.Start()
@@ -162,12 +173,16 @@ func (m *monitor) teardown() {
 	if m.sampler != nil {
 		m.sampler.Stop()
 	}
+	if m.jobs != nil {
+		m.jobs.stop()
+	}
 	for q := range m.queries {
 		q.abort(errors.New("power-monitor is unloading"))
 	}
 	for _, mh := range m.handlers {
 		mh.Destroy()
 	}
+	m.stopExport()
 	m.post.Close()
 	if m.src != nil {
 		m.src.Close()
@@ -175,5 +190,5 @@ func (m *monitor) teardown() {
 	if n := m.h.Live(); n != 0 {
 		m.h.Log(fluxbind.LogErr, fmt.Sprintf("power-monitor: %d callbacks still registered at unload", n))
 	}
-	m.h.Close()
+	// mod_main closes the handle once it has logged run's error.
 }

@@ -40,6 +40,9 @@ type jobQuery struct {
 	lookup  *fluxbind.Future
 	pending map[uint32]*fluxbind.Future
 	resp    protocol.QueryResponse
+	// onDone, when set, takes the answer instead of a requester (rank 0's
+	// job summaries, module/jobs.go).
+	onDone func(*protocol.QueryResponse)
 }
 
 // queryCB answers power-monitor.query (doc/rpc.md). Guests may ask about
@@ -230,10 +233,16 @@ func (q *jobQuery) missing(rank uint32, err error) {
 }
 
 func (q *jobQuery) maybeFinish() {
-	if len(q.pending) > 0 || q.lookup != nil || q.msg == nil {
+	if len(q.pending) > 0 || q.lookup != nil || (q.msg == nil && q.onDone == nil) {
 		return
 	}
 	gather.Summarize(&q.resp)
+	if done := q.onDone; done != nil {
+		q.onDone = nil
+		done(&q.resp)
+		q.release()
+		return
+	}
 	out, err := json.Marshal(&q.resp)
 	if err != nil {
 		q.fail(syscall.EINVAL, err.Error())
@@ -248,6 +257,7 @@ func (q *jobQuery) fail(e syscall.Errno, text string) {
 	if q.msg != nil {
 		q.m.h.RespondError(q.msg, e, text)
 	}
+	q.onDone = nil
 	q.release()
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"syscall"
 
+	"github.com/flux-framework/power-monitor/export"
 	"github.com/flux-framework/power-monitor/fluxbind"
 	"github.com/flux-framework/power-monitor/protocol"
 	"github.com/flux-framework/power-monitor/sample"
@@ -32,6 +33,8 @@ type moduleStats struct {
 	Windows     uint64                   `json:"windows_answered"`
 	InFlight    int                      `json:"queries_in_flight"`
 	LoadedAt    float64                  `json:"loaded_at"`
+	Export      *export.Stats            `json:"export,omitempty"`
+	JobsSent    *uint64                  `json:"job_summaries_sent,omitempty"` // rank 0
 }
 
 func (m *monitor) statsCB(msg *fluxbind.Msg) {
@@ -62,6 +65,14 @@ func (m *monitor) statsCB(msg *fluxbind.Msg) {
 		if st.Sampler.LastError != "" {
 			st.LastError = st.Sampler.LastError
 		}
+	}
+	if m.export != nil {
+		es := m.export.Stats()
+		st.Export = &es
+	}
+	if m.jobs != nil {
+		n := m.jobs.sent
+		st.JobsSent = &n
 	}
 	out, err := json.Marshal(&st)
 	if err != nil {

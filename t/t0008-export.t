@@ -1,0 +1,169 @@
+#!/bin/sh
+
+test_description='the module publishes every rank'"'"'s samples to a real Mosquitto
+and a real Prometheus (remote-write receiver on), sends each job'"'"'s summary
+when it ends, and loses no sample while the broker or Prometheus is away.'
+
+. "$(dirname "$0")"/sharness.d/power-monitor.sh
+test_under_flux 3
+. "$SHARNESS"
+pm_skip_without_flux
+
+for prog in mosquitto mosquitto_sub prometheus; do
+	if ! command -v $prog >/dev/null 2>&1 && ! test -x /usr/sbin/$prog; then
+		skip_all="$prog is not installed (Debian packages mosquitto, mosquitto-clients, prometheus; .ci/run installs them)"
+		test_done
+	fi
+done
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+MQTT_PORT=$(free_port)
+PROM_PORT=$(free_port)
+PROM=http://127.0.0.1:$PROM_PORT
+
+start_mosquitto() {
+	"$MOSQUITTO" -c mosquitto.conf >>mosquitto.log 2>&1 &
+	echo $! >mosquitto.pid &&
+	pm_wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $MQTT_PORT))"
+}
+stop_mosquitto() {
+	kill $(cat mosquitto.pid) && pm_wait_for 10 sh -c "! kill -0 $(cat mosquitto.pid)"
+}
+start_prometheus() {
+	prometheus --config.file=prometheus.yml --storage.tsdb.path=prom-data \
+		--web.listen-address=127.0.0.1:$PROM_PORT --web.enable-remote-write-receiver \
+		>>prometheus.log 2>&1 &
+	echo $! >prometheus.pid &&
+	pm_wait_for 60 curl -sf $PROM/-/ready
+}
+stop_prometheus() {
+	kill $(cat prometheus.pid) && pm_wait_for 30 sh -c "! kill -0 $(cat prometheus.pid)"
+}
+# prom_query EXPR: the instant query's answer (JSON)
+prom_query() {
+	curl -sf --get --data-urlencode "query=$1" $PROM/api/v1/query
+}
+# prom_value EXPR: the single value of an instant query, or fail
+prom_value() {
+	prom_query "$1" | pm_json "d[\"data\"][\"result\"][0][\"value\"][1]"
+}
+now() { python3 -c 'import time; print(time.time())'; }
+
+test_expect_success 'start Mosquitto (persistent sessions) and Prometheus on loopback' '
+	cat >mosquitto.conf <<-EOF &&
+	listener $MQTT_PORT 127.0.0.1
+	allow_anonymous true
+	persistence true
+	persistence_location $(pwd)/
+	EOF
+	if test "$(id -u)" = 0; then echo "user root" >>mosquitto.conf; fi &&
+	start_mosquitto &&
+	printf "global:\n  scrape_interval: 1s\n" >prometheus.yml &&
+	start_prometheus
+'
+test_expect_success 'a subscriber listens on power-monitor/#' '
+	mosquitto_sub -h 127.0.0.1 -p $MQTT_PORT -q 1 -c -i t0008-sub -t "power-monitor/#" -F "%t %p" >sub.out 2>sub.err &
+	echo $! >sub.pid &&
+	sleep 0.5
+'
+test_expect_success 'a wrong export option fails the load, and the broker runs on' '
+	test_must_fail flux module load power-monitor --mqtt-qos=5 &&
+	flux dmesg | grep "power-monitor.err.*option --mqtt-qos: 5 is outside 0 to 2" &&
+	test_must_fail flux module load power-monitor --mqtt-broker=h --mqtt-password-file=/nonexistent &&
+	flux dmesg | grep "power-monitor.err.*option --mqtt-password-file: open /nonexistent: no such file" &&
+	test_must_fail flux module load power-monitor --prometheus-listen=127.0.0.1:$PROM_PORT &&
+	flux dmesg | grep "power-monitor.err.*option --prometheus-listen: .*address already in use" &&
+	flux module list >/dev/null
+'
+test_expect_success 'load the module on every rank, publishing to both' '
+	pm_load_all -r 0.1 --mqtt-broker=127.0.0.1 --mqtt-port=$MQTT_PORT \
+		--prometheus-remote-write=$PROM/api/v1/write &&
+	flux dmesg | grep "power-monitor: publishing to mqtt (tcp://127.0.0.1:$MQTT_PORT) topics power-monitor/READER/data, QoS 1" &&
+	flux dmesg | grep "power-monitor: publishing to prometheus remote-write"
+'
+test_expect_success 'every rank publishes WattAMeter payloads with its metadata' '
+	pm_wait_for 10 grep -q "\"rank\":2" sub.out &&
+	grep "^power-monitor/variorum/data " sub.out | head -1 | cut -d" " -f2- >one.json &&
+	pm_json "list(d)[:3] == [\"timestamp[ns]\", \"timestamp[iso]\", \"reading-time[ns]\"] and d[\"node[W]\"] == 440 and d[\"gpu-3[W]\"] == 50 and d[\"metadata\"][\"hostname\"] != \"\"" <one.json | grep True &&
+	for r in 0 1 2; do grep -q "\"rank\":$r}" sub.out || return 1; done
+'
+test_expect_success 'Prometheus has every rank'"'"'s series' '
+	pm_wait_for 10 sh -c "prom_query \"count(power_monitor_power_watts{domain=\\\"node\\\"})\" | grep -q \"\\\"3\\\"\"" ||
+	{ prom_query "power_monitor_power_watts{domain=\"node\"}"; false; } &&
+	test "$(prom_value "power_monitor_power_watts{rank=\"1\",device=\"cpu-1\",source=\"variorum\"}")" = 100
+'
+test_expect_success 'a 3-node job: its summary reaches both sinks, equal to flux power-query' '
+	flux run -N3 sleep 1 &&
+	jobid=$(flux job last) && echo $jobid >jobid &&
+	flux power-query -j $jobid --format=json >job.json &&
+	pm_wait_for 15 grep -q "^power-monitor/jobs/$jobid/power " sub.out &&
+	grep "^power-monitor/jobs/$jobid/power " sub.out | head -1 | cut -d" " -f2- >summary.json &&
+	want=$(pm_json "d[\"total\"][\"energy_j\"]" <job.json) &&
+	pm_json "abs(d[\"energy[J]\"] - $want) <= 1e-6 * $want and d[\"ranks\"] == 3 and len(d[\"nodes\"]) == 3 and d[\"data-presence\"] == \"complete\" and d[\"jobid\"] == \"$jobid\"" <summary.json | grep True &&
+	got=$(prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}") &&
+	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want)"
+'
+test_expect_success 'the broker stops for 3 s, Prometheus for 3 s, both come back' '
+	now >t_a &&
+	sleep 1 &&
+	stop_mosquitto && sleep 3 && start_mosquitto &&
+	stop_prometheus && sleep 3 && start_prometheus &&
+	sleep 2 &&
+	flux module stats power-monitor >stats.json &&
+	pm_json "d[\"export\"][\"sinks\"][0][\"errors\"] > 0 and d[\"export\"][\"sinks\"][1][\"errors\"] > 0" <stats.json | grep True &&
+	flux dmesg | grep "power-monitor: mqtt (tcp://127.0.0.1:$MQTT_PORT): .*records wait in the spool" &&
+	flux dmesg | grep "power-monitor: prometheus remote-write .*records wait in the spool" &&
+	# the retries back off (up to 30 s): wait for them
+	pm_wait_for 40 sh -c "flux dmesg | grep -q \"power-monitor: mqtt (tcp://127.0.0.1:$MQTT_PORT): delivering again\"" &&
+	pm_wait_for 40 sh -c "flux dmesg | grep -q \"power-monitor: prometheus remote-write .*delivering again\"" &&
+	sleep 3 && now >t_b
+'
+cat >window.py <<\EOF
+# window.py RANK T_A T_B <sub.out: the samples of RANK the subscriber got
+# between T_A and T_B; prints the window in ms (its ends halfway between
+# two samples) and the count.
+import sys, json
+rank, ta, tb = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+ts = set()
+for line in sys.stdin:
+    topic, payload = line.split(" ", 1)
+    if topic != "power-monitor/variorum/data":
+        continue
+    d = json.loads(payload)
+    if d["metadata"]["rank"] == rank:
+        ts.add(d["timestamp[ns]"])
+ts = sorted(ts)
+a = next(i for i, t in enumerate(ts) if t >= ta * 1e9)
+b = max(i for i, t in enumerate(ts) if t <= tb * 1e9)
+start = (ts[a - 1] + ts[a]) // 2 // 1000000
+end = (ts[b] + ts[b + 1]) // 2 // 1000000
+print(start, end, b - a + 1)
+EOF
+# For each rank, the samples its ring holds over [t_a, t_b] (flux
+# power-query) equal the distinct samples the subscriber got and the
+# samples Prometheus stores. The window's ends lie halfway between two
+# samples, in whole ms (Prometheus keeps ms), so none sits on an end.
+test_expect_success 'no sample lost: the ring, the subscriber and Prometheus agree, per rank' '
+	for r in 0 1 2; do
+		python3 window.py $r $(cat t_a) $(cat t_b) <sub.out >win.$r &&
+		read start end n <win.$r &&
+		flux power-query -r $r -s $(python3 -c "print($start / 1e3)") -e $(python3 -c "print($end / 1e3)") --format=json >ring.$r &&
+		ring=$(pm_json "d[\"ranks\"][0][\"samples\"]" <ring.$r) &&
+		prom=$(prom_value "count_over_time(power_monitor_power_watts{rank=\"$r\",domain=\"node\"}[$((end - start))ms] @ $(python3 -c "print($end / 1e3)"))") &&
+		echo "rank $r: ring $ring samples, subscriber $n, prometheus $prom" &&
+		test "$ring" = "$n" && test "$prom" = "$n" || return 1
+	done
+'
+test_expect_success 'unload: the last samples are flushed, nothing is dropped' '
+	pm_unload_all &&
+	flux dmesg | grep -v "records not delivered" >/dev/null &&
+	! flux dmesg | grep -E "dropped the [0-9]+ oldest|records not delivered"
+'
+test_expect_success 'stop the servers' '
+	kill $(cat sub.pid) || true
+	stop_mosquitto; stop_prometheus
+'
+test_done
