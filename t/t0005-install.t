@@ -44,6 +44,30 @@ test_expect_success 'with power-monitor.enable the instance loads it on all rank
 test_expect_success 'and removes it at shutdown (no cancelled module)' '
 	! grep "not properly shut down" start.out
 '
+test_expect_success 'the [power-monitor] table gives module options, export ones too' '
+	mkdir -p conf-opts &&
+	cat >conf-opts/power-monitor.toml <<-EOF &&
+	[power-monitor]
+	enable = true
+	period = 0.25
+	source = ["variorum"]
+	prometheus-listen = "127.0.0.1:0"
+	spool-max = "1M"
+	EOF
+	installed_env flux start --test-size=1 --config-path="$PWD/conf-opts" \
+		flux module stats power-monitor >opts.json &&
+	test "$(pm_json "d[\"period_s\"]" <opts.json)" = 0.25 &&
+	test "$(pm_json "d[\"sources\"][\"source\"].startswith(\"variorum\")" <opts.json)" = True &&
+	test "$(pm_json "d[\"export\"][\"taken\"] > 0 and d[\"export\"][\"sinks\"] is None" <opts.json)" = True
+'
+# As for any module modprobe loads in rc1, a failed load fails rc1: the
+# log line names the option.
+test_expect_success 'a wrong key in the table fails the load with a message naming it' '
+	mkdir -p conf-bad &&
+	printf "[power-monitor]\nenable = true\nmqtt-qos = 7\n" >conf-bad/power-monitor.toml &&
+	test_must_fail installed_env flux start --test-size=1 --config-path="$PWD/conf-bad" true 2>bad.out &&
+	grep "power-monitor: option --mqtt-qos: 7 is outside 0 to 2" bad.out
+'
 test_expect_success 'without the setting the module is not loaded' '
 	installed_env flux start --test-size=1 \
 		sh -c "! flux module list | grep -q ^power-monitor"
