@@ -128,7 +128,10 @@ func jobPayload(rec *export.Record) []byte {
 			b.WriteByte(',')
 		}
 		h, _ := json.Marshal(n.Hostname)
-		b.WriteString(`{"rank":` + strconv.FormatUint(uint64(n.Rank), 10) + `,"hostname":` + string(h))
+		b.WriteString(`{"hostname":` + string(h))
+		if rec.Rank >= 0 { // in Flux; the agent's node has no rank
+			b.WriteString(`,"rank":` + strconv.FormatUint(uint64(n.Rank), 10))
+		}
 		field(&b, "energy[J]", num(n.EnergyJ, false))
 		field(&b, "power[W]", num(n.PowerW, false))
 		b.WriteByte('}')

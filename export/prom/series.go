@@ -96,7 +96,11 @@ func points(rec *export.Record) []point {
 			{JobCoverageName, jl, j.Coverage, tms},
 		}
 		for _, n := range j.Nodes {
-			out = append(out, point{JobNodeEnergyName, with(jl, label{labelHost, n.Hostname}, label{labelRk, strconv.FormatUint(uint64(n.Rank), 10)}), n.EnergyJ, tms})
+			ls := with(jl, label{labelHost, n.Hostname})
+			if rec.Rank >= 0 { // in Flux; the agent's node has no rank
+				ls = append(ls, label{labelRk, strconv.FormatUint(uint64(n.Rank), 10)})
+			}
+			out = append(out, point{JobNodeEnergyName, ls, n.EnergyJ, tms})
 		}
 		return out
 	}
