@@ -263,3 +263,28 @@ func TestBadCredentialsSayWhatToCheck(t *testing.T) {
 	ex.Stop(10 * time.Second)
 	sub.waitFor("power-monitor/nvml/data", 10, 10*time.Second)
 }
+
+// BenchmarkDelivery is the cost per sample of publishing to a real
+// Mosquitto (QoS 1, acknowledged), end to end: spool, Paho, broker ack.
+func BenchmarkDelivery(b *testing.B) {
+	srv := testservers.Mosquitto(b, testservers.MosquittoOptions{})
+	s, err := New(Options{Broker: "127.0.0.1", Port: srv.Port, QoS: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex, err := export.New(export.Config{SpoolDir: b.TempDir(), Queue: 1 << 20}, export.Meta{Hostname: "node7", Rank: 3}, prov, []export.Sink{s}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex.Start()
+	r := reading(1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ex.Append(int64(i+1)*1e6, r)
+	}
+	ex.Stop(time.Minute)
+	b.StopTimer()
+	if st := ex.Stats().Sinks[0]; st.Delivered != uint64(b.N) {
+		b.Fatalf("%+v", st)
+	}
+}

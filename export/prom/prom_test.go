@@ -356,3 +356,41 @@ func TestScrapedByPrometheus(t *testing.T) {
 		t.Fatalf("scraped gpu-0 power %v", v)
 	}
 }
+
+// BenchmarkRemoteWrite is the cost per sample of writing to a real
+// Prometheus, end to end: spool, protobuf, snappy, HTTP, TSDB append.
+func BenchmarkRemoteWrite(b *testing.B) {
+	p := testservers.Prometheus(b)
+	w, err := NewRemoteWrite(RemoteWriteOptions{URL: p.WriteURL()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex, err := export.New(export.Config{SpoolDir: b.TempDir(), Queue: 1 << 20}, export.Meta{Hostname: "n1", Rank: 2}, prov, []export.Sink{w}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex.Start()
+	r := reading(1)
+	t0 := time.Now().Add(-time.Hour).UnixNano()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ex.Append(t0+int64(i)*1e6, r)
+	}
+	ex.Stop(time.Minute)
+	b.StopTimer()
+	if st := ex.Stats().Sinks[0]; st.Delivered != uint64(b.N) {
+		b.Fatalf("%+v", st)
+	}
+}
+
+// BenchmarkObserve is the /metrics endpoint's cost per sample (the
+// writer goroutine pays it; a scrape reads the newest values).
+func BenchmarkObserve(b *testing.B) {
+	m := NewMetrics()
+	recs := records(time.Now().UnixNano(), 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.Observe(&recs[0])
+	}
+}
