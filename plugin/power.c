@@ -140,8 +140,9 @@ static void report (struct power *p, json_t *resp)
     append_part (parts, sizeof (parts), "gpu", num (total, "gpu_energy_j"), &n);
     append_part (parts, sizeof (parts), "mem", num (total, "mem_energy_j"), &n);
     if (strcmp (presence, "complete") != 0)
-        snprintf (cov, sizeof (cov), "; %s data: %.0f%% of the job covered%s",
-                  presence, 100. * coverage,
+        /* truncated, not rounded: partial data never reads as 100% */
+        snprintf (cov, sizeof (cov), "; %s data: %.1f%% of the job covered%s",
+                  presence, (double)(long)(1000. * coverage) / 10.,
                   json_array_size (missing) ? ", ranks missing" : "");
     fmt_energy (e, sizeof (e), energy);
     shell_log ("%s in %.1f s, average %.0f W over %d node%s%s%s%s%s",

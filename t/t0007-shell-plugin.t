@@ -82,7 +82,9 @@ test_expect_success '50 jobs in a row complete, each with its line' '
 	for i in $(seq 1 50); do
 		timeout 60 flux run -N4 true 2>>err50 || return 1
 	done &&
-	test "$(grep -c "$LINE" err50)" = 50
+	# a loaded machine may leave a sliver of a 0.2 s job uncovered: the
+	# line then says so (partial data: 99.9% ...), which is right too
+	test "$(sed "s/; partial data: [0-9.]*% of the job covered\$//" err50 | grep -c "$LINE")" = 50
 '
 test_expect_success 'unload' '
 	pm_unload_all
