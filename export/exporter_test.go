@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flux-framework/power-monitor/internal/testlog"
 	"github.com/flux-framework/power-monitor/sample"
 )
 
@@ -56,27 +57,15 @@ func (s *scripted) received() []Record {
 	return append([]Record(nil), s.got...)
 }
 
-type logs struct {
-	mu  sync.Mutex
-	all []string
-}
-
-func (l *logs) log(_ Severity, msg string) { l.mu.Lock(); l.all = append(l.all, msg); l.mu.Unlock() }
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.all, "\n")
-}
-
 func reading(w float64) *sample.Reading {
 	return &sample.Reading{Node: w, CPU: []float64{w / 2}}
 }
 
 var prov = Provenance{"node": "variorum", "cpu": "variorum"}
 
-func newEx(t *testing.T, dir string, s Sink, l *logs, cfg Config) *Exporter {
+func newEx(t *testing.T, dir string, s Sink, l *testlog.Log, cfg Config) *Exporter {
 	t.Helper()
-	cfg.SpoolDir, cfg.Log = dir, l.log
+	cfg.SpoolDir, cfg.Log = dir, func(_ Severity, m string) { l.Add(m) }
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 50 * time.Millisecond
 	}
@@ -102,7 +91,7 @@ func waitUntil(t *testing.T, what string, f func() bool) {
 // A failing sink is retried until it works; records arrive once, in order.
 func TestRetriedInOrder(t *testing.T) {
 	s := &scripted{mode: "fail"}
-	var l logs
+	var l testlog.Log
 	ex := newEx(t, t.TempDir(), s, &l, Config{})
 	for i := 0; i < 100; i++ {
 		ex.Append(int64(i+1)*1e9, reading(float64(i)))
@@ -133,7 +122,7 @@ func TestRetriedInOrder(t *testing.T) {
 // Records refused for good are dropped, counted and logged; delivery goes on.
 func TestRejectedAreCountedAndSkipped(t *testing.T) {
 	s := &scripted{mode: "reject"}
-	var l logs
+	var l testlog.Log
 	ex := newEx(t, t.TempDir(), s, &l, Config{})
 	ex.Append(1e9, reading(1))
 	waitUntil(t, "the rejection", func() bool { return ex.Stats().Sinks[0].Rejected == 1 })
@@ -153,7 +142,7 @@ func TestRejectedAreCountedAndSkipped(t *testing.T) {
 func TestUndeliveredWaitForTheNextStart(t *testing.T) {
 	dir := t.TempDir()
 	s := &scripted{mode: "fail"}
-	var l logs
+	var l testlog.Log
 	ex := newEx(t, dir, s, &l, Config{})
 	for i := 0; i < 10; i++ {
 		ex.Append(int64(i+1)*1e9, reading(1))
@@ -163,7 +152,7 @@ func TestUndeliveredWaitForTheNextStart(t *testing.T) {
 		t.Fatalf("%s", l.String())
 	}
 	s2 := &scripted{mode: "ok"}
-	var l2 logs
+	var l2 testlog.Log
 	ex = newEx(t, dir, s2, &l2, Config{})
 	ex.Append(11e9, reading(1))
 	ex.Stop(5 * time.Second)
@@ -180,7 +169,7 @@ func TestUndeliveredWaitForTheNextStart(t *testing.T) {
 // memory holds no more than the queue.
 func TestSpoolBoundDropsOldestAndSaysSo(t *testing.T) {
 	s := &scripted{mode: "fail"}
-	var l logs
+	var l testlog.Log
 	ex := newEx(t, t.TempDir(), s, &l, Config{SpoolMaxBytes: 64 << 10})
 	for i := 0; i < 2000; i++ {
 		ex.Append(int64(i+1)*1e9, reading(float64(i)))
@@ -216,7 +205,7 @@ func TestSpoolBoundDropsOldestAndSaysSo(t *testing.T) {
 // once and counts what the queue could not take.
 func TestAppendNeverBlocks(t *testing.T) {
 	s := &scripted{mode: "ok", gate: make(chan struct{})}
-	var l logs
+	var l testlog.Log
 	ex := newEx(t, t.TempDir(), s, &l, Config{Queue: 8, Batch: 1})
 	obs := &blocking{release: make(chan struct{})}
 	ex.observers = append(ex.observers, obs) // the writer stalls on its first record

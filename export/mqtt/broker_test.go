@@ -13,6 +13,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/flux-framework/power-monitor/export"
+	"github.com/flux-framework/power-monitor/internal/testlog"
 	"github.com/flux-framework/power-monitor/internal/testservers"
 )
 
@@ -90,30 +91,13 @@ func (s *subscriber) waitFor(topic string, n int, d time.Duration) {
 	s.t.Fatalf("%s: %d of %d messages after %v", topic, s.count(topic), n, d)
 }
 
-type logs struct {
-	mu  sync.Mutex
-	all []string
-}
-
-func (l *logs) log(_ export.Severity, msg string) {
-	l.mu.Lock()
-	l.all = append(l.all, msg)
-	l.mu.Unlock()
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.all, "\n")
-}
-
-func newExporter(t *testing.T, o Options, l *logs) *export.Exporter {
+func newExporter(t *testing.T, o Options, l *testlog.Log) *export.Exporter {
 	t.Helper()
 	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := export.New(export.Config{SpoolDir: t.TempDir(), Log: l.log, MaxBackoff: 300 * time.Millisecond},
+	ex, err := export.New(export.Config{SpoolDir: t.TempDir(), Log: func(_ export.Severity, m string) { l.Add(m) }, MaxBackoff: 300 * time.Millisecond},
 		export.Meta{Hostname: "node7", Rank: 3}, prov, []export.Sink{s}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +116,7 @@ func feed(ex *export.Exporter, t0 int64, from, n int) {
 func TestSubscriberReceivesEverySample(t *testing.T) {
 	b := testservers.Mosquitto(t, testservers.MosquittoOptions{})
 	sub := subscribe(t, b.Port, "power-monitor/#", "", "")
-	var l logs
+	var l testlog.Log
 	ex := newExporter(t, Options{Broker: "127.0.0.1", Port: b.Port, QoS: 1}, &l)
 	t0 := time.Now().UnixNano()
 	feed(ex, t0, 0, 200)
@@ -167,7 +151,7 @@ func TestSubscriberReceivesEverySample(t *testing.T) {
 func TestBrokerDownAndBackLosesNothing(t *testing.T) {
 	b := testservers.Mosquitto(t, testservers.MosquittoOptions{Persist: true})
 	sub := subscribe(t, b.Port, "power-monitor/rapl/data", "", "")
-	var l logs
+	var l testlog.Log
 	ex := newExporter(t, Options{Broker: "127.0.0.1", Port: b.Port, QoS: 1, Timeout: 2 * time.Second}, &l)
 	t0 := time.Now().UnixNano()
 	const topic = "power-monitor/rapl/data"
@@ -206,7 +190,7 @@ func TestTLSWithClientCertificate(t *testing.T) {
 	pki := testservers.NewPKI(t)
 	b := testservers.Mosquitto(t, testservers.MosquittoOptions{TLS: pki})
 
-	var l logs
+	var l testlog.Log
 	ex := newExporter(t, Options{Broker: "127.0.0.1", Port: b.Port, CAFile: pki.CA, CertFile: pki.ClientCert, KeyFile: pki.ClientKey}, &l)
 	feed(ex, time.Now().UnixNano(), 0, 20)
 	ex.Stop(10 * time.Second)
@@ -218,7 +202,7 @@ func TestTLSWithClientCertificate(t *testing.T) {
 	}
 
 	// A CA that did not sign the broker's certificate: refused, kept.
-	var l2 logs
+	var l2 testlog.Log
 	ex = newExporter(t, Options{Broker: "127.0.0.1", Port: b.Port, CAFile: pki.OtherCA, CertFile: pki.ClientCert, KeyFile: pki.ClientKey}, &l2)
 	feed(ex, time.Now().UnixNano(), 0, 20)
 	time.Sleep(500 * time.Millisecond)
@@ -229,7 +213,7 @@ func TestTLSWithClientCertificate(t *testing.T) {
 	}
 
 	// No client certificate: the broker refuses us.
-	var l3 logs
+	var l3 testlog.Log
 	ex = newExporter(t, Options{Broker: "127.0.0.1", Port: b.Port, CAFile: pki.CA}, &l3)
 	feed(ex, time.Now().UnixNano(), 0, 5)
 	time.Sleep(500 * time.Millisecond)
@@ -242,7 +226,7 @@ func TestTLSWithClientCertificate(t *testing.T) {
 
 func TestBadCredentialsSayWhatToCheck(t *testing.T) {
 	b := testservers.Mosquitto(t, testservers.MosquittoOptions{Users: map[string]string{"flux": "s3cret"}})
-	var l logs
+	var l testlog.Log
 	ex := newExporter(t, Options{Broker: "127.0.0.1", Port: b.Port, Username: "flux", Password: "wrong"}, &l)
 	feed(ex, time.Now().UnixNano(), 0, 10)
 	time.Sleep(500 * time.Millisecond)
@@ -256,7 +240,7 @@ func TestBadCredentialsSayWhatToCheck(t *testing.T) {
 		t.Fatalf("not logged:\n%s", l.String())
 	}
 
-	var l2 logs
+	var l2 testlog.Log
 	sub := subscribe(t, b.Port, "power-monitor/#", "flux", "s3cret")
 	ex = newExporter(t, Options{Broker: "127.0.0.1", Port: b.Port, Username: "flux", Password: "s3cret"}, &l2)
 	feed(ex, time.Now().UnixNano(), 0, 10)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/flux-framework/power-monitor/export"
+	"github.com/flux-framework/power-monitor/internal/testlog"
 	"github.com/flux-framework/power-monitor/internal/testservers"
 	"github.com/flux-framework/power-monitor/sample"
 )
@@ -191,30 +192,13 @@ func TestSendClassifiesAnswers(t *testing.T) {
 	}
 }
 
-type logs struct {
-	mu  sync.Mutex
-	all []string
-}
-
-func (l *logs) log(_ export.Severity, msg string) {
-	l.mu.Lock()
-	l.all = append(l.all, msg)
-	l.mu.Unlock()
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.all, "\n")
-}
-
-func startExporter(t *testing.T, url string, l *logs, obs ...export.Observer) *export.Exporter {
+func startExporter(t *testing.T, url string, l *testlog.Log, obs ...export.Observer) *export.Exporter {
 	t.Helper()
 	w, err := NewRemoteWrite(RemoteWriteOptions{URL: url, Timeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := export.New(export.Config{SpoolDir: t.TempDir(), Log: l.log, MaxBackoff: 500 * time.Millisecond, Batch: 50},
+	ex, err := export.New(export.Config{SpoolDir: t.TempDir(), Log: func(_ export.Severity, m string) { l.Add(m) }, MaxBackoff: 500 * time.Millisecond, Batch: 50},
 		export.Meta{Hostname: "n1", Rank: 2}, prov, []export.Sink{w}, obs)
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +233,7 @@ func queryOne(t *testing.T, p *testservers.Prom, expr string) float64 {
 // with its labels, the energy counters, and the job's summary.
 func TestRemoteWriteIntoPrometheus(t *testing.T) {
 	p := testservers.Prometheus(t)
-	var l logs
+	var l testlog.Log
 	ex := startExporter(t, p.WriteURL(), &l)
 	t0 := time.Now().Add(-time.Minute).UnixNano()
 	feed(ex, t0, 0, 300) // 30 s of samples, 100 ms apart
@@ -286,7 +270,7 @@ func TestRemoteWriteIntoPrometheus(t *testing.T) {
 // every sample is in it afterwards.
 func TestPrometheusDownAndBackLosesNothing(t *testing.T) {
 	p := testservers.Prometheus(t)
-	var l logs
+	var l testlog.Log
 	ex := startExporter(t, p.WriteURL(), &l)
 	t0 := time.Now().Add(-2 * time.Minute).UnixNano()
 	feed(ex, t0, 0, 200)
@@ -315,8 +299,8 @@ func TestPrometheusDownAndBackLosesNothing(t *testing.T) {
 // A real Prometheus scrapes /metrics.
 func TestScrapedByPrometheus(t *testing.T) {
 	m := NewMetrics()
-	var l logs
-	ex, err := export.New(export.Config{Log: l.log}, export.Meta{Hostname: "n1", Rank: -1}, prov, nil, []export.Observer{m})
+	var l testlog.Log
+	ex, err := export.New(export.Config{Log: func(_ export.Severity, m string) { l.Add(m) }}, export.Meta{Hostname: "n1", Rank: -1}, prov, nil, []export.Observer{m})
 	if err != nil {
 		t.Fatal(err)
 	}
