@@ -31,7 +31,5 @@ func SummaryFromWindow(jobid, hostname string, res aggregate.Result) JobSummary 
 	q := protocol.QueryResponse{JobID: jobid, Start: res.Start, End: res.End,
 		Ranks: []protocol.RankResult{{Rank: 0, Hostname: hostname, Result: res}}}
 	gather.Summarize(&q)
-	js := SummaryFromQuery(&q)
-	js.Nodes[0].Rank = 0
-	return js
+	return SummaryFromQuery(&q)
 }

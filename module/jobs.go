@@ -117,22 +117,20 @@ func (w *jobWatcher) onList(fu *fluxbind.Future) {
 		if j.TRun == 0 || j.Ranks == "" {
 			continue // never ran: no energy
 		}
-		ranks, err := fluxbind.DecodeIDSet(j.Ranks)
-		if err != nil {
-			w.failed(fmt.Errorf("job %d: %w", j.ID, err))
-			continue
-		}
 		q := &jobQuery{m: w.m, timeout: protocol.DefaultTimeout, pending: map[uint32]*fluxbind.Future{}, onDone: w.summary}
 		uid := j.UserID
 		// f58plain: an ASCII "f" in MQTT topics and Prometheus labels, as users type it
 		q.resp.ID, q.resp.JobID, q.resp.UserID = j.ID, fluxbind.EncodeJobID(j.ID, "f58plain"), &uid
 		q.resp.State = "INACTIVE"
-		q.resp.Start, q.resp.End = j.TRun, j.TCleanup
-		if q.resp.End == 0 {
-			q.resp.End = j.TInactive
+		end := j.TCleanup
+		if end == 0 {
+			end = j.TInactive
 		}
 		w.m.queries[q] = struct{}{}
-		q.fanout(ranks)
+		if err := q.runJob(j.TRun, end, j.Ranks); err != nil {
+			w.failed(fmt.Errorf("job %s: %w", q.resp.JobID, err))
+			q.release()
+		}
 	}
 }
 

@@ -160,19 +160,25 @@ func (q *jobQuery) onJobInfo(fu *fluxbind.Future) {
 		q.fail(syscall.ENODATA, fmt.Sprintf("job %s has not run (state %s): there is no power data for it", q.resp.JobID, q.resp.State))
 		return
 	}
-	ranks, err := fluxbind.DecodeIDSet(j.Ranks)
-	if err != nil {
+	if err := q.runJob(j.TRun, j.TCleanup, j.Ranks); err != nil {
 		q.fail(syscall.EPROTO, fmt.Sprintf("job %s: %v", q.resp.JobID, err))
-		return
 	}
-	q.resp.Start = j.TRun
-	if j.TCleanup > 0 {
-		q.resp.End = j.TCleanup
-	} else {
+}
+
+// runJob asks the job's ranks (an RFC 22 idset) for its run window, t_run
+// to tEnd; tEnd 0 means the job is running and the window ends now.
+func (q *jobQuery) runJob(tRun, tEnd float64, ranks string) error {
+	ids, err := fluxbind.DecodeIDSet(ranks)
+	if err != nil {
+		return err
+	}
+	q.resp.Start, q.resp.End = tRun, tEnd
+	if tEnd == 0 {
 		q.resp.End = now()
 		q.resp.Running = true
 	}
-	q.fanout(ranks)
+	q.fanout(ids)
+	return nil
 }
 
 // fanout asks every rank at once; each answer or timeout arrives through its
