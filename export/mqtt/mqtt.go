@@ -3,7 +3,6 @@ package mqtt
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -120,13 +119,9 @@ func New(o Options) (*Sink, error) {
 func tlsConfig(o *Options) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := export.CAPool(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("mqtt: CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt: CA file %s: no PEM certificate in it", o.CAFile)
+			return nil, fmt.Errorf("mqtt: %w", err)
 		}
 		cfg.RootCAs = pool
 	}

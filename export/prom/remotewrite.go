@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,13 +50,9 @@ func NewRemoteWrite(o RemoteWriteOptions) (*RemoteWrite, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := export.CAPool(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("prometheus remote-write: CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("prometheus remote-write: CA file %s: no PEM certificate in it", o.CAFile)
+			return nil, fmt.Errorf("prometheus remote-write: %w", err)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
