@@ -306,7 +306,7 @@ func referenceCounters(s *Series, t0, t1 int64) (e float64, method string) {
 			piece(max(t0, ts[0]-p), min(t1, ts[0]), v(0), v(0))
 		}
 		if t1 > ts[n-1] {
-			piece(max(t0, ts[n-1]), min(t1, ts[n-1]+p), v(n-1), v(n-1))
+			piece(max(t0, ts[n-1]), min(t1, ts[n-1]+maxGap), v(n-1), v(n-1))
 		}
 	}
 	switch {

@@ -29,9 +29,13 @@
 //
 // Edges: where the window begins before the oldest stored sample, or ends
 // after the newest one, there is no neighbour sample beyond that edge; the
-// nearest sample's value is then held for at most one period (that time is
-// covered), and beyond that the window is not covered. So a job shorter than
-// one period, or a running job queried between two samples, is complete.
+// nearest sample's value is then held (that time is covered), and beyond the
+// hold the window is not covered. The oldest sample is held back for at most
+// one period; the newest is held forward for at most maxGap, as long as a
+// pair of samples may last, because its successor may not have been taken
+// yet (a read in progress, a tick delayed on a loaded node). So a job shorter
+// than one period, or a running job queried between two samples, is
+// complete.
 // A job shorter than one period with a sample before and after it is
 // interpolated between them: it is covered and its energy is the integral.
 //
@@ -87,7 +91,7 @@
 //     wrapping (the window starts before the oldest stored sample but after
 //     the first sample ever taken).
 //   - ReasonGap: the uncovered time lies in discontinuities between samples,
-//     or after the newest sample by more than one period (the sampler
+//     or after the newest sample by more than maxGap (the sampler
 //     stopped or stalled).
 //   - ReasonNoSamples: the store holds no sample at all.
 //

@@ -20,7 +20,7 @@ const (
 	// wrapping.
 	ReasonOverwritten = "overwritten"
 	// ReasonGap: the samples of the window have a gap (a stall, a clock
-	// step, or no sample since more than one period before the window end).
+	// step, or no sample since more than maxGap before the window end).
 	ReasonGap = "gap in samples"
 	// ReasonNoSamples: the store holds no sample.
 	ReasonNoSamples = "no samples"

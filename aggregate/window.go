@@ -104,14 +104,18 @@ func Window(s *Series, t0, t1 int64) Result {
 	}
 
 	// Edge holds: the oldest and newest samples have no neighbour beyond
-	// them; their values are held for at most one period.
+	// them. The oldest is held back for at most one period. The newest is
+	// held forward for as long as a pair may last (maxGap): its successor
+	// may simply not have been taken yet (a read in progress, a late tick
+	// on a loaded node), and the sampler is not called stalled after the
+	// newest sample sooner than between two samples.
 	hold := max(int64(s.Period), 0)
 	oldest, newest := w.time(0), w.time(n-1)
 	if t0 < oldest {
 		w.hold(w.row(0), max(t0, oldest-hold), min(t1, oldest))
 	}
 	if t1 > newest {
-		w.hold(w.row(n-1), max(t0, newest), min(t1, newest+hold))
+		w.hold(w.row(n-1), max(t0, newest), min(t1, newest+w.maxGap))
 	}
 
 	// Window-level figures.

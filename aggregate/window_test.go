@@ -11,7 +11,7 @@ import (
 	"github.com/flux-framework/power-monitor/sample"
 )
 
-const period = time.Second // maxGap = 5s, edge hold = 1s
+const period = time.Second // maxGap = 5s; held 1 s before the oldest, 5 s after the newest
 
 var nan = float32(math.NaN())
 
@@ -189,12 +189,15 @@ func TestOverwrittenStart(t *testing.T) {
 
 func TestOneSample(t *testing.T) {
 	s := nodeSeries([]float64{100}, []float32{50})
-	// Held 1 s each side: [99.5, 100.5] fully covered, 50 J.
+	// Held 1 s before and up to 5 s (maxGap) after: [99.5, 100.5] fully
+	// covered, 50 J.
 	check(t, window(t, s, 99.5, 100.5), expect{PresenceComplete, "", 1, 1, 1, 50, 50, 50, 50})
-	// [100, 103]: held to 101, then nothing: 1/3, a gap (no sample since).
-	check(t, window(t, s, 100, 103), expect{PresencePartial, ReasonGap, 1, 1, 1.0 / 3, 50, 50, 50, 50})
-	// [91, 110]: 8 s not yet sampled, 2 s held, 9 s after: gap is larger.
-	check(t, window(t, s, 91, 110), expect{PresencePartial, ReasonGap, 1, 2, 2.0 / 19, 100, 50, 50, 50})
+	// [100, 105]: held to 105 (its successor may be late): complete.
+	check(t, window(t, s, 100, 105), expect{PresenceComplete, "", 1, 5, 1, 250, 50, 50, 50})
+	// [100, 108]: held to 105, then nothing: 5/8, a gap (no sample since).
+	check(t, window(t, s, 100, 108), expect{PresencePartial, ReasonGap, 1, 5, 5.0 / 8, 250, 50, 50, 50})
+	// [91, 115]: 8 s not yet sampled, 6 s held, 10 s after: gap is larger.
+	check(t, window(t, s, 91, 115), expect{PresencePartial, ReasonGap, 1, 6, 6.0 / 24, 300, 50, 50, 50})
 }
 
 func TestEmpty(t *testing.T) {
@@ -253,8 +256,12 @@ func TestRunningJob(t *testing.T) {
 	check(t, window(t, s, 105, 110.6), expect{PresenceComplete, "", 6, 5.6, 1, 560, 100, 100, 100})
 	// Started after the last sample, within one period: complete.
 	check(t, window(t, s, 110.2, 110.7), expect{PresenceComplete, "", 0, 0.5, 1, 50, 100, 100, 100})
-	// Queried far after the last sample: [105, 120] covered 5+1 = 6 s.
-	check(t, window(t, s, 105, 120), expect{PresencePartial, ReasonGap, 6, 6, 0.4, 600, 100, 100, 100})
+	// The next sample is late (a loaded node, a slow read): queried 4.9 s
+	// after the last one, still complete.
+	check(t, window(t, s, 105, 114.9), expect{PresenceComplete, "", 6, 9.9, 1, 990, 100, 100, 100})
+	// Queried far after the last sample: [105, 120] covered 5+5 = 10 s,
+	// the sampler stalled.
+	check(t, window(t, s, 105, 120), expect{PresencePartial, ReasonGap, 6, 10, 10.0 / 15, 1000, 100, 100, 100})
 }
 
 func TestUnmeasuredDomains(t *testing.T) {
@@ -373,7 +380,7 @@ func reference(s *Series, t0, t1 int64) (e, covered float64, samples int, mn, mx
 			piece(max(t0, ts[0]-p), min(t1, ts[0]), v(0), v(0))
 		}
 		if t1 > ts[n-1] {
-			piece(max(t0, ts[n-1]), min(t1, ts[n-1]+p), v(n-1), v(n-1))
+			piece(max(t0, ts[n-1]), min(t1, ts[n-1]+maxGap), v(n-1), v(n-1))
 		}
 	}
 	return e, covered, samples, mn, mx
