@@ -155,11 +155,17 @@ static void report (struct power *p, json_t *resp)
         json_array_foreach (ranks, i, r) {
             const char *host = json_string_value (json_object_get (r, "hostname"));
             const char *pr = json_string_value (json_object_get (r, "data_presence"));
+            const char *why = json_string_value (json_object_get (r, "reason"));
             json_t *node = json_object_get (r, "node");
+            char rcov[96] = "";
+            if (pr && strcmp (pr, "complete") != 0)
+                snprintf (rcov, sizeof (rcov), " (%.1f%% covered%s%s)",
+                          (double)(long)(1000. * num (r, "coverage")) / 10.,
+                          why ? ": " : "", why ? why : "");
             fmt_energy (e, sizeof (e), num (node, "energy_j"));
-            shell_log ("rank %d (%s): %s, average %.0f W, %s",
+            shell_log ("rank %d (%s): %s, average %.0f W, %s%s",
                        (int)num (r, "rank"), host ? host : "?", e,
-                       num (node, "mean_w"), pr ? pr : "?");
+                       num (node, "mean_w"), pr ? pr : "?", rcov);
         }
         json_array_foreach (missing, i, r) {
             const char *reason = json_string_value (json_object_get (r, "reason"));

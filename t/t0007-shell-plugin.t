@@ -58,6 +58,17 @@ test_expect_success '-o power.ranks=1 adds a line per rank' '
 	flux run -N4 -o power.ranks=1 true 2>err &&
 	test "$(grep -c "power: rank [0-3] (.*): .*, average [0-9]* W, complete" err)" = 4
 '
+test_expect_success 'a rank reloaded during the job says how much of it it covers, and why' '
+	flux submit -N4 -o power.ranks=1 --output=reload.out --error=reload.err sleep 2 >reload.id &&
+	flux job wait-event -t 10 $(cat reload.id) start &&
+	sleep 0.5 &&
+	flux exec -r 2 flux module reload power-monitor -r 0.1 &&
+	flux job wait-event -t 30 $(cat reload.id) clean &&
+	cat reload.err &&
+	grep "power: rank 2 (.*): .*, average [0-9]* W, partial ([0-9.]*% covered: not yet sampled)" reload.err &&
+	test "$(grep -c "power: rank [013] (.*): .*, complete$" reload.err)" = 3 &&
+	grep "power: .* over 4 nodes .*; partial data: [0-9.]*% of the job covered$" reload.err
+'
 test_expect_success '-o power=off prints nothing, sets no memo, posts no event' '
 	flux run -N4 -o power=off true 2>err &&
 	! grep "power:" err &&
