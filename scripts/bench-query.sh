@@ -4,10 +4,17 @@
 # libvariorum. For each size: load the module on all ranks (period 0.1 s),
 # run an N-node job of 2 s, then time the power-monitor.query RPC for that
 # job (REPS times, from one client, so the module's lookup, fan-out to N
-# ranks, aggregation and answer) and the whole `flux power-query` command.
+# ranks, aggregation and answer) and the whole `flux power-query` command;
+# then read each rank's sampler figures (mean cost of a sample, late ticks).
 # Prints a table. Run from the build tree after make.
 #
 #   scripts/bench-query.sh [SIZES] [REPS]      (default "1 2 4 8 16" 50)
+#
+# PM_MODULE_ARGS adds module options, for example the exports, to time the
+# queries while every rank publishes its samples:
+#
+#   PM_MODULE_ARGS="--mqtt-broker=127.0.0.1 --prometheus-remote-write=URL" \
+#       scripts/bench-query.sh 4
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 sizes=${1:-1 2 4 8 16}
@@ -16,12 +23,12 @@ FLUX=${FLUX:-$(sed -n 's/^FLUX = //p' "$top/Makefile" 2>/dev/null)}
 FLUX=${FLUX:-$(command -v flux)}
 export FLUX_MODULE_PATH_PREPEND="$top" FLUX_EXEC_PATH_PREPEND="$top"
 export LD_LIBRARY_PATH="$top/t/variorum-stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export REPS=$reps
+export REPS=$reps PM_MODULE_ARGS="${PM_MODULE_ARGS:-}"
 
-printf "%-6s %12s %12s %12s %14s\n" ranks "rpc p50 ms" "rpc p90 ms" "rpc max ms" "command p50 ms"
+printf "%-6s %12s %12s %12s %14s %16s %6s\n" ranks "rpc p50 ms" "rpc p90 ms" "rpc max ms" "command p50 ms" "sample mean us" late
 for n in $sizes; do
     "$FLUX" start --test-size="$n" sh -c '
-        flux exec -r all flux module load power-monitor -r 0.1 >/dev/null
+        flux exec -r all flux module load power-monitor -r 0.1 $PM_MODULE_ARGS >/dev/null
         flux run -N$(flux getattr size) sleep 2
         id=$(flux job last)
         flux python - "$id" <<-"EOT"
@@ -43,8 +50,13 @@ for n in $sizes; do
 	    subprocess.run(["flux", "power-query", "-j", sys.argv[1], "-f", "json"], check=True, stdout=subprocess.DEVNULL)
 	    c.append((time.perf_counter() - t0) * 1e3)
 	t.sort()
-	print("%-6s %12.2f %12.2f %12.2f %14.2f" % (h.attr_get("size"), statistics.median(t),
-	      t[int(0.9 * (len(t) - 1))], t[-1], statistics.median(c)))
+	# the figures of the sampler on every rank: mean cost of a sample (read,
+	# parse, store, hand to the exporter) and ticks skipped as late
+	st = [h.rpc("power-monitor.stats-get", nodeid=r).get()["sampler"]
+	      for r in range(int(h.attr_get("size")))]
+	print("%-6s %12.2f %12.2f %12.2f %14.2f %16.1f %6d" % (h.attr_get("size"), statistics.median(t),
+	      t[int(0.9 * (len(t) - 1))], t[-1], statistics.median(c),
+	      statistics.mean(x["sample_cost_mean_us"] for x in st), sum(x["late"] for x in st)))
 	EOT
         flux exec -r all flux module remove power-monitor
     '
