@@ -140,3 +140,56 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// An event published through the broker reaches a subscribed handler with
+// its payload; after Unsubscribe a second one does not.
+func TestPublishSubscribe(t *testing.T) {
+	h := open(t)
+	const topic = "fluxbind-test.ping"
+	var got []string
+	mh, err := h.AddHandler(MsgEvent, topic, 0, func(m *Msg) {
+		tp, payload, err := m.DecodeEvent()
+		got = append(got, tp+" "+payload+" "+errString(err))
+		h.Stop()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mh.Destroy()
+	if err := h.Subscribe(topic); err != nil {
+		t.Fatal(err)
+	}
+	fu, err := h.Publish(topic, `{"jobids":[1,2]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fu.Get(); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	fu.Destroy()
+	if _, err := h.Timer(5, func() { got = append(got, "timeout"); h.Stop() }); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != topic+` {"jobids":[1,2]} ok` {
+		t.Fatalf("events: %q", got)
+	}
+	if err := h.Unsubscribe(topic); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	fu, _ = h.Publish(topic, "")
+	fu.Get()
+	fu.Destroy()
+	if _, err := h.Timer(0.3, func() { got = append(got, "quiet"); h.Stop() }); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "quiet" {
+		t.Fatalf("after unsubscribe: %q", got)
+	}
+}
