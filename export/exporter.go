@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flux-framework/power-monitor/export/spool"
@@ -95,6 +96,9 @@ type Exporter struct {
 	observers []Observer
 	queue     chan Record
 	energy    *integrator // writer goroutine only
+	// jobID, when set, replaces meta.JobID in the samples from now on: the
+	// jobs running where the samples are taken (SetJobID).
+	jobID atomic.Pointer[string]
 
 	mu           sync.Mutex
 	taken        uint64
@@ -163,7 +167,17 @@ func (e *Exporter) Start() {
 
 // Append is sampler.Store: the sample taken at t goes to every sink.
 func (e *Exporter) Append(t int64, r *sample.Reading) {
-	e.offer(FromReading(t, r, e.prov, e.meta))
+	meta := e.meta
+	if id := e.jobID.Load(); id != nil {
+		meta.JobID = *id
+	}
+	e.offer(FromReading(t, r, e.prov, meta))
+}
+
+// SetJobID names the job (or jobs, comma-separated) that the samples taken
+// from now on measure; "" for none. Any goroutine may call it.
+func (e *Exporter) SetJobID(id string) {
+	e.jobID.Store(&id)
 }
 
 // Job sends a job's summary to every sink.

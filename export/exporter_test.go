@@ -280,3 +280,28 @@ func TestFromReading(t *testing.T) {
 		t.Fatal("a bad kind is refused")
 	}
 }
+
+// SetJobID tags the samples taken from then on, and only those; job
+// summaries keep their own jobid.
+func TestSetJobID(t *testing.T) {
+	s := &scripted{mode: "ok"}
+	var l testlog.Log
+	ex := newEx(t, t.TempDir(), s, &l, Config{})
+	ex.Append(1e9, reading(1))
+	ex.SetJobID("fA1")
+	ex.Append(2e9, reading(2))
+	ex.Job(JobSummary{ID: "fB2", End: 2.5})
+	ex.SetJobID("fA1,fC3")
+	ex.Append(3e9, reading(3))
+	ex.SetJobID("")
+	ex.Append(4e9, reading(4))
+	ex.Stop(5 * time.Second)
+	var ids []string
+	for _, r := range s.received() {
+		ids = append(ids, r.Kind+":"+r.JobID)
+	}
+	want := "sample: sample:fA1 job:fB2 sample:fA1,fC3 sample:"
+	if got := strings.Join(ids, " "); got != want {
+		t.Fatalf("jobids %q, want %q", got, want)
+	}
+}
