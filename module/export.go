@@ -15,8 +15,9 @@ import (
 // startExport starts the sinks the options ask for (MQTT, Prometheus
 // remote-write, /metrics). Samples reach them through the exporter's
 // queue, never blocking the sampler; delivery runs in the exporter's own
-// goroutines, whose log lines are posted to the reactor thread. Rank 0 also
-// watches for jobs that end and sends each one's summary.
+// goroutines, whose log lines are posted to the reactor thread. The samples
+// carry the jobids of the jobs running on this rank (module/running.go).
+// Rank 0 also watches for jobs that end and sends each one's summary.
 func (m *monitor) startExport() error {
 	e := m.opts.Export
 	if !e.Enabled() {
@@ -62,6 +63,10 @@ func (m *monitor) startExport() error {
 	m.export = run
 	for _, n := range run.Names() {
 		m.h.Log(fluxbind.LogInfo, "power-monitor: publishing to "+n)
+	}
+	if err := m.running.subscribe(); err != nil {
+		m.stopExport()
+		return err
 	}
 	if m.rank == 0 {
 		if m.jobs, err = m.watchJobs(); err != nil {

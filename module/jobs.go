@@ -48,10 +48,12 @@ type jobWatcher struct {
 	list     *fluxbind.Future
 	sent     uint64 // summaries sent
 	failures uint64
+	// publishing: jobs-inactive events not yet acknowledged
+	publishing map[*fluxbind.Future]struct{}
 }
 
 func (m *monitor) watchJobs() (*jobWatcher, error) {
-	w := &jobWatcher{m: m, since: float64(m.loaded.UnixNano()) / 1e9}
+	w := &jobWatcher{m: m, since: float64(m.loaded.UnixNano()) / 1e9, publishing: map[*fluxbind.Future]struct{}{}}
 	return w, w.arm()
 }
 
@@ -110,6 +112,7 @@ func (w *jobWatcher) onList(fu *fluxbind.Future) {
 		return
 	}
 	sort.Slice(resp.Jobs, func(i, j int) bool { return resp.Jobs[i].TInactive < resp.Jobs[j].TInactive })
+	w.publishInactive(resp)
 	for _, j := range resp.Jobs {
 		if j.TInactive > w.since {
 			w.since = j.TInactive
@@ -134,6 +137,40 @@ func (w *jobWatcher) onList(fu *fluxbind.Future) {
 	}
 }
 
+// publishInactive tells every rank which jobs ended, in one event, so that
+// a rank whose job shell died without saying so stops tagging its samples
+// with that job (module/running.go).
+func (w *jobWatcher) publishInactive(resp jobListResp) {
+	var ev protocol.JobsInactive
+	for _, j := range resp.Jobs {
+		if j.Ranks != "" {
+			ev.JobIDs = append(ev.JobIDs, j.ID)
+		}
+	}
+	if len(ev.JobIDs) == 0 {
+		return
+	}
+	payload, _ := json.Marshal(ev)
+	fu, err := w.m.h.Publish(protocol.EventJobsInactive, string(payload))
+	if err == nil {
+		err = fu.Then(protocol.DefaultTimeout, func(f *fluxbind.Future) {
+			if _, err := f.Get(); err != nil {
+				w.failed(fmt.Errorf("publishing %s: %w", protocol.EventJobsInactive, err))
+			}
+			f.Destroy()
+			delete(w.publishing, f)
+		})
+		if err != nil {
+			fu.Destroy()
+		} else {
+			w.publishing[fu] = struct{}{}
+		}
+	}
+	if err != nil {
+		w.failed(err)
+	}
+}
+
 func (w *jobWatcher) summary(resp *protocol.QueryResponse) {
 	if w.m.export == nil {
 		return
@@ -152,5 +189,9 @@ func (w *jobWatcher) stop() {
 	if w.list != nil {
 		w.list.Destroy()
 		w.list = nil
+	}
+	for fu := range w.publishing {
+		fu.Destroy()
+		delete(w.publishing, fu)
 	}
 }

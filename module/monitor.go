@@ -47,8 +47,9 @@ type monitor struct {
 	served   uint64                 // queries answered
 	windows  uint64                 // window requests answered
 
-	export *sinks.Running // nil: no export configured
-	jobs   *jobWatcher    // rank 0 with exports: job summaries
+	export  *sinks.Running // nil: no export configured
+	jobs    *jobWatcher    // rank 0 with exports: job summaries
+	running *runningJobs   // the jobs running on this rank (with exports)
 }
 
 func run(h *fluxbind.Handle, args []string) error {
@@ -57,6 +58,7 @@ func run(h *fluxbind.Handle, args []string) error {
 		return fmt.Errorf("power-monitor: %w", err)
 	}
 	m := &monitor{h: h, opts: opts, loaded: time.Now(), queries: map[*jobQuery]struct{}{}}
+	m.running = newRunningJobs(m)
 	h.OnPanic = func(v any) {
 		h.Log(fluxbind.LogErr, fmt.Sprintf("power-monitor: recovered panic in a callback: %v", v))
 	}
@@ -157,6 +159,7 @@ func (m *monitor) register() error {
 		{protocol.TopicWindow, 0, m.windowCB},
 		{protocol.TopicStats, 0, m.statsCB},
 		{protocol.TopicSources, fluxbind.RoleUser, m.sourcesCB},
+		{protocol.TopicRunning, fluxbind.RoleUser, m.running.runningCB},
 	} {
 		mh, err := m.h.AddHandler(fluxbind.MsgRequest, r.topic, r.rolemask, r.cb)
 		if err != nil {
@@ -179,6 +182,7 @@ func (m *monitor) teardown() {
 	for q := range m.queries {
 		q.abort(errors.New("power-monitor is unloading"))
 	}
+	m.running.unsubscribe()
 	for _, mh := range m.handlers {
 		mh.Destroy()
 	}

@@ -35,6 +35,8 @@ type moduleStats struct {
 	LoadedAt    float64                  `json:"loaded_at"`
 	Export      *export.Stats            `json:"export,omitempty"`
 	JobsSent    *uint64                  `json:"job_summaries_sent,omitempty"` // rank 0
+	// RunningJobs: the jobs whose samples carry their jobid here (exports)
+	RunningJobs []string `json:"running_jobs,omitempty"`
 }
 
 func (m *monitor) statsCB(msg *fluxbind.Msg) {
@@ -69,6 +71,7 @@ func (m *monitor) statsCB(msg *fluxbind.Msg) {
 	if m.export != nil {
 		es := m.export.Stats()
 		st.Export = &es
+		st.RunningJobs = m.running.ids()
 	}
 	if m.jobs != nil {
 		n := m.jobs.sent

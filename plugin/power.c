@@ -9,6 +9,9 @@
  *   - set memo annotations user.energy_j, user.power_w, user.duration_s and
  *     user.power_presence (flux jobs -o '{annotations.user.energy_j}');
  *   - append a "power" event with the same figures to the exec eventlog.
+ * On every shell, tell the local module (power-monitor.running) when the job
+ * starts and when its local tasks are done, so that the samples the module
+ * publishes to MQTT carry the jobid.
  * All of it is bounded by a timeout (power.timeout, default 5 s) and never
  * changes the job's result: the module absent, a rank missing or an error
  * gives at most one notice line.
@@ -26,6 +29,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +49,8 @@ struct power {
     double timeout;
     int pending;        /* futures not yet answered */
     int ref;            /* completion reference held */
+    uint32_t rank;      /* this shell's broker rank */
+    int told_end;       /* the local module heard that the job ended here */
 };
 
 static void power_destroy (struct power *p)
@@ -323,6 +329,35 @@ done:
     return rc;
 }
 
+/* Tell this rank's module that the job runs here (running = 1) or no longer
+ * does (0), so that the samples it publishes carry the jobid. Sent to this
+ * broker's rank, not FLUX_NODEID_ANY: where the module is not loaded here the
+ * request must not travel upstream to another rank's module. No response. */
+static void tell_module (struct power *p, int running)
+{
+    flux_future_t *f = flux_rpc_pack (p->h, "power-monitor.running", p->rank,
+                                      FLUX_RPC_NORESPONSE, "{s:I s:b}",
+                                      "jobid", (json_int_t)p->id,
+                                      "running", running);
+    flux_future_destroy (f);
+}
+
+/* shell.finish (the last local task exited) or shell.exit (tasks may
+ * never have started), whichever comes first. */
+static int local_end_cb (flux_plugin_t *plugin,
+                         const char *topic,
+                         flux_plugin_arg_t *args,
+                         void *arg)
+{
+    struct power *p = arg;
+
+    if (!p->told_end) {
+        p->told_end = 1;
+        tell_module (p, 0);
+    }
+    return 0;
+}
+
 static int shell_init_cb (flux_plugin_t *plugin,
                           const char *topic,
                           flux_plugin_arg_t *args,
@@ -335,8 +370,6 @@ static int shell_init_cb (flux_plugin_t *plugin,
 
     if (flux_shell_info_unpack (shell, "{s:I s:i}", "jobid", &id, "rank", &shell_rank) < 0)
         return 0;
-    if (shell_rank != 0)
-        return 0; /* only the leader reports */
     if (!(p = calloc (1, sizeof (*p))))
         return 0;
     p->shell = shell;
@@ -344,15 +377,24 @@ static int shell_init_cb (flux_plugin_t *plugin,
     p->id = (flux_jobid_t)id;
     p->timeout = DEFAULT_TIMEOUT;
     if (read_options (p, &enable) < 0) {
-        shell_log ("ignoring a malformed power option");
+        if (shell_rank == 0)
+            shell_log ("ignoring a malformed power option");
         enable = 1;
     }
-    if (!enable || !p->h) {
+    if (!enable || !p->h || flux_get_rank (p->h, &p->rank) < 0
+        || flux_plugin_aux_set (plugin, "power", p, (flux_free_f)power_destroy) < 0) {
         power_destroy (p);
         return 0;
     }
-    if (flux_plugin_aux_set (plugin, "power", p, (flux_free_f)power_destroy) < 0
-        || flux_plugin_add_handler (plugin, "shell.tasks-complete", tasks_complete_cb, p) < 0) {
+    /* Every shell: the samples of this rank carry the jobid while the job's
+     * tasks run here. */
+    if (flux_plugin_add_handler (plugin, "shell.finish", local_end_cb, p) < 0
+        || flux_plugin_add_handler (plugin, "shell.exit", local_end_cb, p) < 0)
+        return 0;
+    tell_module (p, 1);
+    if (shell_rank != 0)
+        return 0; /* only the leader reports */
+    if (flux_plugin_add_handler (plugin, "shell.tasks-complete", tasks_complete_cb, p) < 0) {
         shell_log ("cannot register: %s", strerror (errno));
         return 0;
     }

@@ -25,7 +25,26 @@ const (
 	// TopicSources asks one rank which power sources it found, which it
 	// uses, and why the others are missing. Open to guests.
 	TopicSources = "power-monitor.sources"
+	// TopicRunning tells one rank's module that a job's shell started or
+	// ended its tasks there (the job shell plugin, on every rank of a job).
+	// Open to guests; no response is needed.
+	TopicRunning = "power-monitor.running"
+	// EventJobsInactive is published by rank 0 when jobs become inactive,
+	// so that every rank forgets them even where a shell died before
+	// saying so.
+	EventJobsInactive = "power-monitor.jobs-inactive"
 )
+
+// RunningRequest is the payload of TopicRunning.
+type RunningRequest struct {
+	JobID   uint64 `json:"jobid"`
+	Running bool   `json:"running"`
+}
+
+// JobsInactive is the payload of EventJobsInactive.
+type JobsInactive struct {
+	JobIDs []uint64 `json:"jobids"`
+}
 
 // SourceStatus is what became of one kind of power source on a rank.
 type SourceStatus struct {

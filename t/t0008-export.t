@@ -2,10 +2,11 @@
 
 test_description='the module publishes every rank'"'"'s samples to a real Mosquitto
 and a real Prometheus (remote-write receiver on), sends each job'"'"'s summary
-when it ends, and loses no sample while the broker or Prometheus is away.'
+when it ends, tags the samples of the ranks a job runs on with its jobid,
+and loses no sample while the broker or Prometheus is away.'
 
 . "$(dirname "$0")"/sharness.d/power-monitor.sh
-test_under_flux 3
+test_under_flux 3 -Sconf.shell_pluginpath="$(pm_shell_pluginpath)"
 . "$SHARNESS"
 pm_skip_without_flux
 
@@ -114,6 +115,65 @@ test_expect_success 'a 3-node job: its summary reaches both sinks, equal to flux
 	pm_json "abs(d[\"energy[J]\"] - $want) <= 1e-6 * $want and d[\"ranks\"] == 3 and len(d[\"nodes\"]) == 3 and d[\"data-presence\"] == \"complete\" and d[\"jobid\"] == \"$jobid\"" <summary.json | grep True &&
 	got=$(prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}") &&
 	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want)"
+'
+cat >jobtag.py <<\EOF
+# jobtag.py JOBID T_RUN T_END <sub.out: per rank, the samples tagged with
+# JOBID, and those of them taken outside [T_RUN - 0.15, T_END + 0.15] (one
+# period and a half: the shell says the job starts just before its tasks
+# and ends just after them)
+import sys, json
+jobid, t0, t1 = sys.argv[1].replace("\u0192", "f"), float(sys.argv[2]), float(sys.argv[3])
+tagged, outside = {}, {}
+for line in sys.stdin:
+    topic, payload = line.split(" ", 1)
+    if topic != "power-monitor/variorum/data":
+        continue
+    d = json.loads(payload)
+    m = d["metadata"]
+    if jobid in m.get("jobid", "").split(","):
+        r, t = m["rank"], d["timestamp[ns]"] / 1e9
+        tagged[r] = tagged.get(r, 0) + 1
+        if not t0 - 0.15 <= t <= t1 + 0.15:
+            outside[r] = outside.get(r, 0) + 1
+for r in sorted(tagged):
+    print(r, tagged[r], outside.get(r, 0))
+EOF
+test_expect_success 'the samples of the ranks a job runs on carry its jobid, and only while it runs' '
+	flux run -N2 --requires=rank:1-2 sleep 1.5 &&
+	jobid=$(flux job last) &&
+	flux jobs -n -o "{t_run} {t_cleanup}" $jobid >times &&
+	read t_run t_cleanup <times &&
+	sleep 0.5 &&
+	python3 jobtag.py $jobid $t_run $t_cleanup <sub.out >tagged &&
+	cat tagged &&
+	test "$(cut -d" " -f1 tagged | tr "\n" " ")" = "1 2 " &&
+	while read r n out; do
+		test $n -ge 13 && test $out = 0 || return 1
+	done <tagged &&
+	for r in 0 1 2; do
+		flux exec -r $r flux module stats power-monitor | pm_json "d.get(\"running_jobs\", [])" >running.$r &&
+		test "$(cat running.$r)" = "[]" || return 1
+	done
+'
+test_expect_success 'a rank whose job shell never said the job ended forgets it when the job is inactive' '
+	flux submit -N1 --requires=rank:0 -o power=off sleep 3 >silent.id &&
+	flux job wait-event -t 10 $(cat silent.id) start &&
+	pm_rpc power-monitor.running "{\"jobid\": $(flux job id --to=dec $(cat silent.id)), \"running\": true}" 2 &&
+	flux exec -r 2 flux module stats power-monitor | pm_json "d[\"running_jobs\"]" >running &&
+	test "$(cat running)" = "[\"$(flux job id --to=f58 $(cat silent.id) | sed "s/ƒ/f/")\"]" &&
+	flux job wait-event -t 10 $(cat silent.id) clean &&
+	pm_wait_for 10 sh -c "! flux exec -r 2 flux module stats power-monitor | grep -q running_jobs"
+'
+test_expect_success 'power-monitor.running: a bad payload is refused; another user may not end a job' '
+	test_must_fail pm_rpc power-monitor.running "{\"running\": true}" 1 2>err &&
+	grep "power-monitor.running: want" err &&
+	pm_rpc power-monitor.running "{\"jobid\": 42, \"running\": true}" 1 &&
+	test_must_fail env FLUX_HANDLE_ROLEMASK=0x2 FLUX_HANDLE_USERID=$(($(id -u) + 4242)) \
+		flux python -c "import flux; flux.Flux().rpc(\"power-monitor.running\", {\"jobid\": 42, \"running\": False}, nodeid=1).get()" 2>err &&
+	grep "only the user who started the job here" err &&
+	pm_rpc power-monitor.running "{\"jobid\": 42, \"running\": false}" 1 &&
+	flux exec -r 1 flux module stats power-monitor >stats1 &&
+	! grep running_jobs stats1
 '
 test_expect_success 'the broker stops for 3 s, Prometheus for 3 s, both come back' '
 	now >t_a &&

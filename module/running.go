@@ -1,0 +1,127 @@
+//go:build flux
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/protocol"
+)
+
+// runningJobs are the jobs whose tasks run on this rank, as the job shell
+// plugin tells (power-monitor.running, doc/rpc.md). While exports are on
+// (and only then: nothing else uses them), the samples this rank publishes
+// carry their jobids (MQTT metadata.jobid).
+// A shell that dies without saying so is forgotten when rank 0 sees its
+// job inactive (power-monitor.jobs-inactive). Reactor thread only.
+type runningJobs struct {
+	m    *monitor
+	jobs map[uint64]uint32 // jobid -> the userid that said it runs
+
+	subscribed bool
+}
+
+func newRunningJobs(m *monitor) *runningJobs {
+	return &runningJobs{m: m, jobs: map[uint64]uint32{}}
+}
+
+// subscribe takes rank 0's power-monitor.jobs-inactive events (with exports).
+func (rj *runningJobs) subscribe() error {
+	mh, err := rj.m.h.AddHandler(fluxbind.MsgEvent, protocol.EventJobsInactive, 0, rj.inactiveCB)
+	if err != nil {
+		return err
+	}
+	rj.m.handlers = append(rj.m.handlers, mh)
+	if err := rj.m.h.Subscribe(protocol.EventJobsInactive); err != nil {
+		return err
+	}
+	rj.subscribed = true
+	return nil
+}
+
+func (rj *runningJobs) unsubscribe() {
+	if rj.subscribed {
+		rj.m.h.Unsubscribe(protocol.EventJobsInactive)
+		rj.subscribed = false
+	}
+}
+
+// runningCB answers power-monitor.running. Anyone may say that a job runs
+// here; only the user who said so, or the instance owner, that it ended.
+func (rj *runningJobs) runningCB(msg *fluxbind.Msg) {
+	_, payload, err := msg.Decode()
+	if err != nil {
+		rj.m.h.RespondError(msg, syscall.EPROTO, err.Error())
+		return
+	}
+	var req protocol.RunningRequest
+	if err := json.Unmarshal([]byte(payload), &req); err != nil || req.JobID == 0 {
+		rj.m.h.RespondError(msg, syscall.EPROTO, fmt.Sprintf("power-monitor.running: want {\"jobid\": ID, \"running\": BOOL}, got %q", payload))
+		return
+	}
+	if rj.m.export == nil { // nothing publishes the samples: nothing to tag
+		rj.m.h.Respond(msg, []byte("{}"))
+		return
+	}
+	uid, _, err := msg.Cred()
+	if err != nil {
+		rj.m.h.RespondError(msg, syscall.EPROTO, err.Error())
+		return
+	}
+	if req.Running {
+		rj.jobs[req.JobID] = uid
+	} else if owner, ok := rj.jobs[req.JobID]; ok {
+		if owner != uid && !msg.Authorize(owner) {
+			rj.m.h.RespondError(msg, syscall.EPERM, "only the user who started the job here, or the instance owner, may end it")
+			return
+		}
+		delete(rj.jobs, req.JobID)
+	}
+	rj.update()
+	rj.m.h.Respond(msg, []byte("{}"))
+}
+
+// inactiveCB takes rank 0's power-monitor.jobs-inactive event.
+func (rj *runningJobs) inactiveCB(msg *fluxbind.Msg) {
+	_, payload, err := msg.DecodeEvent()
+	if err != nil {
+		return
+	}
+	var ev protocol.JobsInactive
+	if json.Unmarshal([]byte(payload), &ev) != nil {
+		return
+	}
+	n := len(rj.jobs)
+	for _, id := range ev.JobIDs {
+		delete(rj.jobs, id)
+	}
+	if len(rj.jobs) != n {
+		rj.update()
+	}
+}
+
+// ids are the running jobs in f58plain (ASCII "f", as in MQTT topics),
+// oldest first (jobids grow with submit time).
+func (rj *runningJobs) ids() []string {
+	keys := make([]uint64, 0, len(rj.jobs))
+	for id := range rj.jobs {
+		keys = append(keys, id)
+	}
+	slices.Sort(keys)
+	out := make([]string, len(keys))
+	for i, id := range keys {
+		out[i] = fluxbind.EncodeJobID(id, "f58plain")
+	}
+	return out
+}
+
+func (rj *runningJobs) update() {
+	if rj.m.export != nil {
+		rj.m.export.SetJobID(strings.Join(rj.ids(), ","))
+	}
+}
