@@ -137,3 +137,42 @@ func TestBadCredentialsKeepTheLocalFile(t *testing.T) {
 		}
 	}
 }
+
+// A second agent given the same trace file (hence the same spool) is
+// refused at once with a message naming the spool and the holder; the
+// first runs on and keeps its records.
+func TestSecondAgentOnTheSameSpoolIsRefused(t *testing.T) {
+	bin := buildAgent(t)
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "node.trace")
+	// port 1: nothing listens, every record stays in the spool
+	args := []string{"-o", trace, "-r", "0.05", replayRAPL, "--mqtt-broker=127.0.0.1", "--mqtt-port=1", "--flush-timeout=0.2"}
+	first := exec.Command(bin, args...)
+	var firstErr strings.Builder
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Kill()
+	spool := trace + ".spool"
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(filepath.Join(spool, "mqtt", "lock")); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, err := exec.Command(bin, append(args, "--duration=1")...).CombinedOutput()
+	want := fmt.Sprintf("spool: %s is in use by process %d: give each its own --spool-dir", filepath.Join(spool, "mqtt"), first.Process.Pid)
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Fatalf("second agent: %v\n%s\nwant %q", err, out, want)
+	}
+	if err := first.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first agent: %v\n%s", err, firstErr.String())
+	}
+	if !strings.Contains(firstErr.String(), "stopped: ") {
+		t.Fatalf("first agent did not stop cleanly:\n%s", firstErr.String())
+	}
+}

@@ -170,6 +170,7 @@ type Spool struct {
 	segBytes int64
 	ready    chan struct{}
 	closed   atomic.Bool
+	lock     *os.File // flock'd until Close (lock.go)
 
 	// hookPeek, when set by tests, is called by Peek between its stages.
 	hookPeek func(stage string)
@@ -228,7 +229,9 @@ func (s *Spool) segPath(seq uint64) string {
 
 // Open opens the spool in o.Dir, creating it if needed, and recovers what a
 // previous process left: it deletes the segments already consumed, cuts
-// off a torn last record, and counts the pending records.
+// off a torn last record, and counts the pending records. A spool is open
+// in one place at a time: Open fails while another Spool, in this process
+// or another, has o.Dir open.
 func Open(o Options) (*Spool, error) {
 	if o.Dir == "" {
 		return nil, errors.New("spool: Options.Dir is empty")
@@ -254,17 +257,23 @@ func Open(o Options) (*Spool, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fileErr(o.Dir, "create directory", err)
 	}
+	lock, err := lockDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Spool{
 		dir:      o.Dir,
 		maxBytes: maxBytes,
 		segBytes: segBytes,
 		ready:    make(chan struct{}, 1),
+		lock:     lock,
 	}
 	s.br = bufio.NewReaderSize(&s.sr, readBufSize)
 	if err := s.recover(); err != nil {
 		if s.w != nil {
 			s.w.Close()
 		}
+		lock.Close()
 		return nil, err
 	}
 	return s, nil
@@ -900,6 +909,7 @@ func (s *Spool) Close() error {
 		return nil
 	}
 	s.closeReader()
+	defer s.lock.Close() // releases the flock
 	if s.w != nil {
 		if err := s.w.Close(); err != nil {
 			return fileErr(s.w.Name(), "close segment", err)

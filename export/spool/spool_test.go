@@ -907,3 +907,33 @@ func BenchmarkPeekAck(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/record")
 }
+
+// A spool is open in one place at a time: a second Open of the same
+// directory fails, naming the directory and the holder, and works again
+// once the first is closed. The records are untouched.
+func TestOpenIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Append([]byte(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(Options{Dir: dir})
+	want := fmt.Sprintf("spool: %s is in use by process %d: give each its own --spool-dir", dir, os.Getpid())
+	if err == nil || err.Error() != want {
+		t.Fatalf("second Open: %v, want %q", err, want)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	defer b.Close()
+	if st := b.Stats(); st.Pending != 1 {
+		t.Fatalf("pending %d, want 1", st.Pending)
+	}
+}
