@@ -96,8 +96,8 @@ test_expect_success 'load the module on every rank, publishing to both' '
 '
 test_expect_success 'every rank publishes WattAMeter payloads with its metadata' '
 	pm_wait_for 10 grep -q "\"rank\":2" sub.out &&
-	grep "^power-monitor/variorum/data " sub.out | head -1 | cut -d" " -f2- >one.json &&
-	pm_json "list(d)[:3] == [\"timestamp[ns]\", \"timestamp[iso]\", \"reading-time[ns]\"] and d[\"node[W]\"] == 440 and d[\"gpu-3[W]\"] == 50 and d[\"metadata\"][\"hostname\"] != \"\"" <one.json | grep True &&
+	grep "^power-monitor/variorumreader/data " sub.out | head -1 | cut -d" " -f2- >one.json &&
+	pm_json "list(d)[:5] == [\"timestamp[ns]\", \"timestamp[iso]\", \"reading-time[ns]\", \"node\", \"run-id\"] and d[\"node[W]\"] == 440 and d[\"gpu-3[W]\"] == 50 and d[\"metadata\"][\"hostname\"] != \"\" and d[\"node\"] == d[\"metadata\"][\"hostname\"]" <one.json | grep True &&
 	for r in 0 1 2; do grep -q "\"rank\":$r}" sub.out || return 1; done
 '
 test_expect_success 'Prometheus has every rank'"'"'s series' '
@@ -126,10 +126,11 @@ jobid, t0, t1 = sys.argv[1].replace("\u0192", "f"), float(sys.argv[2]), float(sy
 tagged, outside = {}, {}
 for line in sys.stdin:
     topic, payload = line.split(" ", 1)
-    if topic != "power-monitor/variorum/data":
+    if topic != "power-monitor/variorumreader/data":
         continue
     d = json.loads(payload)
     m = d["metadata"]
+    assert d["run-id"] == m.get("jobid"), d  # WattAMeter's run-id is the jobid
     if jobid in m.get("jobid", "").split(","):
         r, t = m["rank"], d["timestamp[ns]"] / 1e9
         tagged[r] = tagged.get(r, 0) + 1
@@ -199,7 +200,7 @@ rank, ta, tb = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 ts = set()
 for line in sys.stdin:
     topic, payload = line.split(" ", 1)
-    if topic != "power-monitor/variorum/data":
+    if topic != "power-monitor/variorumreader/data":
         continue
     d = json.loads(payload)
     if d["metadata"]["rank"] == rank:

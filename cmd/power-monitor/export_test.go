@@ -65,7 +65,7 @@ func TestSIGTERMFlushesEverySink(t *testing.T) {
 		defer mu.Unlock()
 		if strings.HasPrefix(m.Topic(), "power-monitor/jobs/slurm-77/") {
 			jobs++
-		} else if m.Topic() == "power-monitor/replay/data" {
+		} else if m.Topic() == "power-monitor/replayreader/data" {
 			got[head.TS] = true
 		}
 	}).WaitTimeout(5 * time.Second)

@@ -123,13 +123,13 @@ func TestSubscriberReceivesEverySample(t *testing.T) {
 	ex.Job(export.JobSummary{ID: "f2job", Start: float64(t0) / 1e9, End: float64(t0)/1e9 + 2, DurationS: 2, EnergyJ: 840, PowerW: 420})
 	ex.Stop(10 * time.Second)
 
-	sub.waitFor("power-monitor/rapl/data", 200, 10*time.Second)
-	sub.waitFor("power-monitor/nvml/data", 200, 10*time.Second)
+	sub.waitFor("power-monitor/raplreader/data", 200, 10*time.Second)
+	sub.waitFor("power-monitor/nvmlreader/data", 200, 10*time.Second)
 	sub.waitFor("power-monitor/jobs/f2job/power", 1, 10*time.Second)
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	for i, ts := range sub.order["power-monitor/rapl/data"] {
-		p := sub.got["power-monitor/rapl/data"][ts]
+	for i, ts := range sub.order["power-monitor/raplreader/data"] {
+		p := sub.got["power-monitor/raplreader/data"][ts]
 		if ts != t0+int64(i)*10e6 || p["cpu-0[W]"] != 100+float64(i) {
 			t.Fatalf("message %d out of order or wrong: %v", i, p)
 		}
@@ -150,11 +150,11 @@ func TestSubscriberReceivesEverySample(t *testing.T) {
 // subscriber gets every sample, in order, once it is back.
 func TestBrokerDownAndBackLosesNothing(t *testing.T) {
 	b := testservers.Mosquitto(t, testservers.MosquittoOptions{Persist: true})
-	sub := subscribe(t, b.Port, "power-monitor/rapl/data", "", "")
+	sub := subscribe(t, b.Port, "power-monitor/raplreader/data", "", "")
 	var l testlog.Log
 	ex := newExporter(t, Options{Broker: "127.0.0.1", Port: b.Port, QoS: 1, Timeout: 2 * time.Second}, &l)
 	t0 := time.Now().UnixNano()
-	const topic = "power-monitor/rapl/data"
+	const topic = "power-monitor/raplreader/data"
 
 	feed(ex, t0, 0, 100)
 	sub.waitFor(topic, 100, 10*time.Second)
@@ -245,7 +245,7 @@ func TestBadCredentialsSayWhatToCheck(t *testing.T) {
 	ex = newExporter(t, Options{Broker: "127.0.0.1", Port: b.Port, Username: "flux", Password: "s3cret"}, &l2)
 	feed(ex, time.Now().UnixNano(), 0, 10)
 	ex.Stop(10 * time.Second)
-	sub.waitFor("power-monitor/nvml/data", 10, 10*time.Second)
+	sub.waitFor("power-monitor/nvmlreader/data", 10, 10*time.Second)
 }
 
 // BenchmarkDelivery is the cost per sample of publishing to a real

@@ -6,12 +6,16 @@
 //	{prefix}/{reader}/data      one message per sample and per reader
 //	{prefix}/jobs/{jobid}/power one message per job, when it ends
 //
-// A reader is the source that read the values: nvml, rapl, variorum, hwmon,
-// estimate or replay. A sample of a node whose CPUs come from RAPL and GPUs
-// from NVML is two messages, as WattAMeter's RAPL and NVML readers send. The
-// payload is a JSON object, keys in this order:
+// A reader is named as WattAMeter names its readers (the class name in
+// lower case) after the source that read the values: nvmlreader,
+// raplreader, variorumreader, hwmonreader, estimatereader or replayreader,
+// so that a subscriber to wattameter/nvmlreader/data gets our NVML samples
+// too. A sample of a node whose CPUs come from RAPL and GPUs from NVML is
+// two messages, as WattAMeter's RAPL and NVML readers send. The payload is
+// a JSON object, keys in this order:
 //
 //	timestamp[ns], timestamp[iso], reading-time[ns],
+//	node (the hostname) and run-id (the jobid, or null), as WattAMeter,
 //	one key per quantity with its unit: gpu-0[mW], gpu-0[mJ] (NVML's
 //	units), cpu-0[W], cpu-0[uJ] (RAPL's), node[W], mem-0[W], ... [J],
 //	metadata: {hostname, rank (in Flux), jobid (where known)}
@@ -79,6 +83,14 @@ func Messages(rec *export.Record, prefix string) []Message {
 		head(&b, rec.T)
 		b.WriteString(`,"reading-time[ns]":`)
 		b.WriteString(strconv.FormatInt(rec.ReadNs, 10))
+		h, _ := json.Marshal(rec.Hostname)
+		field(&b, "node", string(h))
+		runID := "null"
+		if rec.JobID != "" {
+			j, _ := json.Marshal(rec.JobID)
+			runID = string(j)
+		}
+		field(&b, "run-id", runID)
 		for _, v := range by[r] {
 			dev := v.Device()
 			field(&b, dev+"["+u.power+"]", num(v.W*u.pScale, false))
@@ -88,10 +100,15 @@ func Messages(rec *export.Record, prefix string) []Message {
 		}
 		meta(&b, rec)
 		b.WriteByte('}')
-		out = append(out, Message{Topic: prefix + "/" + r + "/data", Payload: b.Bytes()})
+		out = append(out, Message{Topic: prefix + "/" + ReaderName(r) + "/data", Payload: b.Bytes()})
 	}
 	return out
 }
+
+// ReaderName is the topic level of a source kind: WattAMeter's reader
+// class name in lower case (NVMLReader -> nvmlreader), and the same form
+// for the sources WattAMeter lacks.
+func ReaderName(kind string) string { return kind + "reader" }
 
 func jobPayload(rec *export.Record) []byte {
 	j := rec.Job

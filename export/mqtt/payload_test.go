@@ -30,11 +30,14 @@ func TestSamplePayloadIsWattAMeters(t *testing.T) {
 	const ts = int64(1763800000123456789)
 	rec := export.FromReading(ts, reading(0), prov, export.Meta{Hostname: "node7", Rank: 3, JobID: "f2xyz"})
 	msgs := Messages(&rec, "wattameter")
-	if len(msgs) != 2 || msgs[0].Topic != "wattameter/rapl/data" || msgs[1].Topic != "wattameter/nvml/data" {
+	if len(msgs) != 2 || msgs[0].Topic != "wattameter/raplreader/data" || msgs[1].Topic != "wattameter/nvmlreader/data" {
 		t.Fatalf("topics %+v", msgs)
 	}
 	rapl := string(msgs[0].Payload)
+	// WattAMeter's MQTTPublisher.publish_data: timestamp[ns],
+	// timestamp[iso], reading-time[ns], node, run-id, the tags, metadata
 	want := `{"timestamp[ns]":1763800000123456789,"timestamp[iso]":"2025-11-22T08:26:40.123456Z","reading-time[ns]":12345,` +
+		`"node":"node7","run-id":"f2xyz",` +
 		`"cpu-0[W]":100,"cpu-0[uJ]":1000123456,"cpu-1[W]":110,"cpu-1[uJ]":2000000000,` +
 		`"metadata":{"hostname":"node7","rank":3,"jobid":"f2xyz"}}`
 	if rapl != want {
@@ -56,11 +59,11 @@ func TestSamplePayloadOutsideFluxAndVariorum(t *testing.T) {
 	r := &sample.Reading{Node: 400, CPU: []float64{150, math.NaN()}, GPU: []float64{}}
 	rec := export.FromReading(1e18, r, export.Provenance{"node": "variorum", "cpu": "variorum"}, export.Meta{Hostname: "ws", Rank: -1})
 	msgs := Messages(&rec, "power-monitor")
-	if len(msgs) != 1 || msgs[0].Topic != "power-monitor/variorum/data" {
+	if len(msgs) != 1 || msgs[0].Topic != "power-monitor/variorumreader/data" {
 		t.Fatalf("%+v", msgs)
 	}
 	got := string(msgs[0].Payload)
-	if !strings.HasSuffix(got, `"reading-time[ns]":0,"node[W]":400,"cpu-0[W]":150,"metadata":{"hostname":"ws"}}`) {
+	if !strings.HasSuffix(got, `"reading-time[ns]":0,"node":"ws","run-id":null,"node[W]":400,"cpu-0[W]":150,"metadata":{"hostname":"ws"}}`) {
 		t.Fatalf("payload %s (unmeasured cpu-1 left out; no rank or jobid outside a job)", got)
 	}
 }
