@@ -51,8 +51,14 @@ func (rj *runningJobs) unsubscribe() {
 	}
 }
 
+// maxRunningJobs bounds the set: a node shared by many small jobs stays
+// well below it, and a guest who sends made-up jobids cannot grow it (nor
+// the samples' metadata) without bound.
+const maxRunningJobs = 256
+
 // runningCB answers power-monitor.running. Anyone may say that a job runs
-// here; only the user who said so, or the instance owner, that it ended.
+// here; only the user who said so, or the instance owner, may say it again
+// or that it ended.
 func (rj *runningJobs) runningCB(msg *fluxbind.Msg) {
 	_, payload, err := msg.Decode()
 	if err != nil {
@@ -73,13 +79,20 @@ func (rj *runningJobs) runningCB(msg *fluxbind.Msg) {
 		rj.m.h.RespondError(msg, syscall.EPROTO, err.Error())
 		return
 	}
-	if req.Running {
-		rj.jobs[req.JobID] = uid
-	} else if owner, ok := rj.jobs[req.JobID]; ok {
-		if owner != uid && !msg.Authorize(owner) {
-			rj.m.h.RespondError(msg, syscall.EPERM, "only the user who started the job here, or the instance owner, may end it")
-			return
+	owner, known := rj.jobs[req.JobID]
+	switch {
+	case known && owner != uid && !msg.Authorize(owner):
+		// a job claimed by one user cannot be taken over, or ended, by another
+		rj.m.h.RespondError(msg, syscall.EPERM, "only the user who started the job here, or the instance owner, may change it")
+		return
+	case req.Running && !known && len(rj.jobs) >= maxRunningJobs:
+		rj.m.h.RespondError(msg, syscall.ENOSPC, fmt.Sprintf("power-monitor.running: already %d jobs running on this rank", maxRunningJobs))
+		return
+	case req.Running:
+		if !known {
+			rj.jobs[req.JobID] = uid
 		}
+	case known:
 		delete(rj.jobs, req.JobID)
 	}
 	rj.update()
