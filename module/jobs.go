@@ -50,6 +50,8 @@ type jobWatcher struct {
 	failures uint64
 	// publishing: jobs-inactive events not yet acknowledged
 	publishing map[*fluxbind.Future]struct{}
+	// unpublished: jobids of a jobs-inactive event that failed
+	unpublished []uint64
 }
 
 func (m *monitor) watchJobs() (*jobWatcher, error) {
@@ -141,7 +143,9 @@ func (w *jobWatcher) onList(fu *fluxbind.Future) {
 // a rank whose job shell died without saying so stops tagging its samples
 // with that job (module/running.go).
 func (w *jobWatcher) publishInactive(resp jobListResp) {
-	var ev protocol.JobsInactive
+	// the jobs of a publication that failed go out again with these
+	ev := protocol.JobsInactive{JobIDs: w.unpublished}
+	w.unpublished = nil
 	for _, j := range resp.Jobs {
 		if j.Ranks != "" {
 			ev.JobIDs = append(ev.JobIDs, j.ID)
@@ -156,6 +160,7 @@ func (w *jobWatcher) publishInactive(resp jobListResp) {
 		err = fu.Then(protocol.DefaultTimeout, func(f *fluxbind.Future) {
 			if _, err := f.Get(); err != nil {
 				w.failed(fmt.Errorf("publishing %s: %w", protocol.EventJobsInactive, err))
+				w.keep(ev.JobIDs)
 			}
 			f.Destroy()
 			delete(w.publishing, f)
@@ -168,6 +173,16 @@ func (w *jobWatcher) publishInactive(resp jobListResp) {
 	}
 	if err != nil {
 		w.failed(err)
+		w.keep(ev.JobIDs)
+	}
+}
+
+// keep holds jobids whose publication failed for the next one, up to a
+// bound (a rank that missed them forgets those jobs at its next reload).
+func (w *jobWatcher) keep(ids []uint64) {
+	w.unpublished = append(w.unpublished, ids...)
+	if n := len(w.unpublished) - 10000; n > 0 {
+		w.unpublished = w.unpublished[n:]
 	}
 }
 
