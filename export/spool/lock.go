@@ -16,7 +16,10 @@ const lockName = "lock"
 // (two agents given the same trace file, two modules given the same
 // --spool-dir) cannot interleave their segments and cursors. The lock goes
 // with the process: a crash leaves nothing to clean up. The file holds the
-// holder's pid, for the message.
+// holder's pid, for the message. The lock is advisory and works where the
+// filesystem supports flock (local filesystems; NFS emulates it with POSIX
+// locks, which do not separate two opens in one process); where it does
+// not, lockDir returns no file and no error and the spool goes unlocked.
 func lockDir(dir string) (*os.File, error) {
 	path := filepath.Join(dir, lockName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -25,6 +28,11 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
+		if noLocks(err) {
+			// a filesystem without flock (Lustre mounted without the flock
+			// option): the spool works unlocked, as before the lock existed
+			return nil, nil
+		}
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			holder := "another process"
 			if b, rerr := os.ReadFile(path); rerr == nil {
@@ -40,4 +48,9 @@ func lockDir(dir string) (*os.File, error) {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
+}
+
+func noLocks(err error) bool {
+	return errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EOPNOTSUPP) ||
+		errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.EINVAL)
 }

@@ -273,7 +273,9 @@ func Open(o Options) (*Spool, error) {
 		if s.w != nil {
 			s.w.Close()
 		}
-		lock.Close()
+		if lock != nil {
+			lock.Close()
+		}
 		return nil, err
 	}
 	return s, nil
@@ -909,7 +911,9 @@ func (s *Spool) Close() error {
 		return nil
 	}
 	s.closeReader()
-	defer s.lock.Close() // releases the flock
+	if s.lock != nil {
+		defer s.lock.Close() // releases the flock
+	}
 	if s.w != nil {
 		if err := s.w.Close(); err != nil {
 			return fileErr(s.w.Name(), "close segment", err)
