@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,13 +93,28 @@ func Run(ctx context.Context, o Options, out io.Writer, logf func(string, ...any
 		VariorumLib: o.VariorumLib, Sysfs: o.Sysfs, Procfs: o.Procfs,
 		IdleW: o.IdleW, PeakW: o.PeakW, ReplaySpeed: o.ReplaySpeed,
 	})
+	// Why a source is not used matters when it was asked for (with none
+	// working, the error gives every reason); otherwise one line names them.
+	listed := map[string]bool{}
+	for _, k := range o.Sources {
+		listed[strings.SplitN(k, ":", 2)[0]] = true
+	}
+	var others []string
 	for _, s := range statuses {
-		if !s.Used {
+		switch {
+		case s.Used:
+		case err != nil:
+		case listed[s.Kind]:
 			logf("source %s not used: %s", s.Kind, s.Reason)
+		default:
+			others = append(others, s.Kind)
 		}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("no power source: %w", err)
+	}
+	if len(others) > 0 {
+		logf("not used: %s (--source=KIND says why)", strings.Join(others, ", "))
 	}
 	defer src.Close()
 	logf("sampling every %gs from %s", o.Period.Seconds(), src.Name())

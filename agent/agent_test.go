@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,5 +54,28 @@ func TestRunWithoutSourceFails(t *testing.T) {
 	_, err := Run(context.Background(), o, &bytes.Buffer{}, func(string, ...any) {})
 	if err == nil || !strings.Contains(err.Error(), "no power source: ") || !strings.Contains(err.Error(), "/nonexistent/trace") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// Sources that were not asked for are named on one line; one that was
+// asked for and cannot work says why.
+func TestRunNamesUnusedSourcesBriefly(t *testing.T) {
+	o := Options{Options: config.Defaults(), Duration: 100 * time.Millisecond}
+	o.Sources = []string{"replay:" + filepath.Join("..", "source", "testdata", "replay-nvml_wattameter.log"), "rapl"}
+	o.Sysfs = t.TempDir() // no powercap zones
+	o.Period = 50 * time.Millisecond
+	var logs []string
+	if _, err := Run(context.Background(), o, &bytes.Buffer{}, func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(logs, "\n")
+	if !strings.Contains(all, "source rapl not used: rapl: no powercap RAPL zones under") {
+		t.Fatalf("the listed source does not say why:\n%s", all)
+	}
+	if n := strings.Count(all, " not used: "); n != 1 {
+		t.Fatalf("%d 'not used' reasons, want only rapl's:\n%s", n, all)
+	}
+	if !strings.Contains(all, "not used: variorum, nvml, hwmon (--source=KIND says why)") {
+		t.Fatalf("the others are not named on one line:\n%s", all)
 	}
 }
