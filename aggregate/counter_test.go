@@ -300,15 +300,7 @@ func referenceCounters(s *Series, t0, t1 int64) (e float64, method string) {
 		at := func(t int64) float64 { return v(k-1) + (v(k)-v(k-1))*float64(t-ta)/float64(tb-ta) }
 		piece(a, b, at(a), at(b))
 	}
-	if n := len(ts); n > 0 {
-		p := int64(s.Period)
-		if t0 < ts[0] {
-			piece(max(t0, ts[0]-p), min(t1, ts[0]), v(0), v(0))
-		}
-		if t1 > ts[n-1] {
-			piece(max(t0, ts[n-1]), min(t1, ts[n-1]+maxGap), v(n-1), v(n-1))
-		}
-	}
+	referenceHolds(s, ts, t0, t1, v, piece)
 	switch {
 	case counted && powered:
 		method = MethodMixed

@@ -333,6 +333,22 @@ func TestMaxGap(t *testing.T) {
 	}
 }
 
+// referenceHolds applies the edge rule for the reference integrators: the
+// oldest sample's value held back one period, the newest's held forward up
+// to maxGap, each clipped to [t0, t1] and handed to piece.
+func referenceHolds(s *Series, ts []int64, t0, t1 int64, v func(int) float64, piece func(a, b int64, x, y float64)) {
+	n := len(ts)
+	if n == 0 {
+		return
+	}
+	if t0 < ts[0] {
+		piece(max(t0, ts[0]-int64(s.Period)), min(t1, ts[0]), v(0), v(0))
+	}
+	if t1 > ts[n-1] {
+		piece(max(t0, ts[n-1]), min(t1, ts[n-1]+int64(MaxGap(s.Period))), v(n-1), v(n-1))
+	}
+}
+
 // reference is a naive implementation of the node energy, covered time,
 // sample count and min/max: every pair clipped to the window, no search.
 func reference(s *Series, t0, t1 int64) (e, covered float64, samples int, mn, mx float64) {
@@ -374,15 +390,7 @@ func reference(s *Series, t0, t1 int64) (e, covered float64, samples int, mn, mx
 		at := func(t int64) float64 { return v(k-1) + (v(k)-v(k-1))*float64(t-ta)/float64(tb-ta) }
 		piece(a, b, at(a), at(b))
 	}
-	if n := len(ts); n > 0 {
-		p := int64(s.Period)
-		if t0 < ts[0] {
-			piece(max(t0, ts[0]-p), min(t1, ts[0]), v(0), v(0))
-		}
-		if t1 > ts[n-1] {
-			piece(max(t0, ts[n-1]), min(t1, ts[n-1]+maxGap), v(n-1), v(n-1))
-		}
-	}
+	referenceHolds(s, ts, t0, t1, v, piece)
 	return e, covered, samples, mn, mx
 }
 
