@@ -9,11 +9,6 @@ test_under_flux 2
 . "$SHARNESS"
 pm_skip_without_flux
 
-# as_guest UID CMD...: run CMD with the USER role (not owner) as UID.
-as_guest() {
-	_uid=$1; shift
-	FLUX_HANDLE_ROLEMASK=0x2 FLUX_HANDLE_USERID=$_uid "$@"
-}
 OTHER=$(($(id -u) + 4242))
 
 test_expect_success 'load the module and run a job as the instance owner' '

@@ -165,12 +165,6 @@ test_expect_success 'a rank whose job shell never said the job ended forgets it 
 	flux job wait-event -t 10 $(cat silent.id) clean &&
 	pm_wait_for 10 sh -c "! flux exec -r 2 flux module stats power-monitor | grep -q running_jobs"
 '
-cat >guest.py <<\EOF
-# guest.py JOBID RUNNING: send power-monitor.running to rank 1 (run it with
-# FLUX_HANDLE_ROLEMASK/USERID to act as a guest)
-import sys, flux
-flux.Flux().rpc("power-monitor.running", {"jobid": int(sys.argv[1]), "running": sys.argv[2] == "true"}, nodeid=1).get()
-EOF
 cat >fill.py <<\EOF
 # fill.py N: claim jobs 1000 .. 1000+N-1 on rank 1, then print the error of
 # one more, and release them all
@@ -187,16 +181,14 @@ except OSError as e:
 for i in range(n):
     h.rpc("power-monitor.running", {"jobid": 1000 + i, "running": False}, nodeid=1).get()
 EOF
-as_other() {
-	FLUX_HANDLE_ROLEMASK=0x2 FLUX_HANDLE_USERID=$(($(id -u) + 4242)) "$@"
-}
+OTHER=$(($(id -u) + 4242))
 test_expect_success 'power-monitor.running: a bad payload is refused; another user may not take over or end a job' '
 	test_must_fail pm_rpc power-monitor.running "{\"running\": true}" 1 2>err &&
 	grep "power-monitor.running: want" err &&
 	pm_rpc power-monitor.running "{\"jobid\": 42, \"running\": true}" 1 &&
-	test_must_fail as_other flux python guest.py 42 false 2>err &&
+	test_must_fail as_guest $OTHER pm_rpc power-monitor.running "{\"jobid\": 42, \"running\": false}" 1 2>err &&
 	grep "only the user who started the job here, or the instance owner, may change it" err &&
-	test_must_fail as_other flux python guest.py 42 true 2>err &&
+	test_must_fail as_guest $OTHER pm_rpc power-monitor.running "{\"jobid\": 42, \"running\": true}" 1 2>err &&
 	grep "only the user who started the job here" err &&
 	pm_rpc power-monitor.running "{\"jobid\": 42, \"running\": false}" 1 &&
 	flux exec -r 1 flux module stats power-monitor >stats1 &&

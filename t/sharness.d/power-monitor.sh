@@ -84,6 +84,12 @@ pm_skip_without_flux() {
 
 # Helpers used by the tests.
 
+# as_guest UID CMD...: run CMD with the USER role (not owner) as UID.
+as_guest() {
+    _uid=$1; shift
+    FLUX_HANDLE_ROLEMASK=0x2 FLUX_HANDLE_USERID=$_uid "$@"
+}
+
 # pm_rpc TOPIC JSON [NODEID]: print the JSON answer of an RPC, or fail
 # printing "errno: message" on stderr.
 pm_rpc() {
