@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flux-framework/power-monitor/export"
-	"github.com/flux-framework/power-monitor/export/sinks"
 	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/internal/export"
+	"github.com/flux-framework/power-monitor/internal/export/sinks"
 )
 
 // startExport starts the sinks the options ask for (MQTT, Prometheus

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/flux-framework/power-monitor/export"
 	"github.com/flux-framework/power-monitor/fluxbind"
-	"github.com/flux-framework/power-monitor/protocol"
+	"github.com/flux-framework/power-monitor/internal/export"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // jobPollS is how often rank 0 asks job-list for jobs that ended.
@@ -82,7 +82,7 @@ func (w *jobWatcher) poll() {
 	payload, _ := json.Marshal(req)
 	fu, err := w.m.h.RPC("job-list.list", string(payload), fluxbind.NodeIDAny)
 	if err == nil {
-		if err = fu.Then(protocol.DefaultTimeout*2, w.onList); err != nil {
+		if err = fu.Then(wire.DefaultTimeout*2, w.onList); err != nil {
 			fu.Destroy()
 		}
 	}
@@ -122,7 +122,7 @@ func (w *jobWatcher) onList(fu *fluxbind.Future) {
 		if j.TRun == 0 || j.Ranks == "" {
 			continue // never ran: no energy
 		}
-		q := &jobQuery{m: w.m, timeout: protocol.DefaultTimeout, pending: map[uint32]*fluxbind.Future{}, onDone: w.summary}
+		q := &jobQuery{m: w.m, timeout: wire.DefaultTimeout, pending: map[uint32]*fluxbind.Future{}, onDone: w.summary}
 		uid := j.UserID
 		// f58plain: an ASCII "f" in MQTT topics and Prometheus labels, as users type it
 		q.resp.ID, q.resp.JobID, q.resp.UserID = j.ID, fluxbind.EncodeJobID(j.ID, "f58plain"), &uid
@@ -144,7 +144,7 @@ func (w *jobWatcher) onList(fu *fluxbind.Future) {
 // with that job (module/running.go).
 func (w *jobWatcher) publishInactive(resp jobListResp) {
 	// the jobs of a publication that failed go out again with these
-	ev := protocol.JobsInactive{JobIDs: w.unpublished}
+	ev := wire.JobsInactive{JobIDs: w.unpublished}
 	w.unpublished = nil
 	for _, j := range resp.Jobs {
 		if j.Ranks != "" {
@@ -155,11 +155,11 @@ func (w *jobWatcher) publishInactive(resp jobListResp) {
 		return
 	}
 	payload, _ := json.Marshal(ev)
-	fu, err := w.m.h.Publish(protocol.EventJobsInactive, string(payload))
+	fu, err := w.m.h.Publish(wire.EventJobsInactive, string(payload))
 	if err == nil {
-		err = fu.Then(protocol.DefaultTimeout, func(f *fluxbind.Future) {
+		err = fu.Then(wire.DefaultTimeout, func(f *fluxbind.Future) {
 			if _, err := f.Get(); err != nil {
-				w.failed(fmt.Errorf("publishing %s: %w", protocol.EventJobsInactive, err))
+				w.failed(fmt.Errorf("publishing %s: %w", wire.EventJobsInactive, err))
 				w.keep(ev.JobIDs)
 			}
 			f.Destroy()
@@ -186,7 +186,7 @@ func (w *jobWatcher) keep(ids []uint64) {
 	}
 }
 
-func (w *jobWatcher) summary(resp *protocol.QueryResponse) {
+func (w *jobWatcher) summary(resp *wire.QueryResponse) {
 	if w.m.export == nil {
 		return
 	}

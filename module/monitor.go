@@ -9,13 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flux-framework/power-monitor/config"
-	"github.com/flux-framework/power-monitor/export/sinks"
 	"github.com/flux-framework/power-monitor/fluxbind"
-	"github.com/flux-framework/power-monitor/protocol"
-	"github.com/flux-framework/power-monitor/sampler"
-	"github.com/flux-framework/power-monitor/source"
-	"github.com/flux-framework/power-monitor/store"
+	"github.com/flux-framework/power-monitor/internal/config"
+	"github.com/flux-framework/power-monitor/internal/export/sinks"
+	"github.com/flux-framework/power-monitor/internal/read/sampler"
+	"github.com/flux-framework/power-monitor/internal/read/source"
+	"github.com/flux-framework/power-monitor/internal/store/ring"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // defaultVariorumLib is the libvariorum that configure found
@@ -39,7 +39,7 @@ type monitor struct {
 	src      *source.Merged  // nil: no power source
 	srcErr   error           // why there is none
 	statuses []source.Status // every kind of source: used, or why not
-	store    *store.Store
+	store    *ring.Store
 	sampler  *sampler.Sampler
 	post     *poster
 	handlers []*fluxbind.MsgHandler
@@ -76,7 +76,7 @@ func run(h *fluxbind.Handle, args []string) error {
 	}
 	defer m.teardown()
 
-	m.store = store.New(opts.BufferSize, opts.Period)
+	m.store = ring.New(opts.BufferSize, opts.Period)
 	m.openSource()
 	if err := m.register(); err != nil {
 		return err
@@ -115,7 +115,7 @@ func (m *monitor) openSource() {
 	m.statuses = st
 	if err != nil {
 		m.srcErr = err
-		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("power-monitor: %s: %v; the module keeps running and queries will report it", protocol.ReasonNoSource, err))
+		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("power-monitor: %s: %v; the module keeps running and queries will report it", wire.ReasonNoSource, err))
 		return
 	}
 	m.src = src
@@ -155,11 +155,11 @@ func (m *monitor) register() error {
 		rolemask uint32
 		cb       func(*fluxbind.Msg)
 	}{
-		{protocol.TopicQuery, fluxbind.RoleUser, m.queryCB},
-		{protocol.TopicWindow, 0, m.windowCB},
-		{protocol.TopicStats, 0, m.statsCB},
-		{protocol.TopicSources, fluxbind.RoleUser, m.sourcesCB},
-		{protocol.TopicRunning, fluxbind.RoleUser, m.running.runningCB},
+		{wire.TopicQuery, fluxbind.RoleUser, m.queryCB},
+		{wire.TopicWindow, 0, m.windowCB},
+		{wire.TopicStats, 0, m.statsCB},
+		{wire.TopicSources, fluxbind.RoleUser, m.sourcesCB},
+		{wire.TopicRunning, fluxbind.RoleUser, m.running.runningCB},
 	} {
 		mh, err := m.h.AddHandler(fluxbind.MsgRequest, r.topic, r.rolemask, r.cb)
 		if err != nil {

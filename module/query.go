@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
-	"github.com/flux-framework/power-monitor/gather"
-	"github.com/flux-framework/power-monitor/protocol"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // jobAttrs are the job-list attributes a query needs.
@@ -39,10 +38,10 @@ type jobQuery struct {
 	timeout float64
 	lookup  *fluxbind.Future
 	pending map[uint32]*fluxbind.Future
-	resp    protocol.QueryResponse
+	resp    wire.QueryResponse
 	// onDone, when set, takes the answer instead of a requester (rank 0's
 	// job summaries, module/jobs.go).
-	onDone func(*protocol.QueryResponse)
+	onDone func(*wire.QueryResponse)
 }
 
 // queryCB answers power-monitor.query (doc/rpc.md). Guests may ask about
@@ -53,7 +52,7 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 		m.h.RespondError(msg, syscall.EPROTO, err.Error())
 		return
 	}
-	var req protocol.QueryRequest
+	var req wire.QueryRequest
 	if payload == "" {
 		payload = "{}"
 	}
@@ -63,7 +62,7 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 	}
 	timeout := req.Timeout
 	if timeout <= 0 {
-		timeout = protocol.DefaultTimeout
+		timeout = wire.DefaultTimeout
 	}
 	q := &jobQuery{m: m, timeout: timeout, pending: map[uint32]*fluxbind.Future{}}
 
@@ -185,13 +184,13 @@ func (q *jobQuery) runJob(tRun, tEnd float64, ranks string) error {
 // own future callback.
 func (q *jobQuery) fanout(ranks []uint32) {
 	q.resp.RankSet = fluxbind.EncodeIDSet(ranks)
-	payload, _ := json.Marshal(protocol.WindowRequest{Start: q.resp.Start, End: q.resp.End})
+	payload, _ := json.Marshal(wire.WindowRequest{Start: q.resp.Start, End: q.resp.End})
 	for _, r := range ranks {
 		rank := r
 		if _, dup := q.pending[rank]; dup {
 			continue
 		}
-		fu, err := q.m.h.RPC(protocol.TopicWindow, string(payload), rank)
+		fu, err := q.m.h.RPC(wire.TopicWindow, string(payload), rank)
 		if err == nil {
 			if err = fu.Then(q.timeout, func(f *fluxbind.Future) { q.onRank(rank, f) }); err != nil {
 				fu.Destroy()
@@ -213,7 +212,7 @@ func (q *jobQuery) onRank(rank uint32, fu *fluxbind.Future) {
 	if err != nil {
 		q.missing(rank, err)
 	} else {
-		var rr protocol.RankResult
+		var rr wire.RankResult
 		if err := json.Unmarshal([]byte(payload), &rr); err != nil {
 			q.missing(rank, fmt.Errorf("bad answer: %w", err))
 		} else {
@@ -224,11 +223,11 @@ func (q *jobQuery) onRank(rank uint32, fu *fluxbind.Future) {
 }
 
 func (q *jobQuery) missing(rank uint32, err error) {
-	ms := protocol.Missing{Rank: rank, Reason: protocol.ReasonNoAnswer, Error: err.Error()}
+	ms := wire.Missing{Rank: rank, Reason: wire.ReasonNoAnswer, Error: err.Error()}
 	ms.Hostname = q.m.hostName(rank)
 	switch {
 	case errors.Is(err, syscall.ENOSYS):
-		ms.Reason = protocol.ReasonNotLoaded
+		ms.Reason = wire.ReasonNotLoaded
 		ms.Error = "power-monitor is not loaded on this rank"
 	case errors.Is(err, syscall.ETIMEDOUT):
 		ms.Error = fmt.Sprintf("no answer within %gs", q.timeout)
@@ -242,7 +241,7 @@ func (q *jobQuery) maybeFinish() {
 	if len(q.pending) > 0 || q.lookup != nil || (q.msg == nil && q.onDone == nil) {
 		return
 	}
-	gather.Summarize(&q.resp)
+	wire.Summarize(&q.resp)
 	if done := q.onDone; done != nil {
 		q.onDone = nil
 		done(&q.resp)

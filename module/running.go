@@ -10,7 +10,7 @@ import (
 	"syscall"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
-	"github.com/flux-framework/power-monitor/protocol"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // runningJobs are the jobs whose tasks run on this rank, as the job shell
@@ -32,12 +32,12 @@ func newRunningJobs(m *monitor) *runningJobs {
 
 // subscribe takes rank 0's power-monitor.jobs-inactive events (with exports).
 func (rj *runningJobs) subscribe() error {
-	mh, err := rj.m.h.AddHandler(fluxbind.MsgEvent, protocol.EventJobsInactive, 0, rj.inactiveCB)
+	mh, err := rj.m.h.AddHandler(fluxbind.MsgEvent, wire.EventJobsInactive, 0, rj.inactiveCB)
 	if err != nil {
 		return err
 	}
 	rj.m.handlers = append(rj.m.handlers, mh)
-	if err := rj.m.h.Subscribe(protocol.EventJobsInactive); err != nil {
+	if err := rj.m.h.Subscribe(wire.EventJobsInactive); err != nil {
 		return err
 	}
 	rj.subscribed = true
@@ -46,7 +46,7 @@ func (rj *runningJobs) subscribe() error {
 
 func (rj *runningJobs) unsubscribe() {
 	if rj.subscribed {
-		rj.m.h.Unsubscribe(protocol.EventJobsInactive)
+		rj.m.h.Unsubscribe(wire.EventJobsInactive)
 		rj.subscribed = false
 	}
 }
@@ -65,7 +65,7 @@ func (rj *runningJobs) runningCB(msg *fluxbind.Msg) {
 		rj.m.h.RespondError(msg, syscall.EPROTO, err.Error())
 		return
 	}
-	var req protocol.RunningRequest
+	var req wire.RunningRequest
 	if err := json.Unmarshal([]byte(payload), &req); err != nil || req.JobID == 0 {
 		rj.m.h.RespondError(msg, syscall.EPROTO, fmt.Sprintf("power-monitor.running: want {\"jobid\": ID, \"running\": BOOL}, got %q", payload))
 		return
@@ -105,7 +105,7 @@ func (rj *runningJobs) inactiveCB(msg *fluxbind.Msg) {
 	if err != nil {
 		return
 	}
-	var ev protocol.JobsInactive
+	var ev wire.JobsInactive
 	if json.Unmarshal([]byte(payload), &ev) != nil {
 		return
 	}

@@ -7,7 +7,7 @@ import (
 	"syscall"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
-	"github.com/flux-framework/power-monitor/protocol"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // sourcesCB answers power-monitor.sources: the power sources this rank
@@ -22,11 +22,11 @@ func (m *monitor) sourcesCB(msg *fluxbind.Msg) {
 	m.h.Respond(msg, out)
 }
 
-func (m *monitor) sourcesResponse() protocol.SourcesResponse {
-	resp := protocol.SourcesResponse{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(),
-		Sources: []protocol.SourceStatus{}}
+func (m *monitor) sourcesResponse() wire.SourcesResponse {
+	resp := wire.SourcesResponse{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(),
+		Sources: []wire.SourceStatus{}}
 	for _, s := range m.statuses {
-		resp.Sources = append(resp.Sources, protocol.SourceStatus(s))
+		resp.Sources = append(resp.Sources, wire.SourceStatus(s))
 	}
 	if m.src != nil {
 		resp.Provenance = m.src.Provenance()

@@ -6,35 +6,35 @@ import (
 	"encoding/json"
 	"syscall"
 
-	"github.com/flux-framework/power-monitor/export"
 	"github.com/flux-framework/power-monitor/fluxbind"
-	"github.com/flux-framework/power-monitor/protocol"
-	"github.com/flux-framework/power-monitor/sample"
-	"github.com/flux-framework/power-monitor/sampler"
-	"github.com/flux-framework/power-monitor/store"
+	"github.com/flux-framework/power-monitor/internal/export"
+	"github.com/flux-framework/power-monitor/internal/read/sampler"
+	"github.com/flux-framework/power-monitor/internal/sample"
+	"github.com/flux-framework/power-monitor/internal/store/ring"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // moduleStats is what `flux module stats power-monitor` prints.
 type moduleStats struct {
-	Rank        uint32                   `json:"rank"`
-	Hostname    string                   `json:"hostname"`
-	Source      string                   `json:"source"`
-	SourceError string                   `json:"source_error,omitempty"`
-	PeriodS     float64                  `json:"period_s"`
-	Layout      *sample.Layout           `json:"layout,omitempty"`
-	NodeDerived bool                     `json:"node_derived,omitempty"`
-	Buffer      store.Stats              `json:"buffer"`
-	OldestS     float64                  `json:"oldest_sample"` // unix seconds
-	NewestS     float64                  `json:"newest_sample"`
-	Sampler     sampler.Stats            `json:"sampler"`
-	LastError   string                   `json:"last_error"`
-	Sources     protocol.SourcesResponse `json:"sources"`
-	Queries     uint64                   `json:"queries_answered"`
-	Windows     uint64                   `json:"windows_answered"`
-	InFlight    int                      `json:"queries_in_flight"`
-	LoadedAt    float64                  `json:"loaded_at"`
-	Export      *export.Stats            `json:"export,omitempty"`
-	JobsSent    *uint64                  `json:"job_summaries_sent,omitempty"` // rank 0
+	Rank        uint32               `json:"rank"`
+	Hostname    string               `json:"hostname"`
+	Source      string               `json:"source"`
+	SourceError string               `json:"source_error,omitempty"`
+	PeriodS     float64              `json:"period_s"`
+	Layout      *sample.Layout       `json:"layout,omitempty"`
+	NodeDerived bool                 `json:"node_derived,omitempty"`
+	Buffer      ring.Stats           `json:"buffer"`
+	OldestS     float64              `json:"oldest_sample"` // unix seconds
+	NewestS     float64              `json:"newest_sample"`
+	Sampler     sampler.Stats        `json:"sampler"`
+	LastError   string               `json:"last_error"`
+	Sources     wire.SourcesResponse `json:"sources"`
+	Queries     uint64               `json:"queries_answered"`
+	Windows     uint64               `json:"windows_answered"`
+	InFlight    int                  `json:"queries_in_flight"`
+	LoadedAt    float64              `json:"loaded_at"`
+	Export      *export.Stats        `json:"export,omitempty"`
+	JobsSent    *uint64              `json:"job_summaries_sent,omitempty"` // rank 0
 	// RunningJobs: the jobs whose samples carry their jobid here (exports)
 	RunningJobs []string `json:"running_jobs,omitempty"`
 }
@@ -45,7 +45,7 @@ func (m *monitor) statsCB(msg *fluxbind.Msg) {
 		Hostname: m.hostName(m.rank),
 		Source:   m.sourceName(),
 		PeriodS:  m.opts.Period.Seconds(),
-		Buffer:   m.store.Stats(),
+		Buffer:   m.ring.Stats(),
 		Queries:  m.served,
 		Windows:  m.windows,
 		InFlight: len(m.queries),

@@ -8,9 +8,9 @@ import (
 	"math"
 	"syscall"
 
-	"github.com/flux-framework/power-monitor/aggregate"
 	"github.com/flux-framework/power-monitor/fluxbind"
-	"github.com/flux-framework/power-monitor/protocol"
+	"github.com/flux-framework/power-monitor/internal/store/aggregate"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // windowCB answers power-monitor.window: this rank's aggregate over
@@ -21,7 +21,7 @@ func (m *monitor) windowCB(msg *fluxbind.Msg) {
 		m.h.RespondError(msg, syscall.EPROTO, err.Error())
 		return
 	}
-	var req protocol.WindowRequest
+	var req wire.WindowRequest
 	if err := json.Unmarshal([]byte(payload), &req); err != nil {
 		m.h.RespondError(msg, syscall.EPROTO, "power-monitor.window: "+err.Error())
 		return
@@ -47,13 +47,13 @@ func checkWindow(start, end float64) error {
 }
 
 // rankResult is this rank's row for a window.
-func (m *monitor) rankResult(start, end float64) protocol.RankResult {
+func (m *monitor) rankResult(start, end float64) wire.RankResult {
 	res := m.store.Window(int64(start*1e9), int64(end*1e9))
 	if res.Samples == 0 && res.CoveredS == 0 {
 		switch {
 		case m.src == nil:
 			res.Presence = aggregate.PresenceNone
-			res.Reason = protocol.ReasonNoSource + ": " + m.srcErr.Error()
+			res.Reason = wire.ReasonNoSource + ": " + m.srcErr.Error()
 		case m.sampler != nil:
 			if st := m.sampler.Stats(); st.Samples == 0 && st.LastError != "" {
 				res.Reason = "sampling fails: " + st.LastError
@@ -72,5 +72,5 @@ func (m *monitor) rankResult(start, end float64) protocol.RankResult {
 			}
 		}
 	}
-	return protocol.RankResult{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(), Result: res}
+	return wire.RankResult{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(), Result: res}
 }

@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
-	"github.com/flux-framework/power-monitor/protocol"
-	"github.com/flux-framework/power-monitor/report"
+	"github.com/flux-framework/power-monitor/internal/report"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 const prog = "flux-power-query"
@@ -69,7 +69,7 @@ Options:
   -t, --timeout=SECONDS time each rank has to answer (default %g)
       --sources         list, for every rank, the power sources found, the
                         ones used, and why each other one is missing
-`, protocol.DefaultTimeout)
+`, wire.DefaultTimeout)
 	}
 }
 
@@ -97,7 +97,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		fs.StringVar(&o.end, n, "", "")
 	}
 	for _, n := range []string{"t", "timeout"} {
-		fs.Float64Var(&o.timeout, n, protocol.DefaultTimeout, "")
+		fs.Float64Var(&o.timeout, n, wire.DefaultTimeout, "")
 	}
 	fs.BoolVar(&o.sources, "sources", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -162,13 +162,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.sources {
 		return runSources(o, stdout, fail)
 	}
-	req := protocol.QueryRequest{Timeout: o.timeout}
+	req := wire.QueryRequest{Timeout: o.timeout}
 	if o.jobid != "" {
 		id, err := fluxbind.ParseJobID(o.jobid)
 		if err != nil {
 			return fail("invalid jobid %q: not a Flux job id in any encoding (f58, decimal, hex, dothex, words)", o.jobid)
 		}
-		req.JobID = protocol.JobID(strconv.FormatUint(id, 10))
+		req.JobID = wire.JobID(strconv.FormatUint(id, 10))
 	} else {
 		req.Ranks = o.ranks
 		if req.Start, err = parseTime(o.start); err != nil {
@@ -190,7 +190,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail("%v (run it inside a Flux instance, or set FLUX_URI)", err)
 	}
 	defer h.Close()
-	fu, err := h.RPC(protocol.TopicQuery, string(payload), fluxbind.NodeIDAny)
+	fu, err := h.RPC(wire.TopicQuery, string(payload), fluxbind.NodeIDAny)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -210,7 +210,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail("%v", err)
 	}
-	var resp protocol.QueryResponse
+	var resp wire.QueryResponse
 	if err := json.Unmarshal([]byte(answer), &resp); err != nil {
 		return fail("bad answer from power-monitor: %v", err)
 	}
@@ -251,7 +251,7 @@ func emit(o options, stdout io.Writer, write func(io.Writer) error) error {
 	return f.Close()
 }
 
-func jobName(r *protocol.QueryResponse) string {
+func jobName(r *wire.QueryResponse) string {
 	if r.JobID != "" {
 		return "job " + r.JobID
 	}

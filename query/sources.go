@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
-	"github.com/flux-framework/power-monitor/protocol"
-	"github.com/flux-framework/power-monitor/report"
+	"github.com/flux-framework/power-monitor/internal/report"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // runSources asks every rank at once which power sources it found and
@@ -31,7 +31,7 @@ func runSources(o options, stdout io.Writer, fail func(string, ...any) int) int 
 	size, _ := strconv.Atoi(sizeAttr)
 	futures := make([]*fluxbind.Future, size)
 	for r := 0; r < size; r++ {
-		if futures[r], err = h.RPC(protocol.TopicSources, "{}", uint32(r)); err != nil {
+		if futures[r], err = h.RPC(wire.TopicSources, "{}", uint32(r)); err != nil {
 			return fail("%v", err)
 		}
 	}
@@ -43,7 +43,7 @@ func runSources(o options, stdout io.Writer, fail func(string, ...any) int) int 
 	// All ranks were asked at once: one deadline for all of them.
 	deadline := time.Now().Add(time.Duration(o.timeout * float64(time.Second)))
 	for r, fu := range futures {
-		ms := protocol.Missing{Rank: uint32(r), Reason: protocol.ReasonNoAnswer}
+		ms := wire.Missing{Rank: uint32(r), Reason: wire.ReasonNoAnswer}
 		if r < len(hosts) {
 			ms.Hostname = hosts[r]
 		}
@@ -55,14 +55,14 @@ func runSources(o options, stdout io.Writer, fail func(string, ...any) int) int 
 		}
 		out, err := fu.Get()
 		fu.Destroy()
-		var rs protocol.SourcesResponse
+		var rs wire.SourcesResponse
 		if err == nil {
 			err = json.Unmarshal([]byte(out), &rs)
 		}
 		if err != nil {
 			var re *fluxbind.RPCError
 			if errors.As(err, &re) && re.Errno == syscall.ENOSYS {
-				ms.Reason = protocol.ReasonNotLoaded
+				ms.Reason = wire.ReasonNotLoaded
 			} else {
 				ms.Error = err.Error()
 			}

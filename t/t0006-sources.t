@@ -115,7 +115,7 @@ test_expect_success 'a source that cannot work is reported, not fatal' '
 	flux module remove power-monitor
 '
 test_expect_success 'replay:FILE plays a recorded RAPL trace (WattAMeter) into the module' '
-	cp "$PM_SRCDIR"/source/testdata/replay-rapl_wattameter.log $SYSFS/rapl.log &&
+	cp "$PM_SRCDIR"/internal/read/source/testdata/replay-rapl_wattameter.log $SYSFS/rapl.log &&
 	flux module load power-monitor --source=replay:$SYSFS/rapl.log -r 0.1 &&
 	flux module stats power-monitor | pm_json "d[\"source\"]" | grep "^replay" &&
 	flux run sleep 1.5 &&

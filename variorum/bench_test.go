@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flux-framework/power-monitor/store"
+	"github.com/flux-framework/power-monitor/internal/store/ring"
 )
 
 // BenchmarkParse: parsing one v0.8 reading (2 sockets, 4 GPUs).
@@ -32,7 +32,7 @@ func BenchmarkSample(b *testing.B) {
 		b.Setenv(k, "")
 	}
 	l := openStub(b)
-	st := store.New(100000, time.Second)
+	st := ring.New(100000, time.Second)
 	t := time.Now().UnixNano()
 	b.ReportAllocs()
 	b.ResetTimer()

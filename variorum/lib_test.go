@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flux-framework/power-monitor/sample"
+	"github.com/flux-framework/power-monitor/internal/sample"
 )
 
 // stubSource is the stand-in libvariorum's source, from this package.

@@ -33,7 +33,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/flux-framework/power-monitor/sample"
+	"github.com/flux-framework/power-monitor/internal/sample"
 )
 
 // maxSocketIndex bounds the N of socket_N; anything larger is not Variorum's.

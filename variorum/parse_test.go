@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flux-framework/power-monitor/sample"
+	"github.com/flux-framework/power-monitor/internal/sample"
 )
 
 var nan = math.NaN()

@@ -41,7 +41,7 @@ func traceSamples(t *testing.T, path string) int {
 	return strings.Count(string(b), "\n") - 1
 }
 
-var replayRAPL = "--source=replay:" + filepath.Join("..", "..", "source", "testdata", "replay-rapl_wattameter.log")
+var replayRAPL = "--source=replay:" + filepath.Join("..", "..", "internal", "read", "source", "testdata", "replay-rapl_wattameter.log")
 
 func TestSIGTERMFlushesEverySink(t *testing.T) {
 	bin := buildAgent(t)

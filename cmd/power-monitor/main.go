@@ -22,8 +22,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flux-framework/power-monitor/agent"
-	"github.com/flux-framework/power-monitor/config"
+	"github.com/flux-framework/power-monitor/internal/agent"
+	"github.com/flux-framework/power-monitor/internal/config"
 )
 
 const prog = "power-monitor"

@@ -20,7 +20,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	trace := filepath.Join(dir, "node.trace")
-	replay := filepath.Join("..", "..", "source", "testdata", "replay-rapl_wattameter.log")
+	replay := filepath.Join("..", "..", "internal", "read", "source", "testdata", "replay-rapl_wattameter.log")
 	cmd := exec.Command(bin, "-o", trace, "-r", "0.05", "--source=replay:"+replay, "--replay-speed=5")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

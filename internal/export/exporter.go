@@ -1,0 +1,500 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flux-framework/power-monitor/internal/export/spool"
+	"github.com/flux-framework/power-monitor/internal/sample"
+)
+
+// Sink delivers records to one server. Send is called from the sink's own
+// goroutine with the oldest undelivered records, in order; it returns nil
+// only once the server has accepted all of them. Its error may be a
+// *Rejected (retrying is pointless: the records are dropped, counted and
+// logged) or have a RetryAfter() time.Duration method (the server asked to
+// wait).
+type Sink interface {
+	Name() string // "mqtt (tcp://host:1883)"
+	ID() string   // short and file-name safe: "mqtt", "prometheus"; the spool directory
+	Send(ctx context.Context, recs []Record) error
+	Close()
+}
+
+// Observer sees every record as it is taken, before any spool (the
+// Prometheus /metrics endpoint). Observe must be quick and never block.
+type Observer interface {
+	Observe(rec *Record)
+}
+
+// Rejected is a Send error for records the server refused for good (an
+// HTTP 400): they are dropped and counted, and delivery goes on.
+type Rejected struct{ Err error }
+
+func (r *Rejected) Error() string { return "rejected: " + r.Err.Error() }
+func (r *Rejected) Unwrap() error { return r.Err }
+
+// Severity of a log message.
+type Severity int
+
+const (
+	Info Severity = iota
+	Warning
+	Error
+)
+
+// Config is the Exporter's.
+type Config struct {
+	SpoolDir      string        // one subdirectory per sink
+	SpoolMaxBytes int64         // per sink; 0: 64 MiB
+	Batch         int           // records per Send; 0: 500
+	Queue         int           // samples waiting for the spool writer; 0: 4096
+	MaxBackoff    time.Duration // 0: 30 s
+	SendTimeout   time.Duration // 0: 30 s
+	Log           func(Severity, string)
+}
+
+// LaneStats are one sink's figures, in `flux module stats` and /metrics.
+type LaneStats struct {
+	Sink          string  `json:"sink"`
+	ID            string  `json:"id"`
+	Delivered     uint64  `json:"delivered"`       // records the server accepted
+	Pending       uint64  `json:"pending"`         // records in the spool
+	SpoolBytes    int64   `json:"spool_bytes"`     //
+	DroppedSpool  uint64  `json:"dropped_spool"`   // oldest records removed: spool full
+	Rejected      uint64  `json:"rejected"`        // refused by the server for good
+	Errors        uint64  `json:"errors"`          // failed sends (retried)
+	LastError     string  `json:"last_error"`      // "" while delivering
+	LastSuccessAt float64 `json:"last_success_at"` // unix seconds
+	SendMeanUs    float64 `json:"send_mean_us"`    // per record
+}
+
+// Stats are the Exporter's figures.
+type Stats struct {
+	Sinks        []LaneStats `json:"sinks"`
+	Taken        uint64      `json:"taken"`         // records offered
+	DroppedQueue uint64      `json:"dropped_queue"` // the spool writer fell behind
+	SpoolErrors  uint64      `json:"spool_errors"`  // records a spool could not take
+}
+
+// Exporter takes samples from the sampler (it is a sampler.Store) and job
+// summaries, writes each record to every sink's spool from one writer
+// goroutine, and runs one delivery goroutine per sink. Append and Job never
+// block: when the writer falls behind, records are counted as dropped.
+type Exporter struct {
+	cfg       Config
+	meta      Meta
+	prov      Provenance
+	lanes     []*lane
+	observers []Observer
+	queue     chan Record
+	energy    *integrator // writer goroutine only
+	// jobID, when set, replaces meta.JobID in the samples from now on: the
+	// jobs running where the samples are taken (SetJobID).
+	jobID atomic.Pointer[string]
+
+	mu           sync.Mutex
+	taken        uint64
+	droppedQueue uint64
+	spoolErrors  uint64
+	stopped      bool
+
+	writerDone chan struct{}
+}
+
+// New opens a spool for each sink under cfg.SpoolDir. On error nothing is
+// left open.
+func New(cfg Config, meta Meta, prov Provenance, sinks []Sink, observers []Observer) (*Exporter, error) {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 500
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 4096
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = 30 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = func(Severity, string) {}
+	}
+	e := &Exporter{cfg: cfg, meta: meta, prov: prov, observers: observers,
+		queue: make(chan Record, cfg.Queue), energy: newIntegrator()}
+	if len(sinks) > 0 {
+		if cfg.SpoolDir == "" {
+			return nil, errors.New("export: no spool directory")
+		}
+		if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
+			return nil, fmt.Errorf("export: spool directory: %w", err)
+		}
+	}
+	for _, s := range sinks {
+		sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.SpoolDir, s.ID()), MaxBytes: cfg.SpoolMaxBytes})
+		if err != nil {
+			for _, l := range e.lanes {
+				l.spool.Close()
+			}
+			return nil, fmt.Errorf("export: %s: %w", s.Name(), err)
+		}
+		e.lanes = append(e.lanes, &lane{e: e, sink: s, spool: sp, stats: LaneStats{Sink: s.Name(), ID: s.ID()}})
+	}
+	return e, nil
+}
+
+// Start starts the writer and one sender per sink. Records left in a spool
+// by an earlier run are delivered first.
+func (e *Exporter) Start() {
+	e.writerDone = make(chan struct{})
+	go e.writer()
+	for _, l := range e.lanes {
+		l.stop = make(chan struct{})
+		l.done = make(chan struct{})
+		if st := l.spool.Stats(); st.Pending > 0 {
+			e.cfg.Log(Info, fmt.Sprintf("%s: %d records from an earlier run to deliver", l.sink.Name(), st.Pending))
+		}
+		go l.run()
+	}
+}
+
+// Append is sampler.Store: the sample taken at t goes to every sink.
+func (e *Exporter) Append(t int64, r *sample.Reading) {
+	meta := e.meta
+	if id := e.jobID.Load(); id != nil {
+		meta.JobID = *id
+	}
+	e.offer(FromReading(t, r, e.prov, meta))
+}
+
+// SetJobID names the job (or jobs, comma-separated) that the samples taken
+// from now on measure; "" for none. Any goroutine may call it.
+func (e *Exporter) SetJobID(id string) {
+	e.jobID.Store(&id)
+}
+
+// Job sends a job's summary to every sink.
+func (e *Exporter) Job(js JobSummary) {
+	e.offer(Record{Kind: KindJob, T: int64(js.End * 1e9), Hostname: e.meta.Hostname, Rank: e.meta.Rank, JobID: js.ID, Job: &js})
+}
+
+func (e *Exporter) offer(rec Record) {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return
+	}
+	e.taken++
+	dropped := uint64(0)
+	select {
+	case e.queue <- rec:
+	default:
+		e.droppedQueue++
+		dropped = e.droppedQueue
+	}
+	e.mu.Unlock()
+	if dropped == 1 || dropped%1000 == 0 && dropped > 0 {
+		e.cfg.Log(Error, fmt.Sprintf("export: the spool writer is behind; %d records dropped so far", dropped))
+	}
+}
+
+func (e *Exporter) writer() {
+	defer close(e.writerDone)
+	for rec := range e.queue {
+		if rec.Kind == KindSample {
+			e.energy.add(&rec)
+		}
+		for _, o := range e.observers {
+			o.Observe(&rec)
+		}
+		if len(e.lanes) == 0 {
+			continue
+		}
+		b, err := rec.Marshal()
+		if err != nil { // NaN/Inf never get here; be safe anyway
+			e.countSpoolError(fmt.Errorf("encode: %w", err))
+			continue
+		}
+		for _, l := range e.lanes {
+			if err := l.spool.Append(b); err != nil {
+				e.countSpoolError(fmt.Errorf("%s: %w", l.sink.Name(), err))
+			}
+			if n := l.spool.DroppedSince(); n > 0 {
+				e.cfg.Log(Error, fmt.Sprintf("%s: spool full (%d bytes): dropped the %d oldest undelivered records", l.sink.Name(), l.spool.Stats().Bytes, n))
+			}
+		}
+	}
+}
+
+func (e *Exporter) countSpoolError(err error) {
+	e.mu.Lock()
+	e.spoolErrors++
+	n := e.spoolErrors
+	e.mu.Unlock()
+	if n == 1 || n%1000 == 0 {
+		e.cfg.Log(Error, fmt.Sprintf("export: spool: %v (%d records lost so far)", err, n))
+	}
+}
+
+// Stop stops taking records, writes every record taken to the spools, and
+// gives each sink up to flush to deliver what its spool holds. What is not
+// delivered by then stays in the spool for the next start.
+func (e *Exporter) Stop(flush time.Duration) {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return
+	}
+	e.stopped = true
+	close(e.queue)
+	e.mu.Unlock()
+	if e.writerDone != nil {
+		<-e.writerDone
+	}
+	deadline := time.Now().Add(flush)
+	for _, l := range e.lanes {
+		if l.stop != nil {
+			l.finish(deadline)
+		}
+	}
+	for _, l := range e.lanes {
+		if l.done != nil {
+			<-l.done
+		}
+		if st := l.spool.Stats(); st.Pending > 0 {
+			e.cfg.Log(Warning, fmt.Sprintf("%s: %d records not delivered; they stay in the spool %s for the next start", l.sink.Name(), st.Pending, filepath.Join(e.cfg.SpoolDir, l.sink.ID())))
+		}
+		l.sink.Close()
+		l.spool.Close()
+	}
+}
+
+// Stats returns the figures.
+func (e *Exporter) Stats() Stats {
+	e.mu.Lock()
+	st := Stats{Taken: e.taken, DroppedQueue: e.droppedQueue, SpoolErrors: e.spoolErrors}
+	e.mu.Unlock()
+	for _, l := range e.lanes {
+		st.Sinks = append(st.Sinks, l.statsNow())
+	}
+	return st
+}
+
+// lane is one sink, its spool and its sender goroutine.
+type lane struct {
+	e     *Exporter
+	sink  Sink
+	spool *spool.Spool
+	stop  chan struct{}
+	done  chan struct{}
+
+	deadline time.Time // set before stop is closed
+
+	mu      sync.Mutex
+	stats   LaneStats
+	sendSum float64 // µs
+}
+
+func (l *lane) finish(deadline time.Time) {
+	l.deadline = deadline
+	close(l.stop)
+}
+
+func (l *lane) statsNow() LaneStats {
+	sp := l.spool.Stats()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.stats
+	st.Pending, st.SpoolBytes, st.DroppedSpool = sp.Pending, sp.Bytes, sp.Dropped
+	if st.Delivered > 0 {
+		st.SendMeanUs = l.sendSum / float64(st.Delivered)
+	}
+	return st
+}
+
+func (l *lane) run() {
+	defer close(l.done)
+	cfg := l.e.cfg
+	backoff := time.Duration(0)
+	stopping := false
+	for {
+		if stopping && time.Now().After(l.deadline) {
+			return
+		}
+		raw, err := l.spool.Peek(cfg.Batch, 4<<20)
+		if err != nil {
+			l.failed(err)
+			if !l.wait(&stopping, time.Second) {
+				return
+			}
+			continue
+		}
+		if len(raw) == 0 {
+			if stopping {
+				return
+			}
+			select {
+			case <-l.spool.Ready():
+			case <-l.stop:
+				stopping = true
+			}
+			continue
+		}
+		recs := make([]Record, 0, len(raw))
+		for _, b := range raw {
+			rec, err := Unmarshal(b)
+			if err != nil {
+				l.e.cfg.Log(Error, fmt.Sprintf("%s: %v: skipped", l.sink.Name(), err))
+				continue
+			}
+			recs = append(recs, rec)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.SendTimeout)
+		if stopping {
+			ctx, cancel = context.WithDeadline(context.Background(), l.deadline)
+		}
+		t0 := time.Now()
+		err = nil
+		if len(recs) > 0 {
+			err = l.sink.Send(ctx, recs)
+		}
+		cancel()
+		var rej *Rejected
+		switch {
+		case err == nil:
+			l.delivered(len(raw), time.Since(t0))
+			backoff = 0
+		case errors.As(err, &rej):
+			l.e.cfg.Log(Error, fmt.Sprintf("%s: %d records %v; dropped", l.sink.Name(), len(raw), err))
+			l.mu.Lock()
+			l.stats.Rejected += uint64(len(raw))
+			l.mu.Unlock()
+			l.spool.Ack(len(raw))
+		default:
+			l.failed(err)
+			backoff = nextBackoff(backoff, cfg.MaxBackoff)
+			wait := backoff
+			var ra interface{ RetryAfter() time.Duration }
+			if errors.As(err, &ra) && ra.RetryAfter() > wait {
+				wait = min(ra.RetryAfter(), cfg.MaxBackoff)
+			}
+			if !l.wait(&stopping, wait) {
+				return
+			}
+		}
+	}
+}
+
+// wait sleeps d, or until the deadline once stopping. It reports whether
+// to go on.
+func (l *lane) wait(stopping *bool, d time.Duration) bool {
+	if !*stopping {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-l.stop:
+			*stopping = true
+		}
+	}
+	left := time.Until(l.deadline)
+	if left <= 0 {
+		return false
+	}
+	time.Sleep(min(d, left))
+	return time.Now().Before(l.deadline)
+}
+
+func (l *lane) delivered(n int, took time.Duration) {
+	if err := l.spool.Ack(n); err != nil {
+		l.e.cfg.Log(Error, fmt.Sprintf("%s: %v", l.sink.Name(), err))
+	}
+	l.mu.Lock()
+	recovered := l.stats.LastError != ""
+	l.stats.Delivered += uint64(n)
+	l.stats.LastError = ""
+	l.stats.LastSuccessAt = float64(time.Now().UnixNano()) / 1e9
+	l.sendSum += float64(took.Microseconds())
+	l.mu.Unlock()
+	if recovered {
+		l.e.cfg.Log(Info, fmt.Sprintf("%s: delivering again", l.sink.Name()))
+	}
+}
+
+func (l *lane) failed(err error) {
+	msg := err.Error()
+	l.mu.Lock()
+	changed := l.stats.LastError != msg
+	l.stats.Errors++
+	l.stats.LastError = msg
+	l.mu.Unlock()
+	if changed {
+		l.e.cfg.Log(Error, fmt.Sprintf("%s: %s; records wait in the spool and will be retried", l.sink.Name(), msg))
+	}
+}
+
+func nextBackoff(cur, max time.Duration) time.Duration {
+	if cur <= 0 {
+		return 100 * time.Millisecond
+	}
+	cur *= 2
+	if cur > max {
+		cur = max
+	}
+	return cur
+}
+
+// integrator gives every domain without a hardware counter an energy
+// counter: the trapezoid integral of its power since the exporter started,
+// so Prometheus has a joules counter for every domain.
+type integrator struct {
+	last map[string]struct {
+		t int64
+		w float64
+		j float64
+	}
+}
+
+func newIntegrator() *integrator {
+	return &integrator{last: map[string]struct {
+		t int64
+		w float64
+		j float64
+	}{}}
+}
+
+// maxGap is the longest gap integrated across; beyond it the domain is
+// taken as unmeasured in between (a stopped sampler, a suspended node).
+const maxGap = 5 * time.Minute
+
+func (in *integrator) add(rec *Record) {
+	for i := range rec.Values {
+		v := &rec.Values[i]
+		if v.HasJ {
+			continue
+		}
+		k := v.Device()
+		p, ok := in.last[k]
+		j := 0.0
+		if ok {
+			j = p.j
+			if dt := rec.T - p.t; dt > 0 && time.Duration(dt) <= maxGap {
+				j += (p.w + v.W) / 2 * float64(dt) / 1e9
+			}
+		}
+		if math.IsNaN(j) || math.IsInf(j, 0) {
+			j = 0
+		}
+		p.t, p.w, p.j = rec.T, v.W, j
+		in.last[k] = p
+		v.IJ = j
+	}
+}

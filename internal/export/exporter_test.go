@@ -1,0 +1,307 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flux-framework/power-monitor/internal/sample"
+	"github.com/flux-framework/power-monitor/internal/testlog"
+)
+
+// scripted is a sink whose answers the test decides: fail (a network
+// error), reject (the server refuses for good), or accept.
+type scripted struct {
+	mu     sync.Mutex
+	mode   string // "ok", "fail", "reject"
+	got    []Record
+	sends  int
+	gate   chan struct{} // when set, Send waits on it
+	closed bool
+}
+
+func (s *scripted) Name() string { return "scripted" }
+func (s *scripted) ID() string   { return "scripted" }
+func (s *scripted) Close()       { s.mu.Lock(); s.closed = true; s.mu.Unlock() }
+
+func (s *scripted) Send(ctx context.Context, recs []Record) error {
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sends++
+	switch s.mode {
+	case "fail":
+		return errors.New("connection refused")
+	case "reject":
+		return &Rejected{Err: errors.New("HTTP 400: out of order")}
+	}
+	s.got = append(s.got, recs...)
+	return nil
+}
+
+func (s *scripted) set(mode string) { s.mu.Lock(); s.mode = mode; s.mu.Unlock() }
+func (s *scripted) received() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Record(nil), s.got...)
+}
+
+func reading(w float64) *sample.Reading {
+	return &sample.Reading{Node: w, CPU: []float64{w / 2}}
+}
+
+var prov = Provenance{"node": "variorum", "cpu": "variorum"}
+
+func newEx(t *testing.T, dir string, s Sink, l *testlog.Log, cfg Config) *Exporter {
+	t.Helper()
+	cfg.SpoolDir, cfg.Log = dir, func(_ Severity, m string) { l.Add(m) }
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 50 * time.Millisecond
+	}
+	ex, err := New(cfg, Meta{Hostname: "h", Rank: 0}, prov, []Sink{s}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex.Start()
+	return ex
+}
+
+func waitUntil(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if f() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// A failing sink is retried until it works; records arrive once, in order.
+func TestRetriedInOrder(t *testing.T) {
+	s := &scripted{mode: "fail"}
+	var l testlog.Log
+	ex := newEx(t, t.TempDir(), s, &l, Config{})
+	for i := 0; i < 100; i++ {
+		ex.Append(int64(i+1)*1e9, reading(float64(i)))
+	}
+	waitUntil(t, "failed sends", func() bool { return ex.Stats().Sinks[0].Errors >= 3 })
+	if st := ex.Stats().Sinks[0]; st.Pending != 100 || st.Delivered != 0 || st.LastError != "connection refused" {
+		t.Fatalf("while failing: %+v", st)
+	}
+	s.set("ok")
+	ex.Stop(5 * time.Second)
+	got := s.received()
+	if len(got) != 100 {
+		t.Fatalf("%d records delivered", len(got))
+	}
+	for i, r := range got {
+		if r.T != int64(i+1)*1e9 || r.Values[0].W != float64(i) {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+	if n := strings.Count(l.String(), "connection refused; records wait in the spool"); n != 1 {
+		t.Fatalf("the same error is logged once, not at every retry (%d):\n%s", n, l.String())
+	}
+	if !strings.Contains(l.String(), "scripted: delivering again") || !s.closed {
+		t.Fatalf("recovery not logged, or sink not closed:\n%s", l.String())
+	}
+}
+
+// Records refused for good are dropped, counted and logged; delivery goes on.
+func TestRejectedAreCountedAndSkipped(t *testing.T) {
+	s := &scripted{mode: "reject"}
+	var l testlog.Log
+	ex := newEx(t, t.TempDir(), s, &l, Config{})
+	ex.Append(1e9, reading(1))
+	waitUntil(t, "the rejection", func() bool { return ex.Stats().Sinks[0].Rejected == 1 })
+	s.set("ok")
+	ex.Append(2e9, reading(2))
+	ex.Stop(5 * time.Second)
+	if got := s.received(); len(got) != 1 || got[0].T != 2e9 {
+		t.Fatalf("%+v", got)
+	}
+	if !strings.Contains(l.String(), "scripted: 1 records rejected: HTTP 400: out of order; dropped") {
+		t.Fatalf("%s", l.String())
+	}
+}
+
+// What a stop cannot deliver stays in the spool, and the next exporter on
+// the same directory delivers it first.
+func TestUndeliveredWaitForTheNextStart(t *testing.T) {
+	dir := t.TempDir()
+	s := &scripted{mode: "fail"}
+	var l testlog.Log
+	ex := newEx(t, dir, s, &l, Config{})
+	for i := 0; i < 10; i++ {
+		ex.Append(int64(i+1)*1e9, reading(1))
+	}
+	ex.Stop(100 * time.Millisecond)
+	if !strings.Contains(l.String(), "scripted: 10 records not delivered; they stay in the spool") {
+		t.Fatalf("%s", l.String())
+	}
+	s2 := &scripted{mode: "ok"}
+	var l2 testlog.Log
+	ex = newEx(t, dir, s2, &l2, Config{})
+	ex.Append(11e9, reading(1))
+	ex.Stop(5 * time.Second)
+	got := s2.received()
+	if len(got) != 11 || got[0].T != 1e9 || got[10].T != 11e9 {
+		t.Fatalf("%d records, first %v", len(got), got)
+	}
+	if !strings.Contains(l2.String(), "scripted: 10 records from an earlier run to deliver") {
+		t.Fatalf("%s", l2.String())
+	}
+}
+
+// Beyond the spool's bound the oldest records go, counted and logged;
+// memory holds no more than the queue.
+func TestSpoolBoundDropsOldestAndSaysSo(t *testing.T) {
+	s := &scripted{mode: "fail"}
+	var l testlog.Log
+	ex := newEx(t, t.TempDir(), s, &l, Config{SpoolMaxBytes: 64 << 10})
+	for i := 0; i < 2000; i++ {
+		ex.Append(int64(i+1)*1e9, reading(float64(i)))
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond) // let the writer keep up: this tests the spool, not the queue
+		}
+	}
+	waitUntil(t, "the writer", func() bool {
+		st := ex.Stats()
+		return st.Sinks[0].Pending+st.Sinks[0].DroppedSpool+st.DroppedQueue == 2000
+	})
+	st := ex.Stats()
+	if st.Sinks[0].DroppedSpool == 0 || st.Sinks[0].SpoolBytes > 64<<10 {
+		t.Fatalf("%+v", st)
+	}
+	if !strings.Contains(l.String(), "scripted: spool full") || !strings.Contains(l.String(), "oldest undelivered records") {
+		t.Fatalf("drops not logged:\n%s", l.String())
+	}
+	s.set("ok")
+	ex.Stop(5 * time.Second)
+	got := s.received()
+	if uint64(len(got)) != st.Sinks[0].Pending || got[len(got)-1].T != 2000e9 {
+		t.Fatalf("%d delivered of %d pending; last %v", len(got), st.Sinks[0].Pending, got[len(got)-1].T)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].T != got[i-1].T+1e9 {
+			t.Fatalf("the newest records are kept, contiguous: gap at %d", i)
+		}
+	}
+}
+
+// The sampler is never held up: with the writer stuck, Append returns at
+// once and counts what the queue could not take.
+func TestAppendNeverBlocks(t *testing.T) {
+	s := &scripted{mode: "ok", gate: make(chan struct{})}
+	var l testlog.Log
+	ex := newEx(t, t.TempDir(), s, &l, Config{Queue: 8, Batch: 1})
+	obs := &blocking{release: make(chan struct{})}
+	ex.observers = append(ex.observers, obs) // the writer stalls on its first record
+	t0 := time.Now()
+	for i := 0; i < 1000; i++ {
+		ex.Append(int64(i+1)*1e9, reading(1))
+	}
+	if d := time.Since(t0); d > 500*time.Millisecond {
+		t.Fatalf("1000 appends took %v with the writer stuck", d)
+	}
+	st := ex.Stats()
+	if st.DroppedQueue < 1000-8-1 || st.Taken != 1000 {
+		t.Fatalf("%+v", st)
+	}
+	if !strings.Contains(l.String(), "the spool writer is behind") {
+		t.Fatalf("%s", l.String())
+	}
+	close(obs.release)
+	close(s.gate)
+	ex.Stop(5 * time.Second)
+}
+
+type blocking struct {
+	once    sync.Once
+	release chan struct{}
+}
+
+func (b *blocking) Observe(*Record) { b.once.Do(func() { <-b.release }) }
+
+// Domains without a counter get one: the trapezoid integral of their power.
+func TestIntegratedEnergy(t *testing.T) {
+	in := newIntegrator()
+	var js []float64
+	for i, w := range []float64{100, 200, 200} {
+		rec := Record{Kind: KindSample, T: int64(i) * 2e9, Values: []Value{{Domain: "node", Index: -1, W: w}, {Domain: "cpu", Index: 0, W: 1, J: 42, HasJ: true}}}
+		in.add(&rec)
+		js = append(js, rec.Values[0].EnergyJ())
+		if rec.Values[1].EnergyJ() != 42 {
+			t.Fatalf("a hardware counter is kept: %+v", rec.Values[1])
+		}
+	}
+	if fmt.Sprint(js) != "[0 300 700]" {
+		t.Fatalf("integral %v, want [0 300 700]", js)
+	}
+	// A gap longer than maxGap is not integrated across.
+	rec := Record{Kind: KindSample, T: 4e9 + int64(maxGap) + 1, Values: []Value{{Domain: "node", Index: -1, W: 200}}}
+	in.add(&rec)
+	if rec.Values[0].IJ != 700 {
+		t.Fatalf("after a gap: %v", rec.Values[0].IJ)
+	}
+}
+
+func TestFromReading(t *testing.T) {
+	r := &sample.Reading{Node: math.NaN(), CPU: []float64{10, math.NaN()}, GPU: []float64{5},
+		Energy: &sample.Energy{Node: math.NaN(), CPU: []float64{100, math.NaN()}, GPU: []float64{math.NaN()}}, ReadNs: 7}
+	r.DeriveNode()
+	rec := FromReading(9, r, Provenance{"node": "sum of rapl+nvml", "cpu": "rapl", "gpu": "nvml"}, Meta{Hostname: "h", Rank: -1, JobID: "j"})
+	want := "node/-1/sum/15/false cpu/0/rapl/10/true gpu/0/nvml/5/false"
+	var got []string
+	for _, v := range rec.Values {
+		got = append(got, fmt.Sprintf("%s/%d/%s/%g/%v", v.Domain, v.Index, v.Source, v.W, v.HasJ))
+	}
+	if strings.Join(got, " ") != want || rec.ReadNs != 7 || rec.JobID != "j" || rec.Rank != -1 {
+		t.Fatalf("%v %+v", got, rec)
+	}
+	b, _ := rec.Marshal()
+	back, err := Unmarshal(b)
+	if err != nil || fmt.Sprint(back) != fmt.Sprint(rec) {
+		t.Fatalf("round trip: %v\n%+v\n%+v", err, back, rec)
+	}
+	if _, err := Unmarshal([]byte(`{"k":"what"}`)); err == nil {
+		t.Fatal("a bad kind is refused")
+	}
+}
+
+// SetJobID tags the samples taken from then on, and only those; job
+// summaries keep their own jobid.
+func TestSetJobID(t *testing.T) {
+	s := &scripted{mode: "ok"}
+	var l testlog.Log
+	ex := newEx(t, t.TempDir(), s, &l, Config{})
+	ex.Append(1e9, reading(1))
+	ex.SetJobID("fA1")
+	ex.Append(2e9, reading(2))
+	ex.Job(JobSummary{ID: "fB2", End: 2.5})
+	ex.SetJobID("fA1,fC3")
+	ex.Append(3e9, reading(3))
+	ex.SetJobID("")
+	ex.Append(4e9, reading(4))
+	ex.Stop(5 * time.Second)
+	var ids []string
+	for _, r := range s.received() {
+		ids = append(ids, r.Kind+":"+r.JobID)
+	}
+	want := "sample: sample:fA1 job:fB2 sample:fA1,fC3 sample:"
+	if got := strings.Join(ids, " "); got != want {
+		t.Fatalf("jobids %q, want %q", got, want)
+	}
+}

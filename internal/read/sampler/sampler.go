@@ -1,0 +1,167 @@
+// Package sampler reads a power source at a fixed period, off the reactor
+// thread, into the rank's store, and keeps the figures that `flux module
+// stats` shows: samples taken, errors, the last error and the cost of a
+// sample.
+package sampler
+
+import (
+	"sync"
+	"time"
+
+	"github.com/flux-framework/power-monitor/internal/sample"
+)
+
+// Source is where samples are read: one per kind of sensor (Variorum, and
+// native sources). Read may be slow; it is never called on the reactor thread.
+type Source interface {
+	// Name says what the source is, e.g. "variorum (/usr/lib/libvariorum.so)".
+	Name() string
+	// Read takes one reading of the node.
+	Read() (sample.Reading, error)
+}
+
+// Store is where readings go (store.Store).
+type Store interface {
+	Append(t int64, r *sample.Reading)
+}
+
+// Stats are the sampler's counters.
+type Stats struct {
+	Samples     uint64  `json:"samples"`    // readings stored
+	Errors      uint64  `json:"errors"`     // failed reads
+	LastError   string  `json:"last_error"` // "" when the last read worked
+	LastErrorAt float64 `json:"last_error_at,omitempty"`
+	CostLastUs  float64 `json:"sample_cost_last_us"` // read + parse + store
+	CostMeanUs  float64 `json:"sample_cost_mean_us"`
+	CostMaxUs   float64 `json:"sample_cost_max_us"`
+	Late        uint64  `json:"late"` // ticks skipped because a read took longer than the period
+}
+
+// Sampler runs one goroutine that reads src every period into st.
+type Sampler struct {
+	src    Source
+	st     Store
+	period time.Duration
+	now    func() time.Time
+	// OnError is called from the sampler goroutine when the read error
+	// changes (first failure, a different failure, recovery with ""), so the
+	// log is not flooded at high rates. It must not call libflux directly.
+	onError func(msg string)
+
+	mu    sync.Mutex
+	stats Stats
+	costs float64 // sum of costs, µs
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New makes a sampler; Start starts it.
+func New(src Source, st Store, period time.Duration, onError func(string)) *Sampler {
+	if onError == nil {
+		onError = func(string) {}
+	}
+	return &Sampler{src: src, st: st, period: period, now: time.Now, onError: onError}
+}
+
+// Start takes a first sample at once, then one every period.
+func (s *Sampler) Start() {
+	s.stop = make(chan struct{})
+	s.done = make(chan struct{})
+	go s.run()
+}
+
+// Stop stops the goroutine and waits for it to finish.
+func (s *Sampler) Stop() {
+	if s.stop == nil {
+		return
+	}
+	close(s.stop)
+	<-s.done
+	s.stop = nil
+}
+
+func (s *Sampler) run() {
+	defer close(s.done)
+	tick := time.NewTicker(s.period)
+	defer tick.Stop()
+	next := s.now().Add(s.period)
+	for {
+		s.Once()
+		select {
+		case <-s.stop:
+			return
+		case t := <-tick.C:
+			// time.Ticker drops ticks for a slow reader: count them.
+			if t.After(next.Add(s.period / 2)) {
+				s.mu.Lock()
+				s.stats.Late += uint64(t.Sub(next) / s.period)
+				s.mu.Unlock()
+			}
+			next = t.Add(s.period)
+		}
+	}
+}
+
+// Once takes one sample now. The timestamp is the wall clock (the clock of
+// the job's t_run and t_cleanup) at the middle of the read.
+func (s *Sampler) Once() {
+	t0 := s.now()
+	r, err := s.readSafe()
+	t1 := s.now()
+	ts := t0.Add(t1.Sub(t0) / 2).UnixNano()
+	if err == nil {
+		r.ReadNs = t1.Sub(t0).Nanoseconds()
+		s.st.Append(ts, &r)
+	}
+	cost := float64(s.now().Sub(t0).Nanoseconds()) / 1e3
+
+	s.mu.Lock()
+	prev := s.stats.LastError
+	if err != nil {
+		s.stats.Errors++
+		s.stats.LastError = err.Error()
+		s.stats.LastErrorAt = float64(t0.UnixNano()) / 1e9
+	} else {
+		s.stats.Samples++
+		s.stats.LastError = ""
+	}
+	n := s.stats.Samples + s.stats.Errors
+	s.costs += cost
+	s.stats.CostLastUs = cost
+	s.stats.CostMeanUs = s.costs / float64(n)
+	if cost > s.stats.CostMaxUs {
+		s.stats.CostMaxUs = cost
+	}
+	cur := s.stats.LastError
+	s.mu.Unlock()
+
+	if cur != prev {
+		s.onError(cur)
+	}
+}
+
+// readSafe turns a panic in a source into an error: a source bug must not
+// take the broker down.
+func (s *Sampler) readSafe() (r sample.Reading, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError{v}
+		}
+	}()
+	return s.src.Read()
+}
+
+type panicError struct{ v any }
+
+func (p panicError) Error() string { return "source panicked: " + fmtAny(p.v) }
+
+// Stats returns a copy of the counters.
+func (s *Sampler) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Source returns the source being read.
+func (s *Sampler) Source() Source { return s.src }

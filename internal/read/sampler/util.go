@@ -1,0 +1,20 @@
+package sampler
+
+import (
+	"fmt"
+
+	"github.com/flux-framework/power-monitor/internal/sample"
+)
+
+func fmtAny(v any) string { return fmt.Sprint(v) }
+
+// Tee is a Store that appends every reading to each of its stores, in
+// order.
+type Tee []Store
+
+// Append appends to every store.
+func (t Tee) Append(ts int64, r *sample.Reading) {
+	for _, s := range t {
+		s.Append(ts, r)
+	}
+}

@@ -1,0 +1,46 @@
+package source
+
+import (
+	"fmt"
+
+	"github.com/flux-framework/power-monitor/internal/sample"
+	"github.com/flux-framework/power-monitor/variorum"
+)
+
+// Variorum reads the node's power through libvariorum's
+// variorum_get_power_json, loaded at run time.
+type Variorum struct {
+	lib *variorum.Lib
+}
+
+// OpenVariorum loads libvariorum from path ("" searches the default library
+// path) and checks that one reading parses.
+func OpenVariorum(path string) (*Variorum, error) {
+	lib, err := variorum.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	v := &Variorum{lib: lib}
+	if _, err := v.Read(); err != nil {
+		lib.Close()
+		return nil, fmt.Errorf("%s: first reading failed: %w", lib.Path(), err)
+	}
+	return v, nil
+}
+
+// Name says which library and entry point are used.
+func (v *Variorum) Name() string {
+	return fmt.Sprintf("variorum (%s, %s)", v.lib.Path(), v.lib.Symbol())
+}
+
+// Read takes one reading.
+func (v *Variorum) Read() (sample.Reading, error) {
+	js, err := v.lib.PowerJSON()
+	if err != nil {
+		return sample.Reading{}, err
+	}
+	return variorum.Parse(js)
+}
+
+// Close unloads the library.
+func (v *Variorum) Close() error { return v.lib.Close() }

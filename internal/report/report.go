@@ -1,0 +1,431 @@
+// Package report prints a power-monitor query answer: as a table for people,
+// as JSON for programs, and as CSV with flux-power-monitor's column names
+// (followed by ours) for the spreadsheets and scripts written for it.
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/flux-framework/power-monitor/internal/store/aggregate"
+	"github.com/flux-framework/power-monitor/internal/wire"
+)
+
+// Formats.
+const (
+	FormatTable = "table"
+	FormatJSON  = "json"
+	FormatCSV   = "csv"
+)
+
+// Write prints resp in the given format.
+func Write(w io.Writer, format string, resp *wire.QueryResponse) error {
+	switch format {
+	case FormatTable, "":
+		return Table(w, resp)
+	case FormatJSON:
+		return JSON(w, resp)
+	case FormatCSV:
+		return CSV(w, resp)
+	}
+	return fmt.Errorf("unknown format %q (table, json or csv)", format)
+}
+
+// width is the number of cpu, mem and gpu columns: the widest rank's.
+func width(resp *wire.QueryResponse) (cpu, mem, gpu int) {
+	for _, r := range resp.Ranks {
+		cpu = max(cpu, len(r.CPU))
+		mem = max(mem, len(r.Mem))
+		gpu = max(gpu, len(r.GPU))
+	}
+	return
+}
+
+// Title is one line that says which job and window the figures cover.
+func Title(resp *wire.QueryResponse) string {
+	var b strings.Builder
+	if resp.JobID != "" {
+		fmt.Fprintf(&b, "job %s", resp.JobID)
+		if resp.State != "" {
+			fmt.Fprintf(&b, " (%s)", resp.State)
+		}
+	} else {
+		fmt.Fprintf(&b, "ranks %s", resp.RankSet)
+	}
+	fmt.Fprintf(&b, ": %s to %s, %s", stamp(resp.Start), stamp(resp.End), seconds(resp.Total.DurationS))
+	if resp.Running {
+		b.WriteString(", still running: figures up to now")
+	}
+	return b.String()
+}
+
+func stamp(t float64) string {
+	if t <= 0 {
+		return "-"
+	}
+	sec, frac := math.Modf(t)
+	return time.Unix(int64(sec), int64(frac*1e9)).Local().Format("2006-01-02T15:04:05.000")
+}
+
+// clock prints the time of day of t; the title line carries the date.
+func clock(t float64) string {
+	if t <= 0 {
+		return "-"
+	}
+	sec, frac := math.Modf(t)
+	return time.Unix(int64(sec), int64(frac*1e9)).Local().Format("15:04:05.000")
+}
+
+func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) + " s" }
+
+func watts(d aggregate.Domain) string {
+	if !d.Measured {
+		return "-"
+	}
+	return strconv.FormatFloat(d.MeanW, 'f', 1, 64)
+}
+
+// Energy prints joules with a unit people read at a glance.
+func Energy(j float64) string {
+	switch a := math.Abs(j); {
+	case a >= 1e9:
+		return fmt.Sprintf("%.2f GJ", j/1e9)
+	case a >= 1e6:
+		return fmt.Sprintf("%.2f MJ", j/1e6)
+	case a >= 1e4:
+		return fmt.Sprintf("%.2f kJ", j/1e3)
+	}
+	return fmt.Sprintf("%.1f J", j)
+}
+
+// presence is the data_presence cell: the presence, the coverage when not
+// complete, and the reason's short form (up to its first colon). Notes under
+// the table give the reasons in full.
+func presence(r *aggregate.Result) string {
+	p := r.Presence
+	if r.Presence != aggregate.PresenceComplete {
+		p = fmt.Sprintf("%s %.0f%%", p, 100*r.Coverage)
+		if r.Reason != "" {
+			p += " (" + shortReason(r.Reason) + ")"
+		}
+	}
+	return p
+}
+
+func shortReason(s string) string {
+	if i := strings.Index(s, ": "); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Notes lists each full reason and error once, with the ranks it applies
+// to, for the lines under the table.
+func Notes(resp *wire.QueryResponse) []string {
+	var order []string
+	ranks := map[string][]uint32{}
+	add := func(text string, rank uint32) {
+		if _, ok := ranks[text]; !ok {
+			order = append(order, text)
+		}
+		ranks[text] = append(ranks[text], rank)
+	}
+	for i := range resp.Ranks {
+		r := &resp.Ranks[i]
+		if n := domainNotes(r); n != "" {
+			add("energy from "+n, r.Rank)
+		}
+	}
+	for _, r := range resp.Ranks {
+		if r.Reason != "" && r.Reason != shortReason(r.Reason) {
+			add(r.Reason, r.Rank)
+		}
+	}
+	for _, m := range resp.Missing {
+		text := m.Reason
+		if m.Error != "" {
+			text += ": " + m.Error
+		}
+		add(text, m.Rank)
+	}
+	notes := make([]string, 0, len(order))
+	for _, text := range order {
+		rs := ranks[text]
+		word := "rank"
+		if len(rs) > 1 {
+			word = "ranks"
+		}
+		notes = append(notes, fmt.Sprintf("%s %s: %s", word, RankSet(rs), text))
+	}
+	return notes
+}
+
+// RankSet prints sorted ranks as a compact RFC 22 idset ("0-3,7").
+func RankSet(rs []uint32) string {
+	var b strings.Builder
+	for i := 0; i < len(rs); {
+		j := i
+		for j+1 < len(rs) && rs[j+1] == rs[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%d-%d", rs[i], rs[j])
+		} else {
+			fmt.Fprintf(&b, "%d", rs[i])
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+// Table prints a title line, one row per rank (and per missing rank), and a
+// total line. Power columns are time-weighted means in watts.
+func Table(w io.Writer, resp *wire.QueryResponse) error {
+	nc, nm, ng := width(resp)
+	header := []string{"rank", "hostname", "node_power"}
+	for i := 0; i < nc; i++ {
+		header = append(header, fmt.Sprintf("cpu_power_%d", i))
+	}
+	for i := 0; i < ng; i++ {
+		header = append(header, fmt.Sprintf("gpu_power_%d", i))
+	}
+	for i := 0; i < nm; i++ {
+		header = append(header, fmt.Sprintf("mem_power_%d", i))
+	}
+	header = append(header, "energy", "start", "end", "data_presence")
+
+	if _, err := fmt.Fprintln(w, Title(resp)); err != nil {
+		return err
+	}
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithFooterAutoFormat(tw.Off),
+		tablewriter.WithRowAlignment(tw.AlignRight),
+		tablewriter.WithFooterAlignmentConfig(tw.CellAlignment{Global: tw.AlignRight}),
+	)
+	t.Header(header)
+	rows := mergedRows(resp)
+	for _, row := range rows {
+		var cells []string
+		if row.res == nil {
+			cells = []string{fmt.Sprint(row.rank), row.missing.Hostname, "-"}
+			for i := 0; i < nc+ng+nm; i++ {
+				cells = append(cells, "-")
+			}
+			cells = append(cells, "-", "-", "-", "missing ("+row.missing.Reason+")")
+		} else {
+			r := row.res
+			cells = []string{fmt.Sprint(r.Rank), r.Hostname, watts(r.Node)}
+			cells = appendDomains(cells, r.CPU, nc)
+			cells = appendDomains(cells, r.GPU, ng)
+			cells = appendDomains(cells, r.Mem, nm)
+			cells = append(cells, Energy(r.Node.EnergyJ), clock(r.FirstSample), clock(r.LastSample), presence(&r.Result))
+		}
+		if err := t.Append(cells); err != nil {
+			return err
+		}
+	}
+	tot := resp.Total
+	foot := []string{"total", fmt.Sprintf("%d/%d ranks", tot.Answered, tot.Ranks), strconv.FormatFloat(tot.AvgPowerW, 'f', 1, 64)}
+	for i := 0; i < nc+ng+nm; i++ {
+		foot = append(foot, "")
+	}
+	tp := tot.Presence
+	if tp != aggregate.PresenceComplete {
+		tp = fmt.Sprintf("%s %.0f%%", tp, 100*tot.Coverage)
+	}
+	foot = append(foot, Energy(tot.EnergyJ), "", seconds(tot.DurationS), tp)
+	t.Footer(foot)
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, n := range Notes(resp) {
+		if _, err := fmt.Fprintln(w, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func appendDomains(cells []string, ds []aggregate.Domain, n int) []string {
+	for i := 0; i < n; i++ {
+		if i < len(ds) {
+			cells = append(cells, watts(ds[i]))
+		} else {
+			cells = append(cells, "-")
+		}
+	}
+	return cells
+}
+
+type row struct {
+	rank    uint32
+	res     *wire.RankResult
+	missing *wire.Missing
+}
+
+// mergedRows interleaves answered and missing ranks in rank order.
+func mergedRows(resp *wire.QueryResponse) []row {
+	rows := make([]row, 0, len(resp.Ranks)+len(resp.Missing))
+	i, j := 0, 0
+	for i < len(resp.Ranks) || j < len(resp.Missing) {
+		if j >= len(resp.Missing) || (i < len(resp.Ranks) && resp.Ranks[i].Rank < resp.Missing[j].Rank) {
+			rows = append(rows, row{rank: resp.Ranks[i].Rank, res: &resp.Ranks[i]})
+			i++
+		} else {
+			rows = append(rows, row{rank: resp.Missing[j].Rank, missing: &resp.Missing[j]})
+			j++
+		}
+	}
+	return rows
+}
+
+// JSONRank is one rank in the JSON output: the answer of the rank, with the
+// figures people look for first at the top level.
+type JSONRank struct {
+	Rank       uint32            `json:"rank"`
+	Hostname   string            `json:"hostname"`
+	EnergyJ    float64           `json:"energy_j"`
+	NodePowerW float64           `json:"node_power_w"` // time-weighted mean
+	MinPowerW  float64           `json:"node_power_min_w"`
+	MaxPowerW  float64           `json:"node_power_max_w"`
+	Presence   string            `json:"data_presence"`
+	Reason     string            `json:"reason,omitempty"`
+	Coverage   float64           `json:"coverage"`
+	Samples    int               `json:"samples"`
+	Source     string            `json:"source"`
+	Detail     *aggregate.Result `json:"detail"`
+}
+
+// JSONDoc is the JSON output.
+type JSONDoc struct {
+	ID      uint64         `json:"id,omitempty"`
+	JobID   string         `json:"jobid,omitempty"`
+	UserID  *uint32        `json:"userid,omitempty"`
+	State   string         `json:"state,omitempty"`
+	Running bool           `json:"running"`
+	Start   float64        `json:"start"`
+	End     float64        `json:"end"`
+	RankSet string         `json:"rankset"`
+	Ranks   []JSONRank     `json:"ranks"`
+	Missing []wire.Missing `json:"missing"`
+	Total   wire.Total     `json:"total"`
+}
+
+// JSON prints resp as one indented JSON document.
+func JSON(w io.Writer, resp *wire.QueryResponse) error {
+	doc := JSONDoc{ID: resp.ID, JobID: resp.JobID, UserID: resp.UserID, State: resp.State,
+		Running: resp.Running, Start: resp.Start, End: resp.End, RankSet: resp.RankSet,
+		Ranks: []JSONRank{}, Missing: resp.Missing, Total: resp.Total}
+	if doc.Missing == nil {
+		doc.Missing = []wire.Missing{}
+	}
+	for i := range resp.Ranks {
+		r := &resp.Ranks[i]
+		doc.Ranks = append(doc.Ranks, JSONRank{
+			Rank: r.Rank, Hostname: r.Hostname, EnergyJ: r.Node.EnergyJ,
+			NodePowerW: r.Node.MeanW, MinPowerW: r.Node.MinW, MaxPowerW: r.Node.MaxW,
+			Presence: r.Presence, Reason: r.Reason, Coverage: r.Coverage,
+			Samples: r.Samples, Source: r.Source, Detail: &r.Result,
+		})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(&doc)
+}
+
+// CSV prints one line per rank. The first columns are flux-power-monitor's,
+// with its names and units (hostname, node_power in W, result_start_time and
+// result_end_time in microseconds since the epoch, data_presence, then
+// cpu_power_N, gpu_power_N, mem_power_N in W, -1.0 where unsupported); ours
+// follow (rank, energy_j, coverage, samples, reason, source, and the energy of
+// each device). A missing rank has data_presence "none" and its reason.
+func CSV(w io.Writer, resp *wire.QueryResponse) error {
+	nc, nm, ng := width(resp)
+	header := []string{"hostname", "node_power", "result_start_time", "result_end_time", "data_presence"}
+	for _, p := range []struct {
+		name string
+		n    int
+	}{{"cpu_power", nc}, {"gpu_power", ng}, {"mem_power", nm}} {
+		for i := 0; i < p.n; i++ {
+			header = append(header, fmt.Sprintf("%s_%d", p.name, i))
+		}
+	}
+	header = append(header, "rank", "energy_j", "node_power_min_w", "node_power_max_w", "coverage", "samples", "reason", "source")
+	for _, p := range []struct {
+		name string
+		n    int
+	}{{"cpu_energy_j", nc}, {"gpu_energy_j", ng}, {"mem_energy_j", nm}} {
+		for i := 0; i < p.n; i++ {
+			header = append(header, fmt.Sprintf("%s_%d", strings.TrimSuffix(p.name, "_j"), i)+"_j")
+		}
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	us := func(t float64) string { return strconv.FormatInt(int64(math.Round(t*1e6)), 10) }
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	// column appends n cells of one quantity of each domain, -1.0 where a
+	// domain is absent or unmeasured.
+	column := func(get func(aggregate.Domain) float64) func([]aggregate.Domain, int, []string) []string {
+		return func(ds []aggregate.Domain, n int, out []string) []string {
+			for i := 0; i < n; i++ {
+				if i < len(ds) && ds[i].Measured {
+					out = append(out, f(get(ds[i])))
+				} else {
+					out = append(out, "-1.0")
+				}
+			}
+			return out
+		}
+	}
+	mean := column(func(d aggregate.Domain) float64 { return d.MeanW })
+	energy := column(func(d aggregate.Domain) float64 { return d.EnergyJ })
+	for _, rw := range mergedRows(resp) {
+		var rec []string
+		if rw.res == nil {
+			m := rw.missing
+			rec = []string{m.Hostname, "-1.0", us(resp.Start), us(resp.End), aggregate.PresenceNone}
+			for i := 0; i < nc+ng+nm; i++ {
+				rec = append(rec, "-1.0")
+			}
+			rec = append(rec, fmt.Sprint(m.Rank), "-1.0", "-1.0", "-1.0", "0", "0", m.Reason, "")
+			for i := 0; i < nc+ng+nm; i++ {
+				rec = append(rec, "-1.0")
+			}
+		} else {
+			r := rw.res
+			node, energyJ, minW, maxW := "-1.0", "-1.0", "-1.0", "-1.0"
+			if r.Node.Measured {
+				node, energyJ, minW, maxW = f(r.Node.MeanW), f(r.Node.EnergyJ), f(r.Node.MinW), f(r.Node.MaxW)
+			}
+			rec = []string{r.Hostname, node, us(resp.Start), us(resp.End), r.Presence}
+			rec = mean(r.CPU, nc, rec)
+			rec = mean(r.GPU, ng, rec)
+			rec = mean(r.Mem, nm, rec)
+			rec = append(rec, fmt.Sprint(r.Rank), energyJ, minW, maxW,
+				f(r.Coverage), fmt.Sprint(r.Samples), r.Reason, r.Source)
+			rec = energy(r.CPU, nc, rec)
+			rec = energy(r.GPU, ng, rec)
+			rec = energy(r.Mem, nm, rec)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,370 @@
+// Package store keeps the power samples of one rank in a fixed-size
+// circular buffer and aggregates them over time windows.
+//
+// The ring is compact: the timestamps are int64 unix nanoseconds in one
+// slice, the values float32 watts in one flat slice of layout.Columns()
+// values per sample (node, then CPU, memory and GPU values in index order).
+// Both are allocated at the first Append, when the layout is known; 2
+// sockets with CPU and memory domains and 4 GPUs take 8 + 9*4 = 44 bytes per
+// sample. A value that is not measured (NaN, negative as Variorum reports it,
+// or infinite) is stored as NaN.
+//
+// Energy counters (sample.Energy: cumulative joules) are kept beside the
+// power values, as float64 so that one RAPL unit (1 uJ) stays exact, in a
+// third flat slice of one value per counted column per sample. Which
+// columns are counted is decided by the first reading that has a counter:
+// those with a counter value in it. Each counted column adds 8 bytes per
+// sample (the 2/2/4 layout with counters on its 2 CPUs and 4 GPUs takes
+// 44 + 6*8 = 92 bytes). A later reading without a value for a counted
+// column stores NaN there (package aggregate then integrates power for the
+// pairs around it); a counter in a column that is not counted is dropped
+// and the reading counted in Stats().LayoutMismatch.
+//
+// A Store is safe for one writer goroutine and any number of concurrent
+// readers. The package keeps no package-level mutable state.
+package ring
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/flux-framework/power-monitor/internal/sample"
+	"github.com/flux-framework/power-monitor/internal/store/aggregate"
+)
+
+// Store is the ring of one rank's samples. Create it with New.
+type Store struct {
+	capacity int
+	period   time.Duration
+
+	mu          sync.RWMutex
+	set         bool // layout fixed by the first Append
+	layout      sample.Layout
+	stride      int
+	nodeDerived bool
+	times       []int64   // capacity timestamps, unix ns
+	vals        []float32 // capacity*stride values
+	head        int       // slot of the next Append
+	n           int       // samples held
+	last        int64     // time of the newest sample
+
+	// Counters, fixed by the first reading with one (counting).
+	counting bool
+	ccols    []int     // the value columns with a counter
+	others   []int     // the value columns without one
+	energy   []float64 // capacity*len(ccols) counters, joules
+
+	total             uint64 // samples ever appended
+	overwritten       uint64 // samples lost to the ring wrapping
+	newestOverwritten int64  // time of the sample overwritten last
+	firstEver         int64  // time of the first sample ever appended
+	mismatch          uint64 // readings whose layout differed from the ring's, or with a counter dropped
+	descents          int    // pairs held whose time decreases (clock stepped back)
+}
+
+// Stats describes a store.
+type Stats struct {
+	Len            int     `json:"len"`              // samples held
+	Cap            int     `json:"cap"`              // capacity in samples
+	BytesUsed      int64   `json:"bytes_used"`       // bytes of the ring's backing arrays
+	BytesPerSample float64 `json:"bytes_per_sample"` // BytesUsed / Cap, 0 before the first Append
+	Oldest         int64   `json:"oldest"`           // unix ns of the oldest sample held, 0 if empty
+	Newest         int64   `json:"newest"`           // unix ns of the newest sample held, 0 if empty
+	Total          uint64  `json:"total"`            // samples ever appended
+	Overwritten    uint64  `json:"overwritten"`      // samples lost to the ring wrapping
+	FirstEver      int64   `json:"first_ever"`       // unix ns of the first sample ever appended, 0 if none
+	LayoutMismatch uint64  `json:"layout_mismatch"`  // readings mapped to the ring's layout by index, or with a counter dropped
+	Counters       int     `json:"counters"`         // energy counters kept per sample (8 bytes each)
+}
+
+// New makes a ring of capacity samples (at least 1); period is the sampling
+// period, which Window uses for its gap and edge rules. Memory for the ring
+// is allocated at the first Append.
+func New(capacity int, period time.Duration) *Store {
+	return &Store{capacity: max(capacity, 1), period: period}
+}
+
+// Append stores one reading taken at wall-clock time t (unix ns). The
+// layout is fixed by the first Append; a later reading with another layout
+// is mapped by index (missing values are NaN, extra ones are ignored) and
+// counted in Stats().LayoutMismatch, as is a reading whose counters do not
+// fit the counted columns (see the package documentation). Append
+// allocates only at the first call and at the first reading with a
+// counter, and before it takes the lock.
+func (s *Store) Append(t int64, r *sample.Reading) {
+	// Only Append changes the ring's shape and there is one writer, so
+	// the writer reads the shape without the lock, and allocates before
+	// taking it: readers wait only for the stores below.
+	var g growth
+	if !s.set || (!s.counting && r.Energy != nil && r.Energy.Counted()) {
+		g = s.grow(r)
+	}
+	mismatch := g.mismatch
+	if !g.ok {
+		mismatch = r.Layout() != s.layout || (s.counting && dropsCounters(r.Energy, s.layout, s.others))
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g.ok {
+		if g.times != nil {
+			s.set = true
+			s.layout = g.layout
+			s.stride = g.layout.Columns()
+			s.times, s.vals = g.times, g.vals
+			s.firstEver = t
+		}
+		if g.energy != nil {
+			s.counting = true
+			s.ccols, s.others, s.energy = g.ccols, g.others, g.energy
+		}
+	}
+	if mismatch {
+		s.mismatch++
+	}
+	s.nodeDerived = r.NodeDerived
+
+	pos := s.head
+	if s.n == s.capacity { // overwrite the oldest sample, at pos
+		s.overwritten++
+		s.newestOverwritten = s.times[pos]
+		if s.capacity > 1 && s.times[(pos+1)%s.capacity] < s.times[pos] {
+			s.descents-- // the pair (oldest, second oldest) leaves the ring
+		}
+	} else {
+		s.n++
+	}
+	if s.n > 1 && t < s.last {
+		s.descents++ // the pair (newest, t) enters the ring
+	}
+
+	s.times[pos] = t
+	l, st := s.layout, s.stride
+	row := s.vals[pos*st : pos*st+st]
+	row[0] = value(r.Node)
+	k := 1
+	k = copyValues(row[k:k+l.CPU], r.CPU, k)
+	k = copyValues(row[k:k+l.Mem], r.Mem, k)
+	copyValues(row[k:k+l.GPU], r.GPU, k)
+	if ne := len(s.ccols); ne > 0 {
+		erow := s.energy[pos*ne : pos*ne+ne]
+		for j, c := range s.ccols {
+			erow[j] = counterAt(r.Energy, l, c)
+		}
+	}
+
+	s.head = pos + 1
+	if s.head == s.capacity {
+		s.head = 0
+	}
+	s.last = t
+	s.total++
+}
+
+// growth is what Append allocates for a reading that fixes the layout or
+// the counted columns.
+type growth struct {
+	ok            bool
+	layout        sample.Layout
+	times         []int64   // nil: the layout is already fixed
+	vals          []float32 // with times
+	ccols, others []int
+	energy        []float64 // nil: no counter decided by this reading
+	mismatch      bool      // the reading is counted in LayoutMismatch
+}
+
+// grow allocates the ring for r's layout if none is fixed yet, and the
+// counters if r is the first reading with one. It reads the store without
+// the lock: only the writer changes what it reads.
+func (s *Store) grow(r *sample.Reading) growth {
+	g := growth{ok: true, layout: s.layout}
+	if !s.set {
+		g.layout = r.Layout()
+		g.times = make([]int64, s.capacity)
+		g.vals = make([]float32, s.capacity*g.layout.Columns())
+	} else if r.Layout() != s.layout {
+		g.mismatch = true
+	}
+	if !r.Energy.Counted() { // (the counters are never decided before the layout)
+		return g
+	}
+	g.ccols, g.others = countedColumns(r.Energy, g.layout)
+	g.energy = make([]float64, s.capacity*len(g.ccols))
+	nan := math.NaN()
+	for i := range g.energy {
+		g.energy[i] = nan
+	}
+	g.mismatch = g.mismatch || dropsCounters(r.Energy, g.layout, g.others)
+	return g
+}
+
+// copyValues maps vs by index onto dst (missing -> NaN, extra ignored) and
+// returns k + len(dst).
+func copyValues(dst []float32, vs []float64, k int) int {
+	for i := range dst {
+		if i < len(vs) {
+			dst[i] = value(vs[i])
+		} else {
+			dst[i] = float32(math.NaN())
+		}
+	}
+	return k + len(dst)
+}
+
+// counterAt is the counter of value column c of layout l in e, as stored:
+// NaN unless e has a finite, non-negative value there.
+func counterAt(e *sample.Energy, l sample.Layout, c int) float64 {
+	if e == nil {
+		return math.NaN()
+	}
+	var v float64
+	switch {
+	case c == 0:
+		v = e.Node
+	case c <= l.CPU:
+		v = at(e.CPU, c-1)
+	case c <= l.CPU+l.Mem:
+		v = at(e.Mem, c-1-l.CPU)
+	default:
+		v = at(e.GPU, c-1-l.CPU-l.Mem)
+	}
+	if !sample.Measured(v) || math.IsInf(v, 0) {
+		return math.NaN()
+	}
+	return v
+}
+
+func at(vs []float64, i int) float64 {
+	if i < len(vs) {
+		return vs[i]
+	}
+	return math.NaN()
+}
+
+// countedColumns splits the value columns of layout l into those for
+// which e has a counter and the others.
+func countedColumns(e *sample.Energy, l sample.Layout) (counted, others []int) {
+	for c := range l.Columns() {
+		if math.IsNaN(counterAt(e, l, c)) {
+			others = append(others, c)
+		} else {
+			counted = append(counted, c)
+		}
+	}
+	return counted, others
+}
+
+// dropsCounters reports whether storing e, once the counted columns are
+// decided, drops a counter: e's layout is not l (mapped by index), or it
+// has a counter in one of the others, the columns of l not counted.
+func dropsCounters(e *sample.Energy, l sample.Layout, others []int) bool {
+	if e == nil {
+		return false
+	}
+	if len(e.CPU) != l.CPU || len(e.Mem) != l.Mem || len(e.GPU) != l.GPU {
+		return e.Counted()
+	}
+	for _, c := range others {
+		if !math.IsNaN(counterAt(e, l, c)) {
+			return true
+		}
+	}
+	return false
+}
+
+// value is v as stored: NaN unless it is a measured, finite value.
+func value(v float64) float32 {
+	if !sample.Measured(v) || math.IsInf(v, 0) {
+		return float32(math.NaN())
+	}
+	return float32(v)
+}
+
+// Layout returns the layout fixed by the first Append; set is false before.
+func (s *Store) Layout() (l sample.Layout, set bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.layout, s.set
+}
+
+// NodeDerived reports whether the newest reading's node power was derived
+// from its components (the platform cannot measure the node).
+func (s *Store) NodeDerived() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.nodeDerived
+}
+
+// Period is the sampling period given to New.
+func (s *Store) Period() time.Duration { return s.period }
+
+// Stats returns the store's figures.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := Stats{
+		Len:            s.n,
+		Cap:            s.capacity,
+		BytesUsed:      int64(cap(s.times))*8 + int64(cap(s.vals))*4 + int64(cap(s.energy))*8,
+		Total:          s.total,
+		Overwritten:    s.overwritten,
+		FirstEver:      s.firstEver,
+		LayoutMismatch: s.mismatch,
+		Counters:       len(s.ccols),
+	}
+	if st.BytesUsed > 0 {
+		st.BytesPerSample = float64(st.BytesUsed) / float64(s.capacity)
+	}
+	if s.n > 0 {
+		st.Oldest = s.times[s.oldest()]
+		st.Newest = s.last
+	}
+	return st
+}
+
+// oldest is the slot of the oldest sample.
+func (s *Store) oldest() int {
+	if s.n < s.capacity {
+		return 0
+	}
+	return s.head
+}
+
+// Window aggregates the samples over [t0, t1] (unix ns); see package
+// aggregate for the semantics. Readers share the lock; Append waits for
+// them.
+func (s *Store) Window(t0, t1 int64) aggregate.Result {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ser := s.series()
+	return aggregate.Window(&ser, t0, t1)
+}
+
+// series is the view of the ring for package aggregate; the caller holds
+// the lock while it is used.
+func (s *Store) series() aggregate.Series {
+	ser := aggregate.Series{
+		Layout:      s.layout,
+		NodeDerived: s.nodeDerived,
+		Period:      s.period,
+		Ordered:     s.descents == 0,
+		CounterCols: s.ccols,
+		Info: aggregate.StreamInfo{
+			FirstEver:         s.firstEver,
+			Overwritten:       s.overwritten,
+			NewestOverwritten: s.newestOverwritten,
+		},
+	}
+	st, ne := s.stride, len(s.ccols)
+	if o := s.oldest(); o == 0 {
+		ser.Times[0] = s.times[:s.n]
+		ser.Values[0] = s.vals[:s.n*st]
+		ser.Counters[0] = s.energy[:s.n*ne]
+	} else { // full and wrapped: [o, cap) then [0, o)
+		ser.Times[0], ser.Times[1] = s.times[o:], s.times[:o]
+		ser.Values[0], ser.Values[1] = s.vals[o*st:], s.vals[:o*st]
+		ser.Counters[0], ser.Counters[1] = s.energy[o*ne:], s.energy[:o*ne]
+	}
+	return ser
+}

@@ -1,0 +1,166 @@
+// Package protocol defines the JSON messages of the power-monitor RPCs, shared
+// by the broker module that answers them and the commands that send them.
+// doc/rpc.md documents them in the style of the Flux RFCs.
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/flux-framework/power-monitor/internal/store/aggregate"
+)
+
+// Topics.
+const (
+	// TopicQuery takes a jobid (or ranks and a time interval) and answers
+	// with the aggregate of every rank involved. Open to guests for their
+	// own jobs.
+	TopicQuery = "power-monitor.query"
+	// TopicWindow asks one rank for the aggregate of its own samples over a
+	// time interval. Instance owner only (the module's own fan-out).
+	TopicWindow = "power-monitor.window"
+	// TopicStats is the module's stats-get (flux module stats).
+	TopicStats = "power-monitor.stats-get"
+	// TopicSources asks one rank which power sources it found, which it
+	// uses, and why the others are missing. Open to guests.
+	TopicSources = "power-monitor.sources"
+	// TopicRunning tells one rank's module that a job's shell started or
+	// ended its tasks there (the job shell plugin, on every rank of a job).
+	// Open to guests; no response is needed.
+	TopicRunning = "power-monitor.running"
+	// EventJobsInactive is published by rank 0 when jobs become inactive,
+	// so that every rank forgets them even where a shell died before
+	// saying so.
+	EventJobsInactive = "power-monitor.jobs-inactive"
+)
+
+// RunningRequest is the payload of TopicRunning.
+type RunningRequest struct {
+	JobID   uint64 `json:"jobid"`
+	Running bool   `json:"running"`
+}
+
+// JobsInactive is the payload of EventJobsInactive.
+type JobsInactive struct {
+	JobIDs []uint64 `json:"jobids"`
+}
+
+// SourceStatus is what became of one kind of power source on a rank.
+type SourceStatus struct {
+	Kind   string `json:"kind"`
+	Used   bool   `json:"used"`
+	Name   string `json:"name,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// SourcesResponse is the answer to TopicSources.
+type SourcesResponse struct {
+	Rank       uint32            `json:"rank"`
+	Hostname   string            `json:"hostname"`
+	Source     string            `json:"source"`               // what is sampled ("none" without a source)
+	Provenance map[string]string `json:"provenance,omitempty"` // domain kind -> source kind
+	Sources    []SourceStatus    `json:"sources"`
+	Errors     map[string]string `json:"errors,omitempty"` // source kind -> last read error
+}
+
+// Reasons a rank has no data beyond those of the aggregate package.
+const (
+	ReasonNoSource  = "no power source"
+	ReasonNoAnswer  = "rank did not answer"
+	ReasonNotLoaded = "module not loaded on rank"
+)
+
+// DefaultTimeout is the time, in seconds, each rank has to answer.
+const DefaultTimeout = 10.0
+
+// JobID is a jobid as sent in a request: a JSON number, or a string in any
+// encoding that flux_job_id_parse accepts (f58 with 'ƒ' or 'f', decimal,
+// hex, dothex, words).
+type JobID string
+
+// UnmarshalJSON accepts a number or a string.
+func (j *JobID) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*j = ""
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		if _, err := strconv.ParseUint(string(n), 10, 64); err != nil {
+			return fmt.Errorf("jobid %s is not a valid job id", n)
+		}
+		*j = JobID(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("jobid must be a number or a string")
+	}
+	*j = JobID(s)
+	return nil
+}
+
+// QueryRequest is the payload of TopicQuery: either JobID, or Ranks with
+// Start (and End, 0 meaning now).
+type QueryRequest struct {
+	JobID   JobID   `json:"jobid,omitempty"`
+	Ranks   string  `json:"ranks,omitempty"`   // RFC 22 idset, e.g. "0-3"
+	Start   float64 `json:"start,omitempty"`   // unix seconds
+	End     float64 `json:"end,omitempty"`     // unix seconds; 0: now
+	Timeout float64 `json:"timeout,omitempty"` // seconds per rank; 0: DefaultTimeout
+}
+
+// WindowRequest is the payload of TopicWindow.
+type WindowRequest struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
+// RankResult is one rank's answer: who it is, where its data came from, and
+// the aggregate of its samples over the window.
+type RankResult struct {
+	Rank     uint32 `json:"rank"`
+	Hostname string `json:"hostname"`
+	Source   string `json:"source"`
+	aggregate.Result
+}
+
+// Missing is a rank that gave no data, and why.
+type Missing struct {
+	Rank     uint32 `json:"rank"`
+	Hostname string `json:"hostname,omitempty"`
+	Reason   string `json:"reason"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Total sums a job over all its ranks. Energies are joules over the covered
+// part of the window; Coverage counts missing ranks as uncovered.
+type Total struct {
+	EnergyJ    float64 `json:"energy_j"`
+	DurationS  float64 `json:"duration_s"`
+	AvgPowerW  float64 `json:"avg_power_w"`
+	CPUEnergyJ float64 `json:"cpu_energy_j"`
+	MemEnergyJ float64 `json:"mem_energy_j"`
+	GPUEnergyJ float64 `json:"gpu_energy_j"`
+	Samples    int     `json:"samples"`
+	Ranks      int     `json:"ranks"`    // ranks in the request
+	Answered   int     `json:"answered"` // ranks that answered
+	Coverage   float64 `json:"coverage"`
+	Presence   string  `json:"data_presence"`
+}
+
+// QueryResponse is the answer to TopicQuery.
+type QueryResponse struct {
+	ID      uint64       `json:"id,omitempty"`    // numeric jobid
+	JobID   string       `json:"jobid,omitempty"` // f58
+	UserID  *uint32      `json:"userid,omitempty"`
+	State   string       `json:"state,omitempty"`
+	Running bool         `json:"running"`
+	Start   float64      `json:"start"` // window, unix seconds
+	End     float64      `json:"end"`
+	RankSet string       `json:"rankset"` // idset of ranks asked
+	Ranks   []RankResult `json:"ranks"`
+	Missing []Missing    `json:"missing"`
+	Total   Total        `json:"total"`
+}
