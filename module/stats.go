@@ -45,7 +45,7 @@ func (m *monitor) statsCB(msg *fluxbind.Msg) {
 		Hostname: m.hostName(m.rank),
 		Source:   m.sourceName(),
 		PeriodS:  m.opts.Period.Seconds(),
-		Buffer:   m.ring.Stats(),
+		Buffer:   m.store.Stats(),
 		Queries:  m.served,
 		Windows:  m.windows,
 		InFlight: len(m.queries),
