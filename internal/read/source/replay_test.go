@@ -12,9 +12,9 @@ import (
 	"github.com/flux-framework/power-monitor/internal/sample"
 )
 
-// testdata/replay-{nvml,rapl}_wattameter.log are the WattAMeter logs of
-// ../shared/data/wattameter-traces (WattAMeter, examples/post-process/,
-// commit 1060d909; BSD-3-Clause, testdata/replay-wattameter-LICENSE): 4 GPUs
+// testdata/replay-{nvml,rapl}_wattameter.log are WattAMeter logs recorded
+// on a real node (WattAMeter, examples/post-process/, commit 1060d909;
+// BSD-3-Clause, testdata/replay-wattameter-README.md and -LICENSE): 4 GPUs
 // and 2 CPU sockets of one node, 100 ms sampling, 14 s.
 
 // fakeClock is a settable clock.
