@@ -38,13 +38,10 @@ import (
 // sensor; EAGAIN, EBUSY) gives NaN for that device in that reading; any other
 // error fails the read.
 type Hwmon struct {
-	root     string
-	gpus     []*hwmonDev
-	meters   []*hwmonDev
-	ignored  []string // "hwmon3 nouveau"
-	now      func() time.Time
-	readFile func(string) ([]byte, error)
-	readDir  func(string) ([]os.DirEntry, error)
+	sysfsFS
+	gpus    []*hwmonDev
+	meters  []*hwmonDev
+	ignored []string // "hwmon3 nouveau"
 
 	resets      uint64
 	unavailable uint64
@@ -78,10 +75,7 @@ func OpenHwmon(sysfsRoot string) (*Hwmon, error) {
 }
 
 func openHwmon(sysfsRoot string, readFile func(string) ([]byte, error), readDir func(string) ([]os.DirEntry, error), now func() time.Time) (*Hwmon, error) {
-	if sysfsRoot == "" {
-		sysfsRoot = "/sys"
-	}
-	h := &Hwmon{root: sysfsRoot, readFile: readFile, readDir: readDir, now: now}
+	h := &Hwmon{sysfsFS: newSysfsFS("hwmon", sysfsRoot, readFile, readDir, now)}
 	if err := h.discover(); err != nil {
 		return nil, err
 	}
@@ -95,7 +89,7 @@ func (h *Hwmon) discover() error {
 	dir := filepath.Join(h.root, "class", "hwmon")
 	ents, err := h.readDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("hwmon: %s: %s", dir, sysfsReason(err))
+		return h.pathError(dir, err)
 	}
 	var devs []*hwmonDev
 	for _, de := range ents {
@@ -138,7 +132,7 @@ func (h *Hwmon) classify(entryDir string, d *hwmonDev) error {
 	}
 	files, err := h.readDir(d.dir)
 	if err != nil {
-		return fmt.Errorf("hwmon: %s: %s", d.dir, sysfsReason(err))
+		return h.pathError(d.dir, err)
 	}
 	power := map[string]bool{}
 	var energies []string
@@ -175,7 +169,7 @@ func (h *Hwmon) classify(entryDir string, d *hwmonDev) error {
 	}
 	if strings.HasSuffix(d.power, "_average") {
 		p := filepath.Join(d.dir, strings.TrimSuffix(d.power, "_average")+"_average_interval")
-		if ms, err := sysfsUint(h.readFile, "hwmon", p); err == nil {
+		if ms, err := h.readUint(p); err == nil {
 			d.interval = fmt.Sprintf("%d ms", ms)
 		}
 	}
@@ -275,7 +269,7 @@ func (h *Hwmon) Read() (sample.Reading, error) {
 	for i, d := range all {
 		g := hwmonRead{watts: math.NaN()}
 		if d.power != "" {
-			uw, err := sysfsInt(h.readFile, "hwmon", filepath.Join(d.dir, d.power))
+			uw, err := h.readInt(filepath.Join(d.dir, d.power))
 			switch {
 			case err == nil:
 				g.watts = float64(uw) / 1e6
@@ -286,7 +280,7 @@ func (h *Hwmon) Read() (sample.Reading, error) {
 			}
 		}
 		if d.energy != "" {
-			uj, err := sysfsUint(h.readFile, "hwmon", filepath.Join(d.dir, d.energy))
+			uj, err := h.readUint(filepath.Join(d.dir, d.energy))
 			switch {
 			case err == nil:
 				g.energy, g.hasE = uj, true
@@ -366,16 +360,4 @@ func hwmonRefused(err error) bool {
 		}
 	}
 	return false
-}
-
-func sysfsInt(read func(string) ([]byte, error), src, path string) (int64, error) {
-	s, err := sysfsString(read, src, path)
-	if err != nil {
-		return 0, err
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, &sysfsError{msg: fmt.Sprintf("%s: %s: %q is not an integer", src, path, s), err: err}
-	}
-	return v, nil
 }

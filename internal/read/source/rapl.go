@@ -42,15 +42,12 @@ import (
 // over the monotonic time between two reads; Open takes a priming read so
 // that the first Read has a power.
 type RAPL struct {
-	root     string // sysfs root, e.g. "/sys"
+	sysfsFS
 	zones    []*raplZone
 	nCPU     int // len(CPU): highest package index + 1
 	packages int // distinct package indexes
 	dram     bool
 	psys     int // psys zones
-	now      func() time.Time
-	readFile func(string) ([]byte, error)
-	readDir  func(string) ([]os.DirEntry, error)
 
 	prevT  time.Time
 	wraps  uint64
@@ -89,10 +86,7 @@ func OpenRAPL(sysfsRoot string) (*RAPL, error) {
 }
 
 func openRAPL(sysfsRoot string, readFile func(string) ([]byte, error), readDir func(string) ([]os.DirEntry, error), now func() time.Time) (*RAPL, error) {
-	if sysfsRoot == "" {
-		sysfsRoot = "/sys"
-	}
-	r := &RAPL{root: sysfsRoot, readFile: readFile, readDir: readDir, now: now}
+	r := &RAPL{sysfsFS: newSysfsFS("rapl", sysfsRoot, readFile, readDir, now)}
 	if err := r.discover(); err != nil {
 		return nil, err
 	}
@@ -153,7 +147,7 @@ func (r *RAPL) discover() error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return noZones
 		}
-		return fmt.Errorf("rapl: %s: %s", dir, sysfsReason(err))
+		return r.pathError(dir, err)
 	}
 	byType := map[string][]raplEntry{}
 	for _, de := range ents {
@@ -403,8 +397,6 @@ func raplDelta(prev, cur, maxUJ uint64, dt float64) (d uint64, wrapped, reset bo
 	return cur, false, true
 }
 
-func sysfsMidTime(t0, t1 time.Time) time.Time { return t0.Add(t1.Sub(t0) / 2) }
-
 // readEnergy reads a zone's energy_uj, saying plainly when only root may.
 func (r *RAPL) readEnergy(z *raplZone) (uint64, error) {
 	p := filepath.Join(z.dir, "energy_uj")
@@ -413,51 +405,4 @@ func (r *RAPL) readEnergy(z *raplZone) (uint64, error) {
 		return 0, &sysfsError{msg: fmt.Sprintf("rapl: %s: permission denied (RAPL energy is readable by root only since Linux 5.10; run the broker as root or grant read access)", p), err: err}
 	}
 	return v, err
-}
-
-func (r *RAPL) readString(path string) (string, error) {
-	return sysfsString(r.readFile, "rapl", path)
-}
-
-func (r *RAPL) readUint(path string) (uint64, error) {
-	return sysfsUint(r.readFile, "rapl", path)
-}
-
-// sysfsError is a failed read of one sysfs file: "SRC: PATH: reason".
-type sysfsError struct {
-	msg string
-	err error
-}
-
-func (e *sysfsError) Error() string { return e.msg }
-func (e *sysfsError) Unwrap() error { return e.err }
-
-// sysfsReason is why a file operation failed, without the path that
-// os.PathError repeats.
-func sysfsReason(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
-
-func sysfsString(read func(string) ([]byte, error), src, path string) (string, error) {
-	b, err := read(path)
-	if err != nil {
-		return "", &sysfsError{msg: fmt.Sprintf("%s: %s: %s", src, path, sysfsReason(err)), err: err}
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-func sysfsUint(read func(string) ([]byte, error), src, path string) (uint64, error) {
-	s, err := sysfsString(read, src, path)
-	if err != nil {
-		return 0, err
-	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, &sysfsError{msg: fmt.Sprintf("%s: %s: %q is not an unsigned integer", src, path, s), err: err}
-	}
-	return v, nil
 }

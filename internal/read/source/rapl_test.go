@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -10,156 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
 )
-
-// sysfsFixture lays out the tree described by testdata/NAME in a new
-// temporary directory and returns it. A description has one entry a line:
-//
-//	dir  PATH                  a directory
-//	file MODE PATH [CONTENT]   a file holding CONTENT and a newline
-//	link PATH TARGET           a symlink (targets are relative, as in sysfs)
-func sysfsFixture(t *testing.T, name string) string {
-	t.Helper()
-	root := t.TempDir()
-	sysfsFixtureAt(t, root, name)
-	return root
-}
-
-func sysfsFixtureAt(t *testing.T, root, name string) {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		kind, rest, _ := strings.Cut(line, " ")
-		rest = strings.TrimSpace(rest)
-		bad := func(err error) {
-			t.Fatalf("%s:%d: %q: %v", name, n, line, err)
-		}
-		switch kind {
-		case "dir":
-			if err := os.MkdirAll(filepath.Join(root, rest), 0o755); err != nil {
-				bad(err)
-			}
-		case "file":
-			mode, rest, _ := strings.Cut(rest, " ")
-			path, content, _ := strings.Cut(strings.TrimSpace(rest), " ")
-			m, err := strconv.ParseUint(mode, 8, 32)
-			if err != nil {
-				bad(err)
-			}
-			p := filepath.Join(root, path)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				bad(err)
-			}
-			if err := os.WriteFile(p, []byte(content+"\n"), 0o600); err != nil {
-				bad(err)
-			}
-			if err := os.Chmod(p, fs.FileMode(m)); err != nil {
-				bad(err)
-			}
-		case "link":
-			path, target, ok := strings.Cut(rest, " ")
-			if !ok {
-				bad(errors.New("link needs a target"))
-			}
-			p := filepath.Join(root, path)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				bad(err)
-			}
-			if err := os.Symlink(target, p); err != nil {
-				bad(err)
-			}
-		default:
-			bad(errors.New("unknown entry"))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// sysfsSet writes a counter as the kernel would show it, keeping the file's
-// mode (energy_uj is 0400, not writable even by its owner).
-func sysfsSet(t *testing.T, path string, v uint64) {
-	t.Helper()
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(strconv.FormatUint(v, 10)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, st.Mode().Perm()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func sysfsGet(t *testing.T, path string) uint64 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// sysfsAdd advances a counter by d.
-func sysfsAdd(t *testing.T, path string, d uint64) {
-	t.Helper()
-	sysfsSet(t, path, sysfsGet(t, path)+d)
-}
-
-// sysfsClock is a clock the test moves.
-type sysfsClock struct{ t time.Time }
-
-func (c *sysfsClock) now() time.Time          { return c.t }
-func (c *sysfsClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func newSysfsClock() *sysfsClock { return &sysfsClock{t: time.Unix(1700000000, 0)} }
-
-func sameF(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
-
-func checkFloats(t *testing.T, what string, got, want []float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s = %v, want %v", what, got, want)
-		return
-	}
-	for i := range got {
-		if !sameF(got[i], want[i]) {
-			t.Errorf("%s = %v, want %v", what, got, want)
-			return
-		}
-	}
-}
-
-func checkFloat(t *testing.T, what string, got, want float64) {
-	t.Helper()
-	if !sameF(got, want) {
-		t.Errorf("%s = %v, want %v", what, got, want)
-	}
-}
 
 func raplZoneFile(root, entry string) string {
 	return filepath.Join(root, "class", "powercap", entry, "energy_uj")
