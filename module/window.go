@@ -62,15 +62,15 @@ func (m *monitor) rankResult(start, end float64) wire.RankResult {
 	}
 	if m.src != nil {
 		prov := m.src.Provenance()
-		res.Node.Source = prov["node"]
+		res.Node.Source = prov[aggregate.KindNode]
 		for _, ds := range []struct {
 			kind string
 			ds   []aggregate.Domain
-		}{{"cpu", res.CPU}, {"mem", res.Mem}, {"gpu", res.GPU}} {
+		}{{aggregate.KindCPU, res.CPU}, {aggregate.KindMem, res.Mem}, {aggregate.KindGPU, res.GPU}} {
 			for i := range ds.ds {
 				ds.ds[i].Source = prov[ds.kind]
 			}
 		}
 	}
-	return wire.RankResult{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(), Result: res}
+	return wire.RankResult{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(), Aggregate: wire.FromAggregate(res)}
 }

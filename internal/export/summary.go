@@ -6,29 +6,31 @@ import (
 )
 
 // SummaryFromQuery is a job's summary from the module's answer to
-// power-monitor.query over the job's ranks.
+// power-monitor.query over the job's ranks (its totals from wire.Totals).
 func SummaryFromQuery(q *wire.QueryResponse) JobSummary {
-	t := q.Total
+	return summary(q.JobID, q.UserID, q.Start, q.End, q.Total, q.Ranks, q.Missing)
+}
+
+// SummaryFromWindow is the summary of a job measured on one node outside
+// Flux (the agent): the totals of one rank, its aggregate over the job's run.
+func SummaryFromWindow(jobid, hostname string, res aggregate.Result) JobSummary {
+	ranks := []wire.RankResult{{Rank: 0, Hostname: hostname, Aggregate: wire.FromAggregate(res)}}
+	return summary(jobid, nil, res.Start, res.End, wire.Totals(res.Start, res.End, ranks, 0), ranks, nil)
+}
+
+// summary is a job's summary: its totals, and each rank's share.
+func summary(jobid string, uid *uint32, start, end float64, t wire.Total, ranks []wire.RankResult, missing []wire.Missing) JobSummary {
 	js := JobSummary{
-		ID: q.JobID, UserID: q.UserID, Start: q.Start, End: q.End,
+		ID: jobid, UserID: uid, Start: start, End: end,
 		DurationS: t.DurationS, EnergyJ: t.EnergyJ, PowerW: t.AvgPowerW,
 		CPUJ: t.CPUEnergyJ, MemJ: t.MemEnergyJ, GPUJ: t.GPUEnergyJ,
 		Ranks: t.Ranks, Missing: []uint32{}, Coverage: t.Coverage, Presence: t.Presence,
 	}
-	for _, m := range q.Missing {
+	for _, m := range missing {
 		js.Missing = append(js.Missing, m.Rank)
 	}
-	for _, r := range q.Ranks {
+	for _, r := range ranks {
 		js.Nodes = append(js.Nodes, JobNode{Rank: r.Rank, Hostname: r.Hostname, EnergyJ: r.Node.EnergyJ, PowerW: r.Node.MeanW})
 	}
 	return js
-}
-
-// SummaryFromWindow is the summary of a job measured on one node outside
-// Flux (the agent): its aggregate over the job's run.
-func SummaryFromWindow(jobid, hostname string, res aggregate.Result) JobSummary {
-	q := wire.QueryResponse{JobID: jobid, Start: res.Start, End: res.End,
-		Ranks: []wire.RankResult{{Rank: 0, Hostname: hostname, Result: res}}}
-	wire.Summarize(&q)
-	return SummaryFromQuery(&q)
 }

@@ -37,8 +37,8 @@ func TestSummaryFromQuery(t *testing.T) {
 	uid := uint32(7)
 	q := wire.QueryResponse{JobID: "ƒ2", UserID: &uid, Start: 100, End: 110,
 		Ranks: []wire.RankResult{
-			{Rank: 2, Hostname: "n2", Result: result(100, 110, 3000, 1000, 1500, 10, aggregate.PresenceComplete)},
-			{Rank: 0, Hostname: "n0", Result: result(100, 110, 2000, 800, 900, 10, aggregate.PresenceComplete)},
+			{Rank: 2, Hostname: "n2", Aggregate: wire.FromAggregate(result(100, 110, 3000, 1000, 1500, 10, aggregate.PresenceComplete))},
+			{Rank: 0, Hostname: "n0", Aggregate: wire.FromAggregate(result(100, 110, 2000, 800, 900, 10, aggregate.PresenceComplete))},
 		},
 		Missing: []wire.Missing{{Rank: 1, Reason: wire.ReasonNoAnswer}},
 	}

@@ -87,7 +87,7 @@ func clock(t float64) string {
 
 func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) + " s" }
 
-func watts(d aggregate.Domain) string {
+func watts(d wire.Domain) string {
 	if !d.Measured {
 		return "-"
 	}
@@ -110,7 +110,7 @@ func Energy(j float64) string {
 // presence is the data_presence cell: the presence, the coverage when not
 // complete, and the reason's short form (up to its first colon). Notes under
 // the table give the reasons in full.
-func presence(r *aggregate.Result) string {
+func presence(r *wire.Aggregate) string {
 	p := r.Presence
 	if r.Presence != aggregate.PresenceComplete {
 		p = fmt.Sprintf("%s %.0f%%", p, 100*r.Coverage)
@@ -231,7 +231,7 @@ func Table(w io.Writer, resp *wire.QueryResponse) error {
 			cells = appendDomains(cells, r.CPU, nc)
 			cells = appendDomains(cells, r.GPU, ng)
 			cells = appendDomains(cells, r.Mem, nm)
-			cells = append(cells, Energy(r.Node.EnergyJ), clock(r.FirstSample), clock(r.LastSample), presence(&r.Result))
+			cells = append(cells, Energy(r.Node.EnergyJ), clock(r.FirstSample), clock(r.LastSample), presence(&r.Aggregate))
 		}
 		if err := t.Append(cells); err != nil {
 			return err
@@ -259,7 +259,7 @@ func Table(w io.Writer, resp *wire.QueryResponse) error {
 	return nil
 }
 
-func appendDomains(cells []string, ds []aggregate.Domain, n int) []string {
+func appendDomains(cells []string, ds []wire.Domain, n int) []string {
 	for i := 0; i < n; i++ {
 		if i < len(ds) {
 			cells = append(cells, watts(ds[i]))
@@ -295,18 +295,18 @@ func mergedRows(resp *wire.QueryResponse) []row {
 // JSONRank is one rank in the JSON output: the answer of the rank, with the
 // figures people look for first at the top level.
 type JSONRank struct {
-	Rank       uint32            `json:"rank"`
-	Hostname   string            `json:"hostname"`
-	EnergyJ    float64           `json:"energy_j"`
-	NodePowerW float64           `json:"node_power_w"` // time-weighted mean
-	MinPowerW  float64           `json:"node_power_min_w"`
-	MaxPowerW  float64           `json:"node_power_max_w"`
-	Presence   string            `json:"data_presence"`
-	Reason     string            `json:"reason,omitempty"`
-	Coverage   float64           `json:"coverage"`
-	Samples    int               `json:"samples"`
-	Source     string            `json:"source"`
-	Detail     *aggregate.Result `json:"detail"`
+	Rank       uint32          `json:"rank"`
+	Hostname   string          `json:"hostname"`
+	EnergyJ    float64         `json:"energy_j"`
+	NodePowerW float64         `json:"node_power_w"` // time-weighted mean
+	MinPowerW  float64         `json:"node_power_min_w"`
+	MaxPowerW  float64         `json:"node_power_max_w"`
+	Presence   string          `json:"data_presence"`
+	Reason     string          `json:"reason,omitempty"`
+	Coverage   float64         `json:"coverage"`
+	Samples    int             `json:"samples"`
+	Source     string          `json:"source"`
+	Detail     *wire.Aggregate `json:"detail"`
 }
 
 // JSONDoc is the JSON output.
@@ -338,7 +338,7 @@ func JSON(w io.Writer, resp *wire.QueryResponse) error {
 			Rank: r.Rank, Hostname: r.Hostname, EnergyJ: r.Node.EnergyJ,
 			NodePowerW: r.Node.MeanW, MinPowerW: r.Node.MinW, MaxPowerW: r.Node.MaxW,
 			Presence: r.Presence, Reason: r.Reason, Coverage: r.Coverage,
-			Samples: r.Samples, Source: r.Source, Detail: &r.Result,
+			Samples: r.Samples, Source: r.Source, Detail: &r.Aggregate,
 		})
 	}
 	enc := json.NewEncoder(w)
@@ -380,8 +380,8 @@ func CSV(w io.Writer, resp *wire.QueryResponse) error {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	// column appends n cells of one quantity of each domain, -1.0 where a
 	// domain is absent or unmeasured.
-	column := func(get func(aggregate.Domain) float64) func([]aggregate.Domain, int, []string) []string {
-		return func(ds []aggregate.Domain, n int, out []string) []string {
+	column := func(get func(wire.Domain) float64) func([]wire.Domain, int, []string) []string {
+		return func(ds []wire.Domain, n int, out []string) []string {
 			for i := 0; i < n; i++ {
 				if i < len(ds) && ds[i].Measured {
 					out = append(out, f(get(ds[i])))
@@ -392,8 +392,8 @@ func CSV(w io.Writer, resp *wire.QueryResponse) error {
 			return out
 		}
 	}
-	mean := column(func(d aggregate.Domain) float64 { return d.MeanW })
-	energy := column(func(d aggregate.Domain) float64 { return d.EnergyJ })
+	mean := column(func(d wire.Domain) float64 { return d.MeanW })
+	energy := column(func(d wire.Domain) float64 { return d.EnergyJ })
 	for _, rw := range mergedRows(resp) {
 		var rec []string
 		if rw.res == nil {

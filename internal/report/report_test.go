@@ -11,19 +11,19 @@ import (
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
-func dom(kind string, i int, measured bool, e, w float64) aggregate.Domain {
-	return aggregate.Domain{Kind: kind, Index: i, Measured: measured, EnergyJ: e, MeanW: w, MinW: w, MaxW: w}
+func dom(kind string, i int, measured bool, e, w float64) wire.Domain {
+	return wire.Domain{Kind: kind, Index: i, Measured: measured, EnergyJ: e, MeanW: w, MinW: w, MaxW: w}
 }
 
 func sample() *wire.QueryResponse {
 	uid := uint32(1000)
-	r0 := wire.RankResult{Rank: 0, Hostname: "node0", Source: "variorum", Result: aggregate.Result{
+	r0 := wire.RankResult{Rank: 0, Hostname: "node0", Source: "variorum", Aggregate: wire.Aggregate{
 		Start: 100, End: 110, Samples: 10, FirstSample: 100.5, LastSample: 109.5, CoveredS: 10, Coverage: 1,
 		Presence: aggregate.PresenceComplete,
 		Node:     dom("node", -1, true, 3400, 340),
-		CPU:      []aggregate.Domain{dom("cpu", 0, true, 1000, 100), dom("cpu", 1, true, 1000, 100)},
-		Mem:      []aggregate.Domain{dom("mem", 0, true, 200, 20), dom("mem", 1, false, 0, 0)},
-		GPU:      []aggregate.Domain{dom("gpu", 0, true, 500, 50), dom("gpu", 1, true, 500, 50)},
+		CPU:      []wire.Domain{dom("cpu", 0, true, 1000, 100), dom("cpu", 1, true, 1000, 100)},
+		Mem:      []wire.Domain{dom("mem", 0, true, 200, 20), dom("mem", 1, false, 0, 0)},
+		GPU:      []wire.Domain{dom("gpu", 0, true, 500, 50), dom("gpu", 1, true, 500, 50)},
 	}}
 	resp := &wire.QueryResponse{ID: 42, JobID: "ƒ2", UserID: &uid, State: "INACTIVE", Start: 100, End: 110, RankSet: "0-1",
 		Ranks:   []wire.RankResult{r0},
@@ -127,9 +127,9 @@ func TestNotesGroupRanks(t *testing.T) {
 	resp := sample()
 	long := "no power source: variorum: cannot load libvariorum.so"
 	resp.Ranks = append(resp.Ranks,
-		wire.RankResult{Rank: 2, Result: aggregate.Result{Presence: aggregate.PresenceNone, Reason: long}},
-		wire.RankResult{Rank: 3, Result: aggregate.Result{Presence: aggregate.PresenceNone, Reason: long}},
-		wire.RankResult{Rank: 5, Result: aggregate.Result{Presence: aggregate.PresenceNone, Reason: long}})
+		wire.RankResult{Rank: 2, Aggregate: wire.Aggregate{Presence: aggregate.PresenceNone, Reason: long}},
+		wire.RankResult{Rank: 3, Aggregate: wire.Aggregate{Presence: aggregate.PresenceNone, Reason: long}},
+		wire.RankResult{Rank: 5, Aggregate: wire.Aggregate{Presence: aggregate.PresenceNone, Reason: long}})
 	resp.Missing[0].Error = "power-monitor is not loaded on this rank"
 	notes := Notes(resp)
 	want := []string{
@@ -149,10 +149,10 @@ func TestNotesGroupRanks(t *testing.T) {
 }
 
 func TestDomainNotesListEachMethod(t *testing.T) {
-	r := wire.RankResult{Rank: 0, Result: aggregate.Result{
-		Node: aggregate.Domain{Measured: true, Source: "sum of rapl+nvml", Method: "mixed"},
-		CPU:  []aggregate.Domain{{Measured: true, Source: "rapl", Method: "counter"}, {Measured: true, Source: "rapl", Method: "counter"}},
-		GPU:  []aggregate.Domain{{Measured: true, Source: "nvml", Method: "counter"}, {Measured: true, Source: "nvml", Method: "power"}, {Measured: false}},
+	r := wire.RankResult{Rank: 0, Aggregate: wire.Aggregate{
+		Node: wire.Domain{Measured: true, Source: "sum of rapl+nvml", Method: "mixed"},
+		CPU:  []wire.Domain{{Measured: true, Source: "rapl", Method: "counter"}, {Measured: true, Source: "rapl", Method: "counter"}},
+		GPU:  []wire.Domain{{Measured: true, Source: "nvml", Method: "counter"}, {Measured: true, Source: "nvml", Method: "power"}, {Measured: false}},
 	}}
 	want := "node: sum of rapl+nvml, mixed; cpu: rapl, counter; gpu: nvml, counter/power"
 	if got := domainNotes(&r); got != want {

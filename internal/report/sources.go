@@ -10,7 +10,6 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 
-	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
@@ -86,7 +85,7 @@ func Sources(w io.Writer, format string, doc *SourcesDoc) error {
 // counter/power" (GPUs of one kind measured differently list each way).
 func domainNotes(r *wire.RankResult) string {
 	var parts []string
-	add := func(kind string, ds []aggregate.Domain) {
+	add := func(kind string, ds []wire.Domain) {
 		var sources, methods []string
 		for _, d := range ds {
 			if d.Measured {
@@ -98,7 +97,7 @@ func domainNotes(r *wire.RankResult) string {
 			parts = append(parts, kind+": "+strings.Join(nonEmpty(strings.Join(sources, "/"), strings.Join(methods, "/")), ", "))
 		}
 	}
-	add("node", []aggregate.Domain{r.Node})
+	add("node", []wire.Domain{r.Node})
 	add("cpu", r.CPU)
 	add("mem", r.Mem)
 	add("gpu", r.GPU)

@@ -35,8 +35,8 @@ func goldenResponse() QueryResponse {
 		ID: 1234, JobID: "ƒ2eoTe1ogb", UserID: &uid, State: "RUN", Running: true,
 		Start: 100.25, End: 110.25, RankSet: "0-2",
 		Ranks: []RankResult{
-			{Rank: 0, Hostname: "node0", Source: "rapl+nvml", Result: measured},
-			{Rank: 2, Hostname: "node2", Source: "none", Result: none},
+			{Rank: 0, Hostname: "node0", Source: "rapl+nvml", Aggregate: FromAggregate(measured)},
+			{Rank: 2, Hostname: "node2", Source: "none", Aggregate: FromAggregate(none)},
 		},
 		Missing: []Missing{{Rank: 1, Hostname: "node1", Reason: ReasonNoAnswer, Error: "no answer within 10s"}},
 	}

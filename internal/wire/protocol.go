@@ -1,6 +1,9 @@
-// Package protocol defines the JSON messages of the power-monitor RPCs, shared
-// by the broker module that answers them and the commands that send them.
-// doc/rpc.md documents them in the style of the Flux RFCs.
+// Package wire is the power-monitor protocol: the JSON messages of the RPCs,
+// shared by the broker module that answers them and the commands that send
+// them (protocol.go), and a job's answer built from the answers of its ranks
+// (total.go). The types here, with their JSON tags, are the wire format;
+// doc/rpc.md documents it in the style of the Flux RFCs and
+// testdata/query-response.json pins it.
 package wire
 
 import (
@@ -123,7 +126,64 @@ type RankResult struct {
 	Rank     uint32 `json:"rank"`
 	Hostname string `json:"hostname"`
 	Source   string `json:"source"`
-	aggregate.Result
+	Aggregate
+}
+
+// Aggregate is one rank's aggregate over a window as sent: the fields of
+// aggregate.Result (see there for their meaning), converted by FromAggregate.
+type Aggregate struct {
+	Start       float64  `json:"start"` // window, unix seconds
+	End         float64  `json:"end"`
+	Samples     int      `json:"samples"`      // samples with time in [start, end]
+	FirstSample float64  `json:"first_sample"` // unix seconds, 0 if none
+	LastSample  float64  `json:"last_sample"`  // unix seconds, 0 if none
+	CoveredS    float64  `json:"covered_s"`
+	Coverage    float64  `json:"coverage"` // CoveredS / window length, in [0,1]
+	Presence    string   `json:"data_presence"`
+	Reason      string   `json:"reason,omitempty"`
+	NodeDerived bool     `json:"node_derived,omitempty"`
+	Node        Domain   `json:"node"`
+	CPU         []Domain `json:"cpu"`
+	Mem         []Domain `json:"mem"`
+	GPU         []Domain `json:"gpu"`
+}
+
+// Domain is one power domain of an Aggregate: the fields of
+// aggregate.Domain. Method and Source are left out where empty (a domain
+// that is not measured).
+type Domain struct {
+	Kind     string  `json:"kind"`  // "node", "cpu", "mem", "gpu"
+	Index    int     `json:"index"` // -1 for node
+	Measured bool    `json:"measured"`
+	EnergyJ  float64 `json:"energy_j"`
+	MeanW    float64 `json:"mean_w"`
+	MinW     float64 `json:"min_w"`
+	MaxW     float64 `json:"max_w"`
+	Method   string  `json:"method,omitempty"`
+	Source   string  `json:"source,omitempty"`
+}
+
+// FromAggregate is the wire form of an integrator's result. A nil domain
+// list stays nil (null on the wire), an empty one empty.
+func FromAggregate(r aggregate.Result) Aggregate {
+	domains := func(ds []aggregate.Domain) []Domain {
+		if ds == nil {
+			return nil
+		}
+		out := make([]Domain, len(ds))
+		for i, d := range ds {
+			out[i] = Domain(d)
+		}
+		return out
+	}
+	return Aggregate{
+		Start: r.Start, End: r.End, Samples: r.Samples,
+		FirstSample: r.FirstSample, LastSample: r.LastSample,
+		CoveredS: r.CoveredS, Coverage: r.Coverage, Presence: r.Presence, Reason: r.Reason,
+		NodeDerived: r.NodeDerived,
+		Node:        Domain(r.Node),
+		CPU:         domains(r.CPU), Mem: domains(r.Mem), GPU: domains(r.GPU),
+	}
 }
 
 // Missing is a rank that gave no data, and why.

@@ -46,38 +46,39 @@ const (
 
 // Domain is the aggregate of one power domain over a window.
 type Domain struct {
-	Kind     string  `json:"kind"`     // "node", "cpu", "mem", "gpu"
-	Index    int     `json:"index"`    // -1 for node
-	Measured bool    `json:"measured"` // false: no measured value (all NaN)
-	EnergyJ  float64 `json:"energy_j"`
-	MeanW    float64 `json:"mean_w"` // EnergyJ / seconds covered for this domain
-	MinW     float64 `json:"min_w"`
-	MaxW     float64 `json:"max_w"`
+	Kind     string // "node", "cpu", "mem", "gpu"
+	Index    int    // -1 for node
+	Measured bool   // false: no measured value (all NaN)
+	EnergyJ  float64
+	MeanW    float64 // EnergyJ / seconds covered for this domain
+	MinW     float64
+	MaxW     float64
 	// Method is how EnergyJ was obtained: MethodCounter, MethodPower or
-	// MethodMixed. It is set for every measured domain and empty (left out
-	// of the JSON) for a domain that is not measured.
-	Method string `json:"method,omitempty"`
+	// MethodMixed. It is set for every measured domain and empty for a
+	// domain that is not measured.
+	Method string
 	// Source names where the domain's values came from. Window leaves it
 	// empty; the module fills it in.
-	Source string `json:"source,omitempty"`
+	Source string
 }
 
-// Result is the aggregate of one rank over a window.
+// Result is the aggregate of one rank over a window: the integrator's output.
+// It is not a wire format; internal/wire converts it (wire.FromAggregate).
 type Result struct {
-	Start       float64  `json:"start"` // window, unix seconds
-	End         float64  `json:"end"`
-	Samples     int      `json:"samples"`      // samples with time in [start, end]
-	FirstSample float64  `json:"first_sample"` // unix seconds, 0 if none
-	LastSample  float64  `json:"last_sample"`  // unix seconds, 0 if none
-	CoveredS    float64  `json:"covered_s"`
-	Coverage    float64  `json:"coverage"` // CoveredS / window length, in [0,1]
-	Presence    string   `json:"data_presence"`
-	Reason      string   `json:"reason,omitempty"`
-	NodeDerived bool     `json:"node_derived,omitempty"`
-	Node        Domain   `json:"node"`
-	CPU         []Domain `json:"cpu"`
-	Mem         []Domain `json:"mem"`
-	GPU         []Domain `json:"gpu"`
+	Start       float64 // window, unix seconds
+	End         float64
+	Samples     int     // samples with time in [start, end]
+	FirstSample float64 // unix seconds, 0 if none
+	LastSample  float64 // unix seconds, 0 if none
+	CoveredS    float64
+	Coverage    float64 // CoveredS / window length, in [0,1]
+	Presence    string
+	Reason      string
+	NodeDerived bool
+	Node        Domain
+	CPU         []Domain
+	Mem         []Domain
+	GPU         []Domain
 }
 
 // Domain returns the domain of value column c (0 node, then CPU, memory

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -292,19 +291,10 @@ func TestUnmeasuredDomains(t *testing.T) {
 	if g := r.GPU[0]; g != (Domain{Kind: "gpu", Index: 0}) {
 		t.Errorf("gpu %+v", g)
 	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
+	if r.Start != 100 || r.End != 104 {
+		t.Errorf("window [%v, %v], want [100, 104]", r.Start, r.End)
 	}
-	for _, key := range []string{`"start":100,`, `"end":104,`, `"data_presence":"complete"`, `"node_derived":true`,
-		`"gpu":[{"kind":"gpu","index":0,"measured":false,"energy_j":0,"mean_w":0,"min_w":0,"max_w":0}]`} {
-		if !strings.Contains(string(b), key) {
-			t.Errorf("json lacks %s: %s", key, b)
-		}
-	}
-	if strings.Contains(string(b), "reason") {
-		t.Errorf("complete result has a reason: %s", b)
-	}
+	// How these fields are sent: internal/wire's TestAggregateJSON.
 }
 
 func TestMinMaxInterpolatedEdges(t *testing.T) {

@@ -8,13 +8,13 @@ import (
 )
 
 func rank(r uint32, node, cpu0, gpu0, covered float64, presence string) RankResult {
-	return RankResult{Rank: r, Result: aggregate.Result{
+	return RankResult{Rank: r, Aggregate: Aggregate{
 		Samples:  10,
 		CoveredS: covered,
 		Presence: presence,
-		Node:     aggregate.Domain{Kind: "node", Index: -1, Measured: true, EnergyJ: node},
-		CPU:      []aggregate.Domain{{Kind: "cpu", Measured: true, EnergyJ: cpu0}, {Kind: "cpu", Index: 1, Measured: false, EnergyJ: 99}},
-		GPU:      []aggregate.Domain{{Kind: "gpu", Measured: true, EnergyJ: gpu0}},
+		Node:     Domain{Kind: "node", Index: -1, Measured: true, EnergyJ: node},
+		CPU:      []Domain{{Kind: "cpu", Measured: true, EnergyJ: cpu0}, {Kind: "cpu", Index: 1, Measured: false, EnergyJ: 99}},
+		GPU:      []Domain{{Kind: "gpu", Measured: true, EnergyJ: gpu0}},
 	}}
 }
 

@@ -1,0 +1,86 @@
+package wire
+
+import (
+	"math"
+	"sort"
+
+	"github.com/flux-framework/power-monitor/internal/store/aggregate"
+)
+
+// Summarize puts a job's answer in order: resp.Ranks and resp.Missing sorted
+// by rank (empty lists, not null), and resp.Total from Totals.
+func Summarize(resp *QueryResponse) {
+	sort.Slice(resp.Ranks, func(i, j int) bool { return resp.Ranks[i].Rank < resp.Ranks[j].Rank })
+	sort.Slice(resp.Missing, func(i, j int) bool { return resp.Missing[i].Rank < resp.Missing[j].Rank })
+	if resp.Ranks == nil {
+		resp.Ranks = []RankResult{}
+	}
+	if resp.Missing == nil {
+		resp.Missing = []Missing{}
+	}
+	resp.Total = Totals(resp.Start, resp.End, resp.Ranks, len(resp.Missing))
+}
+
+// Totals are the totals of a job over the window [start, end] from the
+// answers of its ranks and the number of ranks asked that gave none. It is
+// the one place a job's totals are computed: the query's answer, the job
+// summaries sent to the exporters and the agent's summary of its run all
+// come from here.
+//
+// Energy sums the node energy of every rank (measured node power, or the sum
+// of its domains where the platform has no node sensor); cpu, mem and gpu
+// energies sum those domains. Duration is the window length. Average power is
+// energy / duration, the job's mean draw over the whole window: where
+// coverage is below 1 (gaps, missing ranks) it is lower than the sum of the
+// ranks' means, and the presence says so.
+// Coverage is the covered rank-seconds over ranks x duration, so a rank that
+// did not answer counts as uncovered; presence is complete only when every
+// rank answered with complete data.
+func Totals(start, end float64, ranks []RankResult, missing int) Total {
+	t := Total{
+		DurationS: math.Max(0, end-start),
+		Ranks:     len(ranks) + missing,
+		Answered:  len(ranks),
+	}
+	covered := 0.0
+	complete := missing == 0
+	for i := range ranks {
+		r := &ranks[i].Aggregate
+		t.EnergyJ += r.Node.EnergyJ
+		t.CPUEnergyJ += sumEnergy(r.CPU)
+		t.MemEnergyJ += sumEnergy(r.Mem)
+		t.GPUEnergyJ += sumEnergy(r.GPU)
+		t.Samples += r.Samples
+		covered += r.CoveredS
+		if r.Presence != aggregate.PresenceComplete {
+			complete = false
+		}
+	}
+	if t.DurationS > 0 {
+		t.AvgPowerW = t.EnergyJ / t.DurationS
+		if t.Ranks > 0 {
+			t.Coverage = math.Min(1, covered/(float64(t.Ranks)*t.DurationS))
+		}
+	} else if complete && t.Ranks > 0 {
+		t.Coverage = 1
+	}
+	switch {
+	case t.Ranks > 0 && complete:
+		t.Presence = aggregate.PresenceComplete
+	case covered > 0:
+		t.Presence = aggregate.PresencePartial
+	default:
+		t.Presence = aggregate.PresenceNone
+	}
+	return t
+}
+
+func sumEnergy(ds []Domain) float64 {
+	s := 0.0
+	for _, d := range ds {
+		if d.Measured {
+			s += d.EnergyJ
+		}
+	}
+	return s
+}
