@@ -1,18 +1,16 @@
 // Package agent is the standalone power monitor for machines without Flux:
 // it samples the local node with the module's sources, writes every sample
-// to a local trace file, the durable copy (the JSON-lines trace format that
-// source/replay.go reads back), and publishes to the sinks config.Export
+// to a local trace file, the durable copy (package trace, which the replay source
+// reads back), and publishes to the sinks config.Export
 // asks for (MQTT, Prometheus), through their on-disk spools. With a job id
 // it sends the run's energy as the job's summary when it stops.
 package agent
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/flux-framework/power-monitor/internal/config"
@@ -20,8 +18,8 @@ import (
 	"github.com/flux-framework/power-monitor/internal/export/sinks"
 	"github.com/flux-framework/power-monitor/internal/read/sampler"
 	"github.com/flux-framework/power-monitor/internal/read/source"
-	"github.com/flux-framework/power-monitor/internal/sample"
 	"github.com/flux-framework/power-monitor/internal/store/ring"
+	"github.com/flux-framework/power-monitor/internal/trace"
 )
 
 // Options of one run.
@@ -31,58 +29,6 @@ type Options struct {
 	Duration time.Duration // 0: until the context ends
 	Hostname string
 	JobID    string // the job being measured, "" when none
-}
-
-// Trace writes samples to w in the trace format: a header with the layout
-// at the first sample, then one line per sample, flushed at every sample so
-// that a crash loses at most the sample being written. It is the sampler's
-// store. Safe for one writer and concurrent Err/Count.
-type Trace struct {
-	mu     sync.Mutex
-	w      *bufio.Writer
-	layout sample.Layout
-	header bool
-	n      uint64
-	err    error
-}
-
-// NewTrace writes to w.
-func NewTrace(w io.Writer) *Trace { return &Trace{w: bufio.NewWriter(w)} }
-
-// Append writes one sample taken at t (unix ns).
-func (t *Trace) Append(ts int64, r *sample.Reading) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.err != nil {
-		return
-	}
-	if !t.header {
-		t.layout = r.Layout()
-		if t.err = source.WriteTraceHeader(t.w, t.layout); t.err != nil {
-			return
-		}
-		t.header = true
-	}
-	if t.err = source.WriteTrace(t.w, t.layout, float64(ts)/1e9, r); t.err != nil {
-		return
-	}
-	if t.err = t.w.Flush(); t.err == nil {
-		t.n++
-	}
-}
-
-// Count is the number of samples written.
-func (t *Trace) Count() uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.n
-}
-
-// Err is the first write error, if any.
-func (t *Trace) Err() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.err
 }
 
 // Run opens the sources, samples into the trace until ctx ends (or the
@@ -119,7 +65,7 @@ func Run(ctx context.Context, o Options, out io.Writer, logf func(string, ...any
 	defer src.Close()
 	logf("sampling every %gs from %s", o.Period.Seconds(), src.Name())
 
-	tr := NewTrace(out)
+	tr := trace.NewWriter(out)
 	stores := sampler.Tee{tr}
 	var ex *sinks.Running
 	if o.Export.Enabled() {

@@ -3,7 +3,6 @@ package source
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flux-framework/power-monitor/internal/sample"
+	"github.com/flux-framework/power-monitor/internal/trace"
 )
 
 // Replay plays a recorded trace as if it were a sensor (module option
@@ -36,8 +36,8 @@ import (
 //     is the mean power over the interval to the next row (the counter delta
 //     ahead, to 1e-6 in the recorded logs), not behind: replayed as is, CPU
 //     power leads the counters by one sample.
-//   - power-monitor traces (JSON lines, written by WriteTraceHeader and
-//     WriteTrace).
+//   - power-monitor traces (JSON lines, package trace), which the agent
+//     writes.
 //
 // Counters are replayed as joules since Open: relative to their first value
 // in the trace, unwrapped. A RAPL counter (uJ) that decreases has wrapped at
@@ -462,213 +462,53 @@ func replayNaNs(n int) []float64 {
 	return v
 }
 
-// TraceFormat and TraceVersion identify a power-monitor trace.
-const (
-	TraceFormat  = "power-monitor-trace"
-	TraceVersion = 1
-)
-
-// A power-monitor trace is JSON lines. The first line is the header,
-//
-//	{"format":"power-monitor-trace","version":1,"layout":{"cpu":2,"mem":2,"gpu":4}}
-//
-// then one line per sample:
-//
-//	{"t":1759829920.623626,"node":null,"cpu":[82.9,83.2],"mem":[9.1,8.7],"gpu":[75.8,74.4,75.3,73.5],
-//	 "energy":{"node":null,"cpu":[0,0],"mem":[0,0],"gpu":[0,0,0,0]}}
-//
-// t is the time in Unix seconds; values in watts, energies in joules (the
-// source's monotonic counters); null is "not measured". "energy" is left
-// out when no domain has a counter; "node_derived":true marks a node power
-// that is the sum of the domains.
-type traceHeader struct {
-	Format  string         `json:"format"`
-	Version int            `json:"version"`
-	Layout  *sample.Layout `json:"layout"`
-}
-
-type traceRow struct {
-	T           *float64     `json:"t"`
-	Node        *float64     `json:"node"`
-	NodeDerived bool         `json:"node_derived"`
-	CPU         []*float64   `json:"cpu"`
-	Mem         []*float64   `json:"mem"`
-	GPU         []*float64   `json:"gpu"`
-	Energy      *traceEnergy `json:"energy"`
-}
-
-type traceEnergy struct {
-	Node *float64   `json:"node"`
-	CPU  []*float64 `json:"cpu"`
-	Mem  []*float64 `json:"mem"`
-	GPU  []*float64 `json:"gpu"`
-}
-
-// WriteTraceHeader writes the first line of a trace of layout l.
-func WriteTraceHeader(w io.Writer, l sample.Layout) error {
-	_, err := fmt.Fprintf(w, `{"format":%q,"version":%d,"layout":{"cpu":%d,"mem":%d,"gpu":%d}}`+"\n",
-		TraceFormat, TraceVersion, l.CPU, l.Mem, l.GPU)
-	return err
-}
-
-// WriteTrace writes reading r, taken at t (Unix seconds), as one line of a
-// trace of layout l. NaN and infinite values are written as null. It fails
-// when r is not of layout l.
-func WriteTrace(w io.Writer, l sample.Layout, t float64, r *sample.Reading) error {
-	if r.Layout() != l {
-		return fmt.Errorf("trace: reading of layout %+v in a trace of layout %+v", r.Layout(), l)
-	}
-	if math.IsNaN(t) || math.IsInf(t, 0) {
-		return fmt.Errorf("trace: time %g", t)
-	}
-	b := make([]byte, 0, 64+16*l.Columns()*2)
-	b = append(b, `{"t":`...)
-	b = strconv.AppendFloat(b, t, 'f', -1, 64)
-	b = append(b, `,"node":`...)
-	b = traceAppendValue(b, r.Node)
-	if r.NodeDerived {
-		b = append(b, `,"node_derived":true`...)
-	}
-	b = traceAppendValues(append(b, `,"cpu":`...), r.CPU)
-	b = traceAppendValues(append(b, `,"mem":`...), r.Mem)
-	b = traceAppendValues(append(b, `,"gpu":`...), r.GPU)
-	if e := r.Energy; e.Counted() {
-		if len(e.CPU) != l.CPU || len(e.Mem) != l.Mem || len(e.GPU) != l.GPU {
-			return fmt.Errorf("trace: energy of layout cpu %d mem %d gpu %d in a trace of layout %+v",
-				len(e.CPU), len(e.Mem), len(e.GPU), l)
-		}
-		b = append(b, `,"energy":{"node":`...)
-		b = traceAppendValue(b, e.Node)
-		b = traceAppendValues(append(b, `,"cpu":`...), e.CPU)
-		b = traceAppendValues(append(b, `,"mem":`...), e.Mem)
-		b = traceAppendValues(append(b, `,"gpu":`...), e.GPU)
-		b = append(b, '}')
-	}
-	b = append(b, "}\n"...)
-	_, err := w.Write(b)
-	return err
-}
-
-func traceAppendValue(b []byte, v float64) []byte {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return append(b, "null"...)
-	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
-}
-
-func traceAppendValues(b []byte, vs []float64) []byte {
-	b = append(b, '[')
-	for i, v := range vs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = traceAppendValue(b, v)
-	}
-	return append(b, ']')
-}
-
 func (p *Replay) parseTrace(data []byte) error {
-	var l *sample.Layout
-	var first *sample.Energy // first counter value per domain (NaN: none yet)
-	var prev *sample.Energy  // last counter value per domain
-	var t0, lastT float64
-	return replayLines(data, func(n int, line string) error {
-		line = strings.TrimSpace(line)
-		if line == "" {
+	tr, err := trace.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return replayTraceErr(err)
+	}
+	l := tr.Layout()
+	p.layout = l
+	first, prev := sample.NewEnergy(l), sample.NewEnergy(l) // first and last counter values (NaN: none yet)
+	var t0 float64
+	for {
+		s, err := tr.Next()
+		if err == io.EOF {
 			return nil
-		}
-		if l == nil {
-			var h traceHeader
-			if err := json.Unmarshal([]byte(line), &h); err != nil {
-				return replayLineErr(n, "header: %v", err)
-			}
-			if h.Format != TraceFormat {
-				return replayLineErr(n, "format %q, want %q", h.Format, TraceFormat)
-			}
-			if h.Version != TraceVersion {
-				return replayLineErr(n, "version %d: this reader knows version %d", h.Version, TraceVersion)
-			}
-			if h.Layout == nil || h.Layout.CPU < 0 || h.Layout.Mem < 0 || h.Layout.GPU < 0 {
-				return replayLineErr(n, "header without a valid layout")
-			}
-			l = h.Layout
-			p.layout = *l
-			first, prev = sample.NewEnergy(*l), sample.NewEnergy(*l)
-			return nil
-		}
-		var row traceRow
-		if err := json.Unmarshal([]byte(line), &row); err != nil {
-			return replayLineErr(n, "%v", err)
-		}
-		if row.T == nil {
-			return replayLineErr(n, "no time (t)")
-		}
-		if len(p.rows) == 0 {
-			t0 = *row.T
-		} else if *row.T < lastT {
-			return replayLineErr(n, "t %v goes back in time", *row.T)
-		}
-		lastT = *row.T
-		r := sample.Reading{Node: replayValue(row.Node), NodeDerived: row.NodeDerived}
-		var err error
-		if r.CPU, err = replayValues("cpu", row.CPU, l.CPU, false); err == nil {
-			if r.Mem, err = replayValues("mem", row.Mem, l.Mem, false); err == nil {
-				r.GPU, err = replayValues("gpu", row.GPU, l.GPU, false)
-			}
 		}
 		if err != nil {
-			return replayLineErr(n, "%v", err)
+			return replayTraceErr(err)
 		}
-		if row.Energy != nil {
-			e := &sample.Energy{Node: replayValue(row.Energy.Node)}
-			if e.CPU, err = replayValues("energy.cpu", row.Energy.CPU, l.CPU, true); err == nil {
-				if e.Mem, err = replayValues("energy.mem", row.Energy.Mem, l.Mem, true); err == nil {
-					e.GPU, err = replayValues("energy.gpu", row.Energy.GPU, l.GPU, true)
-				}
-			}
-			if err != nil {
-				return replayLineErr(n, "%v", err)
-			}
+		if len(p.rows) == 0 {
+			t0 = s.T
+		}
+		r := s.Reading
+		if e := r.Energy; e != nil {
 			if err := replayRebase(e, first, prev); err != nil {
-				return replayLineErr(n, "%v", err)
+				return replayLineErr(s.Line, "%v", err)
 			}
-			if e.Counted() {
-				r.Energy = e
+			if !e.Counted() {
+				r.Energy = nil
 			}
 		}
-		p.offs = append(p.offs, *row.T-t0)
+		p.offs = append(p.offs, s.T-t0)
 		p.rows = append(p.rows, r)
 		if p.loopE == nil && r.Energy != nil {
-			p.loopE = sample.NewEnergy(*l)
+			p.loopE = sample.NewEnergy(l)
 		}
 		if r.Energy != nil {
 			replayCopyCounted(p.loopE, r.Energy)
 		}
-		return nil
-	})
+	}
 }
 
-func replayValue(v *float64) float64 {
-	if v == nil {
-		return math.NaN()
+// replayTraceErr puts an error of the trace reader in replay's form: ":LINE: why".
+func replayTraceErr(err error) error {
+	var le *trace.LineError
+	if errors.As(err, &le) {
+		return replayLineErr(le.Line, "%v", le.Err)
 	}
-	return *v
-}
-
-// values turns a JSON array into n values; a missing array is all NaN
-// where optional.
-func replayValues(what string, vs []*float64, n int, optional bool) ([]float64, error) {
-	if vs == nil && (optional || n == 0) {
-		return replayNaNs(n), nil
-	}
-	if len(vs) != n {
-		return nil, fmt.Errorf("%s has %d values, the layout says %d", what, len(vs), n)
-	}
-	out := make([]float64, n)
-	for i, v := range vs {
-		out[i] = replayValue(v)
-	}
-	return out, nil
+	return fmt.Errorf(": %v", err)
 }
 
 // rebase makes the counters of e relative to their first values, checking

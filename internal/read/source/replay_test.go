@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flux-framework/power-monitor/internal/sample"
+	"github.com/flux-framework/power-monitor/internal/trace"
 )
 
 // testdata/replay-{nvml,rapl}_wattameter.log are WattAMeter logs recorded
@@ -260,7 +261,7 @@ func TestTraceRoundTrip(t *testing.T) {
 	nan := math.NaN()
 	var in []sample.Reading
 	var buf bytes.Buffer
-	if err := WriteTraceHeader(&buf, l); err != nil {
+	if err := trace.WriteHeader(&buf, l); err != nil {
 		t.Fatal(err)
 	}
 	t0 := 1759829920.5
@@ -285,7 +286,7 @@ func TestTraceRoundTrip(t *testing.T) {
 			r.Energy.GPU = []float64{123456.789 + f*150, nan, f}
 		}
 		in = append(in, r)
-		if err := WriteTrace(&buf, l, t0+f*0.5, &r); err != nil {
+		if err := trace.WriteSample(&buf, l, t0+f*0.5, &r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -325,31 +326,5 @@ func TestTraceRoundTrip(t *testing.T) {
 			!eqf(got.Energy.Mem, rel(w.Mem, first.Mem)) || !eqf(got.Energy.GPU, rel(w.GPU, first.GPU)) {
 			t.Fatalf("sample %d: energy %+v, want %+v less %+v", i, got.Energy, w, first)
 		}
-	}
-}
-
-func TestWriteTrace(t *testing.T) {
-	l := sample.Layout{CPU: 1, Mem: 0, GPU: 2}
-	var buf bytes.Buffer
-	WriteTraceHeader(&buf, l)
-	r := sample.Reading{Node: math.NaN(), CPU: []float64{81.25}, Mem: []float64{}, GPU: []float64{math.Inf(1), 0.001}}
-	if err := WriteTrace(&buf, l, 1759829920.623626, &r); err != nil {
-		t.Fatal(err)
-	}
-	r.Energy = sample.NewEnergy(l)
-	r.Energy.GPU[1] = 1e7
-	r.Node, r.NodeDerived = 81.251, true
-	if err := WriteTrace(&buf, l, 1759829921, &r); err != nil {
-		t.Fatal(err)
-	}
-	want := `{"format":"power-monitor-trace","version":1,"layout":{"cpu":1,"mem":0,"gpu":2}}
-{"t":1759829920.623626,"node":null,"cpu":[81.25],"mem":[],"gpu":[null,0.001]}
-{"t":1759829921,"node":81.251,"node_derived":true,"cpu":[81.25],"mem":[],"gpu":[null,0.001],"energy":{"node":null,"cpu":[null],"mem":[],"gpu":[null,1e+07]}}
-`
-	if buf.String() != want {
-		t.Errorf("trace\n%s\nwant\n%s", buf.String(), want)
-	}
-	if err := WriteTrace(&buf, sample.Layout{CPU: 2}, 0, &r); err == nil {
-		t.Error("a reading of another layout was written")
 	}
 }
