@@ -5,9 +5,10 @@
 //	        [--estimate-idle-w=W] [--estimate-peak-w=W] [--replay-speed=X]
 //	        [export options: --mqtt-*, --prometheus-*, --spool-*, export.go]
 //
-// -s is also spelled --buffer-size, -r --period. Every error names the option
-// and says what is wrong, so that a failed `flux module load` can be fixed
-// from its log line alone.
+// -s is also spelled --buffer-size, -r --period. Every error is one line
+// that names the option and says what is wrong, so that a failed `flux
+// module load` can be fixed from its log line alone; the options are listed
+// in flux-power-monitor(7), not in the log.
 package config
 
 import (
@@ -50,8 +51,9 @@ type Options struct {
 // Source kinds accepted by --source.
 var SourceKinds = []string{"auto", "variorum", "nvml", "rapl", "hwmon", "estimate", "replay:FILE"}
 
-// Usage is printed in the log when an option is wrong.
-const Usage = "usage: flux module load power-monitor [-s|--buffer-size=N] [-r|--period=SECONDS] [--source=LIST] [--variorum-lib=PATH] [--sysfs=PATH] [--procfs=PATH] [--estimate-idle-w=W] [--estimate-peak-w=W] [--replay-speed=X] [--mqtt-broker=HOST ...] [--prometheus-remote-write=URL ...] [--prometheus-listen=ADDR] [--spool-dir=DIR] [--spool-max=SIZE] [--flush-timeout=SECONDS] (flux-power-monitor(7))"
+// manPage lists the module's options; errors that cannot name a known
+// option point to it.
+const manPage = "flux-power-monitor(7)"
 
 type sourcesValue struct{ list *[]string }
 
@@ -215,18 +217,22 @@ func Parse(args []string, getenv func(string) string) (Options, error) {
 	AddExport(fs, &o.Export)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return o, errors.New(Usage)
+			return o, fmt.Errorf("the module's options are described in %s", manPage)
 		}
-		return o, fmt.Errorf("%s; %s", cleanFlagError(err), Usage)
+		msg := cleanFlagError(err)
+		if strings.HasPrefix(msg, "unknown option ") {
+			msg += " (the options: " + manPage + ")"
+		}
+		return o, errors.New(msg)
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q; %s", fs.Arg(0), Usage)
+		return o, fmt.Errorf("unexpected argument %q (the options: %s)", fs.Arg(0), manPage)
 	}
 	if err := o.Check(); err != nil {
-		return o, fmt.Errorf("%v; %s", err, Usage)
+		return o, err
 	}
 	if err := o.Export.Resolve(getenv); err != nil {
-		return o, fmt.Errorf("%v; %s", err, Usage)
+		return o, err
 	}
 	return o, nil
 }

@@ -80,8 +80,21 @@ func TestParseErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Parse(%q) error %q does not contain %q", c.args, err, c.want)
 		}
-		if !strings.Contains(err.Error(), "usage:") {
-			t.Errorf("Parse(%q) error %q lacks the usage line", c.args, err)
+		// One line, without the list of every option.
+		if strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "usage") || strings.Contains(err.Error(), "--prometheus-listen") {
+			t.Errorf("Parse(%q) error %q is more than the option and why", c.args, err)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-x"}, "unknown option -x (the options: flux-power-monitor(7))"},
+		{[]string{"extra"}, `unexpected argument "extra" (the options: flux-power-monitor(7))`},
+		{[]string{"--help"}, "the module's options are described in flux-power-monitor(7)"},
+	} {
+		if _, err := Parse(c.args, noEnv); err == nil || err.Error() != c.want {
+			t.Errorf("Parse(%q) error %v, want %q", c.args, err, c.want)
 		}
 	}
 }
