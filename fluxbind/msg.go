@@ -9,6 +9,7 @@ package fluxbind
 import "C"
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime/cgo"
 	"syscall"
@@ -61,23 +62,75 @@ func (m *Msg) Authorize(userid uint32) bool {
 	return C.flux_msg_authorize(m.m, C.uint32_t(userid)) == 0
 }
 
-// Respond answers a request with a JSON payload.
-func (h *Handle) Respond(m *Msg, payload []byte) error {
-	if err := h.check(); err != nil {
-		return err
+// Unpack decodes the request's JSON payload into v. It fails when the
+// request cannot be decoded ("decoding request: ..."), when there is no
+// payload, or when the payload is not a JSON object of v's types; the error
+// then names the topic and what the JSON decoder found wrong ("TOPIC: json:
+// cannot unmarshal string into Go struct field X.start of type float64"),
+// and is meant for RespondError with EPROTO (errors.Is(err, syscall.EPROTO)
+// holds).
+func (m *Msg) Unpack(v any) error {
+	return m.unpack(v, false)
+}
+
+// UnpackOptional is Unpack for a request whose keys are all optional: no
+// payload is taken as {}.
+func (m *Msg) UnpackOptional(v any) error {
+	return m.unpack(v, true)
+}
+
+func (m *Msg) unpack(v any, emptyOK bool) error {
+	topic, payload, err := m.Decode()
+	if err != nil {
+		return &protoError{err}
 	}
-	cs := C.CString(string(payload))
-	defer C.free(unsafe.Pointer(cs))
-	if rc, err := C.flux_respond(h.h, m.m, cs); rc < 0 {
-		return fmt.Errorf("flux_respond: %w", err)
+	if payload == "" && emptyOK {
+		payload = "{}"
+	}
+	if err := json.Unmarshal([]byte(payload), v); err != nil {
+		return &protoError{fmt.Errorf("%s: %w", topic, err)}
 	}
 	return nil
 }
 
-// RespondError answers a request with an error number and a message.
-func (h *Handle) RespondError(m *Msg, errnum syscall.Errno, text string) error {
-	if err := h.check(); err != nil {
-		return err
+// protoError is a request that cannot be unpacked: EPROTO.
+type protoError struct{ err error }
+
+func (e *protoError) Error() string { return e.err.Error() }
+
+func (e *protoError) Is(target error) bool { return target == syscall.EPROTO }
+
+func (e *protoError) Unwrap() error { return e.err }
+
+// Topic is the message's topic ("" if it has none).
+func (m *Msg) Topic() string {
+	var t *C.char
+	if rc, _ := C.flux_msg_get_topic(m.m, &t); rc < 0 || t == nil {
+		return ""
+	}
+	return C.GoString(t)
+}
+
+// Respond answers a request with a JSON payload. A response that cannot be
+// sent is logged here, once, with the request's topic: the requester gets no
+// answer, and there is nothing else a handler could do about it. Called off
+// the handle's thread (a bug: see ErrWrongThread) it sends and logs nothing.
+func (h *Handle) Respond(m *Msg, payload []byte) {
+	if h.check() != nil {
+		return
+	}
+	cs := C.CString(string(payload))
+	defer C.free(unsafe.Pointer(cs))
+	if rc, err := C.flux_respond(h.h, m.m, cs); rc < 0 {
+		h.respondFailed(m, fmt.Errorf("flux_respond: %w", err))
+	}
+}
+
+// RespondError answers a request with an error number and a message. A
+// failure is logged as Respond's is.
+func (h *Handle) RespondError(m *Msg, errnum syscall.Errno, text string) {
+	if h.check() != nil {
+		return
 	}
 	var cs *C.char
 	if text != "" {
@@ -85,9 +138,29 @@ func (h *Handle) RespondError(m *Msg, errnum syscall.Errno, text string) error {
 		defer C.free(unsafe.Pointer(cs))
 	}
 	if rc, err := C.flux_respond_error(h.h, m.m, C.int(errnum), cs); rc < 0 {
-		return fmt.Errorf("flux_respond_error: %w", err)
+		h.respondFailed(m, fmt.Errorf("flux_respond_error: %w", err))
 	}
-	return nil
+}
+
+// respondFailed logs, on the owner thread, a response that could not be sent.
+func (h *Handle) respondFailed(m *Msg, err error) {
+	h.Log(LogErr, fmt.Sprintf("cannot answer %s: %v", m.Topic(), err))
+}
+
+// RegisterService asks the broker to route the requests for name.* to this
+// handle: a client's service (a module's own is registered by the broker).
+// The future is fulfilled once the broker has done so.
+func (h *Handle) RegisterService(name string) (*Future, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	f, err := C.flux_service_register(h.h, cs)
+	if f == nil {
+		return nil, fmt.Errorf("registering service %s: %w", name, err)
+	}
+	return &Future{h: h, f: f}, nil
 }
 
 // MsgHandler is a registered message handler.
