@@ -54,6 +54,11 @@ func (b *Bridge) Post(f func()) {
 	unix.Write(b.fd, one[:])
 }
 
+// Flush runs, now, the functions queued so far. Call it on the reactor
+// thread, for instance after stopping a goroutine whose last posts must run
+// before the reactor would get to them.
+func (b *Bridge) Flush() { b.drain(0) }
+
 func (b *Bridge) drain(int) {
 	b.mu.Lock()
 	if b.fd < 0 {

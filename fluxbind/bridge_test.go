@@ -65,8 +65,18 @@ func TestBridgeRunsPostsOnReactor(t *testing.T) {
 	if len(panics) != 1 || fmt.Sprint(panics[0]) != "posted panic" {
 		t.Errorf("recovered panics %v, want the one posted", panics)
 	}
+	// Flush runs what is queued without the reactor.
+	flushed := false
+	done := make(chan struct{})
+	go func() { b.Post(func() { flushed = true }); close(done) }()
+	<-done
+	b.Flush()
+	if !flushed {
+		t.Error("Flush did not run the function queued")
+	}
 	b.Close()
 	b.Post(func() { t.Error("a function posted after Close ran") })
+	b.Flush()
 	if _, err := h.Timer(0.1, h.Stop); err != nil {
 		t.Fatal(err)
 	}

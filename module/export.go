@@ -86,5 +86,5 @@ func (m *monitor) stopExport() {
 	}
 	m.export.Stop()
 	m.export = nil
-	m.post.drain(0)
+	m.post.Flush()
 }

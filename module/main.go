@@ -6,10 +6,10 @@
 // power-monitor.* RPCs (doc/rpc.md).
 //
 // Files: main.go (mod_main: the exported boundary), monitor.go (the
-// per-load context, setup and teardown), post.go (goroutines to reactor
-// thread), window.go (one rank's answer), query.go (a job's answer, gathered
-// from its ranks), stats.go (flux module stats), sigchld.c (the SIGCHLD
-// guard).
+// per-load context, setup and teardown), window.go (one rank's answer),
+// query.go (a job's answer, gathered from its ranks), stats.go (flux module
+// stats), sigchld.c (the SIGCHLD guard). Goroutines reach the reactor
+// thread through a fluxbind.Bridge.
 package main
 
 /*

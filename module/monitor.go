@@ -41,7 +41,7 @@ type monitor struct {
 	statuses []source.Status // every kind of source: used, or why not
 	store    *ring.Store
 	sampler  *sampler.Sampler
-	post     *poster
+	post     *fluxbind.Bridge
 	handlers []*fluxbind.MsgHandler
 	queries  map[*jobQuery]struct{} // in flight
 	served   uint64                 // queries answered
@@ -71,7 +71,7 @@ func run(h *fluxbind.Handle, args []string) error {
 	m.hostname, _ = os.Hostname()
 	m.hostlist, _ = h.Attr("hostlist")
 
-	if m.post, err = newPoster(h); err != nil {
+	if m.post, err = h.NewBridge(); err != nil {
 		return err
 	}
 	defer m.teardown()

@@ -47,17 +47,9 @@ type jobQuery struct {
 // queryCB answers power-monitor.query (doc/rpc.md). Guests may ask about
 // their own jobs; the instance owner about any job, or any ranks and interval.
 func (m *monitor) queryCB(msg *fluxbind.Msg) {
-	_, payload, err := msg.Decode()
-	if err != nil {
-		m.h.RespondError(msg, syscall.EPROTO, err.Error())
-		return
-	}
 	var req wire.QueryRequest
-	if payload == "" {
-		payload = "{}"
-	}
-	if err := json.Unmarshal([]byte(payload), &req); err != nil {
-		m.h.RespondError(msg, syscall.EPROTO, "power-monitor.query: "+err.Error())
+	if err := msg.UnpackOptional(&req); err != nil {
+		m.h.RespondError(msg, syscall.EPROTO, err.Error())
 		return
 	}
 	timeout := req.Timeout

@@ -16,14 +16,9 @@ import (
 // windowCB answers power-monitor.window: this rank's aggregate over
 // [start, end]. Only the instance owner (the module's own fan-out) may ask.
 func (m *monitor) windowCB(msg *fluxbind.Msg) {
-	_, payload, err := msg.Decode()
-	if err != nil {
-		m.h.RespondError(msg, syscall.EPROTO, err.Error())
-		return
-	}
 	var req wire.WindowRequest
-	if err := json.Unmarshal([]byte(payload), &req); err != nil {
-		m.h.RespondError(msg, syscall.EPROTO, "power-monitor.window: "+err.Error())
+	if err := msg.Unpack(&req); err != nil {
+		m.h.RespondError(msg, syscall.EPROTO, err.Error())
 		return
 	}
 	if err := checkWindow(req.Start, req.End); err != nil {
