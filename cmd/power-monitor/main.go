@@ -22,7 +22,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flux-framework/power-monitor/internal/agent"
 	"github.com/flux-framework/power-monitor/internal/config"
 )
 
@@ -35,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, prog+": "+format+"\n", a...)
 		return 1
 	}
-	o := agent.Options{Options: config.Defaults(), Export: config.DefaultExport()}
+	o := agentOptions{Options: config.Defaults()}
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	config.AddSampling(fs, &o.Options)
@@ -93,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, prog+": "+format+"\n", a...) }
-	n, err := agent.Run(ctx, o, out, logf)
+	n, err := runAgent(ctx, o, out, logf)
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr

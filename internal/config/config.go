@@ -164,11 +164,11 @@ func (s sizeValue) Set(v string) error {
 	return nil
 }
 
-// Defaults are the options before any argument.
+// Defaults are the options before any argument, exporting nowhere.
 func Defaults() Options {
 	return Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod,
 		Sources: []string{"auto"}, Sysfs: "/sys", Procfs: "/proc",
-		IdleW: DefaultIdleW, PeakW: DefaultPeakW, ReplaySpeed: 1}
+		IdleW: DefaultIdleW, PeakW: DefaultPeakW, ReplaySpeed: 1, Export: DefaultExport()}
 }
 
 // AddSampling registers the options that say how to sample (period and
@@ -206,7 +206,6 @@ const ModuleFlushTimeout = time.Second
 // gives MQTT_BROKER, MQTT_USERNAME and MQTT_PASSWORD.
 func Parse(args []string, getenv func(string) string) (Options, error) {
 	o := Defaults()
-	o.Export = DefaultExport()
 	o.Export.FlushTimeout = ModuleFlushTimeout
 	fs := flag.NewFlagSet("power-monitor", flag.ContinueOnError)
 	var out bytes.Buffer

@@ -1,4 +1,4 @@
-package agent
+package main
 
 import (
 	"bytes"
@@ -16,14 +16,14 @@ import (
 
 // The agent replays the recorded NVML trace ten times faster into a trace
 // file, which replays again to the same readings.
-func TestRunWritesAReplayableTrace(t *testing.T) {
-	o := Options{Options: config.Defaults(), Duration: 600 * time.Millisecond}
-	o.Sources = []string{"replay:" + filepath.Join("..", "read", "source", "testdata", "replay-nvml_wattameter.log")}
+func TestAgentWritesAReplayableTrace(t *testing.T) {
+	o := agentOptions{Options: config.Defaults(), Duration: 600 * time.Millisecond}
+	o.Sources = []string{"replay:" + filepath.Join("..", "..", "internal", "read", "source", "testdata", "replay-nvml_wattameter.log")}
 	o.ReplaySpeed = 10
 	o.Period = 50 * time.Millisecond
 	var out bytes.Buffer
 	var logs []string
-	n, err := Run(context.Background(), o, &out, func(f string, a ...any) { logs = append(logs, f) })
+	n, err := runAgent(context.Background(), o, &out, func(f string, a ...any) { logs = append(logs, f) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +48,10 @@ func TestRunWritesAReplayableTrace(t *testing.T) {
 	}
 }
 
-func TestRunWithoutSourceFails(t *testing.T) {
-	o := Options{Options: config.Defaults(), Duration: time.Second}
+func TestAgentWithoutSourceFails(t *testing.T) {
+	o := agentOptions{Options: config.Defaults(), Duration: time.Second}
 	o.Sources = []string{"replay:/nonexistent/trace"}
-	_, err := Run(context.Background(), o, &bytes.Buffer{}, func(string, ...any) {})
+	_, err := runAgent(context.Background(), o, &bytes.Buffer{}, func(string, ...any) {})
 	if err == nil || !strings.Contains(err.Error(), "no power source: ") || !strings.Contains(err.Error(), "/nonexistent/trace") {
 		t.Fatalf("error %v", err)
 	}
@@ -59,13 +59,13 @@ func TestRunWithoutSourceFails(t *testing.T) {
 
 // Sources that were not asked for are named on one line; one that was
 // asked for and cannot work says why.
-func TestRunNamesUnusedSourcesBriefly(t *testing.T) {
-	o := Options{Options: config.Defaults(), Duration: 100 * time.Millisecond}
-	o.Sources = []string{"replay:" + filepath.Join("..", "read", "source", "testdata", "replay-nvml_wattameter.log"), "rapl"}
+func TestAgentNamesUnusedSourcesBriefly(t *testing.T) {
+	o := agentOptions{Options: config.Defaults(), Duration: 100 * time.Millisecond}
+	o.Sources = []string{"replay:" + filepath.Join("..", "..", "internal", "read", "source", "testdata", "replay-nvml_wattameter.log"), "rapl"}
 	o.Sysfs = t.TempDir() // no powercap zones
 	o.Period = 50 * time.Millisecond
 	var logs []string
-	if _, err := Run(context.Background(), o, &bytes.Buffer{}, func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }); err != nil {
+	if _, err := runAgent(context.Background(), o, &bytes.Buffer{}, func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }); err != nil {
 		t.Fatal(err)
 	}
 	all := strings.Join(logs, "\n")
