@@ -72,8 +72,8 @@ type Result struct {
 	LastSample  float64 // unix seconds, 0 if none
 	CoveredS    float64
 	Coverage    float64 // CoveredS / window length, in [0,1]
-	Presence    string
-	Reason      string
+	Presence    string  // PresenceComplete, PresencePartial or PresenceNone
+	Reason      string  // why part of the window is uncovered (Reason...)
 	NodeDerived bool
 	Node        Domain
 	CPU         []Domain
