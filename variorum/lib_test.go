@@ -190,9 +190,13 @@ func TestOpenRefusesV05(t *testing.T) {
 
 func TestStubFailures(t *testing.T) {
 	l := openStub(t)
+	// A non-zero return says where Variorum printed its reason.
+	const failed = "variorum: variorum_get_power_json returned -1; Variorum printed its reason on standard error " +
+		"(the broker's for the module: for a system instance, the journal, journalctl -u flux); " +
+		"to see it, run flux start -s1 flux module load power-monitor --source=variorum"
 	for _, tc := range []struct{ fail, want string }{
-		{"1", "variorum: variorum_get_power_json returned -1"},
-		{"2", "variorum: variorum_get_power_json returned -1"},
+		{"1", failed},
+		{"2", failed},
 		{"3", "variorum: variorum_get_power_json returned 0 but no JSON string"},
 	} {
 		stubEnv(t, "VARIORUM_STUB_FAIL", tc.fail)
