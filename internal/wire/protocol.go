@@ -164,7 +164,10 @@ type Domain struct {
 }
 
 // FromAggregate is the wire form of an integrator's result. A nil domain
-// list stays nil (null on the wire), an empty one empty.
+// list stays nil (null on the wire), an empty one empty. Domain(d) converts
+// only while the two Domain types have the same fields: a field added to
+// aggregate.Domain stops the build here until the protocol decides how to
+// send it.
 func FromAggregate(r aggregate.Result) Aggregate {
 	domains := func(ds []aggregate.Domain) []Domain {
 		if ds == nil {
