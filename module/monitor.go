@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
 	"github.com/flux-framework/power-monitor/internal/config"
+	"github.com/flux-framework/power-monitor/internal/export"
 	"github.com/flux-framework/power-monitor/internal/export/sinks"
+	"github.com/flux-framework/power-monitor/internal/node"
 	"github.com/flux-framework/power-monitor/internal/read/sampler"
 	"github.com/flux-framework/power-monitor/internal/read/source"
 	"github.com/flux-framework/power-monitor/internal/store/ring"
@@ -36,31 +37,33 @@ type monitor struct {
 	hostnames []string // hostlist decoded
 	loaded    time.Time
 
-	src      *source.Merged  // nil: no power source
-	srcErr   error           // why there is none
-	statuses []source.Status // every kind of source: used, or why not
-	store    *ring.Store
-	sampler  *sampler.Sampler
+	// node samples this rank (internal/node): sources, sampler, ring and
+	// exporter. The handlers use its parts, set once at load:
+	node    *node.Node
+	src     *source.Merged   // nil: no power source
+	srcErr  error            // why there is none
+	store   *ring.Store      //
+	sampler *sampler.Sampler // nil without a source
+	export  *sinks.Running   // nil: no export configured
+
 	post     *fluxbind.Bridge
 	handlers []*fluxbind.MsgHandler
 	queries  map[*jobQuery]struct{} // in flight
 	served   uint64                 // queries answered
 	windows  uint64                 // window requests answered
-
-	export  *sinks.Running // nil: no export configured
-	jobs    *jobWatcher    // rank 0 with exports: job summaries
-	running *runningJobs   // the jobs running on this rank (with exports)
+	jobs     *jobWatcher            // rank 0 with exports: job summaries
+	running  *runningJobs           // the jobs running on this rank (with exports)
 }
 
 func run(h *fluxbind.Handle, args []string) error {
 	opts, err := config.Parse(args, os.Getenv)
 	if err != nil {
-		return fmt.Errorf("power-monitor: %w", err)
+		return err
 	}
 	m := &monitor{h: h, opts: opts, loaded: time.Now(), queries: map[*jobQuery]struct{}{}}
 	m.running = newRunningJobs(m)
 	h.OnPanic = func(v any) {
-		h.Log(fluxbind.LogErr, fmt.Sprintf("power-monitor: recovered panic in a callback: %v", v))
+		h.Log(fluxbind.LogErr, fmt.Sprintf("recovered panic in a callback: %v", v))
 	}
 	if m.rank, err = h.Rank(); err != nil {
 		return err
@@ -76,78 +79,63 @@ func run(h *fluxbind.Handle, args []string) error {
 	}
 	defer m.teardown()
 
-	m.store = ring.New(opts.BufferSize, opts.Period)
-	m.openSource()
+	if err := m.openNode(); err != nil {
+		return err
+	}
 	if err := m.register(); err != nil {
 		return err
 	}
-	if err := m.startExport(); err != nil {
-		return fmt.Errorf("power-monitor: %w", err)
+	if err := m.followJobs(); err != nil {
+		return err
 	}
-	if m.src != nil {
-		var st sampler.Store = m.store
-		if m.export != nil {
-			st = sampler.Tee{m.store, m.export}
-		}
-		m.sampler = sampler.New(m.src, st, opts.Period, func(msg string) {
-			m.post.Post(func() { m.logSampleError(msg) })
-		})
-		m.sampler.Start()
-	}
-	h.Log(fluxbind.LogInfo, fmt.Sprintf("power-monitor: rank %d sampling every %gs, keeping %d samples, source: %s",
+	m.node.Start()
+	h.Log(fluxbind.LogInfo, fmt.Sprintf("rank %d sampling every %gs, keeping %d samples, source: %s",
 		m.rank, opts.Period.Seconds(), opts.BufferSize, m.sourceName()))
 	return h.Run()
 }
 
-func (m *monitor) openSource() {
-	lib := m.opts.VariorumLib
-	if lib == "" {
-		lib = defaultVariorumLib
+// openNode opens this rank's sampling node: its sources and the exporter.
+// Without a source the module keeps running, and queries say why.
+func (m *monitor) openNode() error {
+	if m.opts.VariorumLib == "" {
+		m.opts.VariorumLib = defaultVariorumLib
 	}
-	src, st, err := source.Open(m.opts.Sources, source.Options{
-		VariorumLib: lib,
-		Sysfs:       m.opts.Sysfs,
-		Procfs:      m.opts.Procfs,
-		IdleW:       m.opts.IdleW,
-		PeakW:       m.opts.PeakW,
-		ReplaySpeed: m.opts.ReplaySpeed,
-	})
-	m.statuses = st
+	if m.opts.Export.Spooled() {
+		m.opts.Export.SpoolDir = m.spoolDir(m.opts.Export.SpoolDir)
+	}
+	n, err := node.Open(node.Config{
+		Options: m.opts,
+		Meta:    export.Meta{Hostname: m.hostName(m.rank), Rank: int(m.rank)},
+	}, node.LogFunc(m.nodeLog))
 	if err != nil {
-		m.srcErr = err
-		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("power-monitor: %s: %v; the module keeps running and queries will report it", wire.ReasonNoSource, err))
-		return
+		return err
 	}
-	m.src = src
-	listed := map[string]bool{}
-	for _, k := range m.opts.Sources {
-		listed[strings.SplitN(k, ":", 2)[0]] = true
+	m.node = n
+	m.src, m.srcErr, m.store, m.sampler, m.export = n.Source(), n.SourceErr(), n.Store(), n.Sampler(), n.Exporter()
+	m.post.Flush() // the node's lines so far, before the module's own
+	if m.srcErr != nil {
+		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("%s: %v; the module keeps running and queries will report it", wire.ReasonNoSource, m.srcErr))
 	}
-	for _, s := range st {
-		switch {
-		case s.Used:
-		case listed[s.Kind]: // asked for, and it cannot work or adds nothing
-			m.h.Log(fluxbind.LogWarning, fmt.Sprintf("power-monitor: source %s not used: %s", s.Kind, s.Reason))
-		default:
-			m.h.Log(fluxbind.LogInfo, fmt.Sprintf("power-monitor: source %s not used: %s", s.Kind, s.Reason))
-		}
-	}
+	return nil
 }
 
-func (m *monitor) sourceName() string {
-	if m.src == nil {
-		return "none"
+// nodeLog logs a line of the node's. The node logs from its goroutines
+// too (the sampler's, the exporter's), so the line goes through the
+// bridge to the reactor thread, where libflux may be called.
+func (m *monitor) nodeLog(sev node.Severity, msg string) {
+	level := fluxbind.LogInfo
+	switch sev {
+	case node.Notice:
+		level = fluxbind.LogNotice
+	case node.Warning:
+		level = fluxbind.LogWarning
+	case node.Error:
+		level = fluxbind.LogErr
 	}
-	return m.src.Name()
+	m.post.Post(func() { m.h.Log(level, msg) })
 }
 
-func (m *monitor) logSampleError(msg string) {
-	if msg == "" {
-		m.h.Log(fluxbind.LogNotice, "power-monitor: sampling works again")
-		return
-	}
-	m.h.Log(fluxbind.LogErr, "power-monitor: sample failed: "+msg)
-}
+func (m *monitor) sourceName() string { return m.node.SourceName() }
 
 func (m *monitor) register() error {
 	for _, r := range []struct {
@@ -173,8 +161,8 @@ func (m *monitor) register() error {
 // teardown stops every goroutine and releases every libflux object before
 // mod_main returns; a reload then starts from nothing.
 func (m *monitor) teardown() {
-	if m.sampler != nil {
-		m.sampler.Stop()
+	if m.node != nil {
+		m.node.StopSampling()
 	}
 	if m.jobs != nil {
 		m.jobs.stop()
@@ -186,13 +174,15 @@ func (m *monitor) teardown() {
 	for _, mh := range m.handlers {
 		mh.Destroy()
 	}
-	m.stopExport()
-	m.post.Close()
-	if m.src != nil {
-		m.src.Close()
+	if m.node != nil {
+		// The exporter delivers what is spooled, up to --flush-timeout;
+		// then the sources close.
+		m.node.Stop()
 	}
+	m.post.Flush() // the node's last log lines
+	m.post.Close()
 	if n := m.h.Live(); n != 0 {
-		m.h.Log(fluxbind.LogErr, fmt.Sprintf("power-monitor: %d callbacks still registered at unload", n))
+		m.h.Log(fluxbind.LogErr, fmt.Sprintf("%d callbacks still registered at unload", n))
 	}
 	// mod_main closes the handle once it has logged run's error.
 }

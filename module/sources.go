@@ -25,7 +25,7 @@ func (m *monitor) sourcesCB(msg *fluxbind.Msg) {
 func (m *monitor) sourcesResponse() wire.SourcesResponse {
 	resp := wire.SourcesResponse{Rank: m.rank, Hostname: m.hostName(m.rank), Source: m.sourceName(),
 		Sources: []wire.SourceStatus{}}
-	for _, s := range m.statuses {
+	for _, s := range m.node.Statuses() {
 		resp.Sources = append(resp.Sources, wire.SourceStatus(s))
 	}
 	if m.src != nil {

@@ -145,7 +145,7 @@ test_expect_success 'a failing Variorum is logged once, shown in stats, and reco
 	pm_stub VARIORUM_STUB_FAIL=1 &&
 	pm_wait_for 10 sh -c "flux module stats power-monitor | grep -q \"variorum_get_power_json returned -1\"" &&
 	sleep 0.5 &&
-	test "$(flux dmesg | grep -c "power-monitor: sample failed")" = 1 &&
+	test "$(flux dmesg | grep -c "power-monitor\.err.*: sample failed")" = 1 &&
 	pm_stub &&
 	pm_wait_for 10 sh -c "flux dmesg | grep -q \"sampling works again\"" &&
 	flux module stats power-monitor | pm_json "d[\"sampler\"][\"errors\"] > 0" | grep True &&

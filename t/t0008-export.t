@@ -91,8 +91,8 @@ test_expect_success 'a wrong export option fails the load, and the broker runs o
 test_expect_success 'load the module on every rank, publishing to both' '
 	pm_load_all -r 0.1 --mqtt-broker=127.0.0.1 --mqtt-port=$MQTT_PORT \
 		--prometheus-remote-write=$PROM/api/v1/write &&
-	flux dmesg | grep "power-monitor: publishing to mqtt (tcp://127.0.0.1:$MQTT_PORT) topics power-monitor/READER/data, QoS 1" &&
-	flux dmesg | grep "power-monitor: publishing to prometheus remote-write"
+	flux dmesg | grep "power-monitor.info.*: publishing to mqtt (tcp://127.0.0.1:$MQTT_PORT) topics power-monitor/READER/data, QoS 1" &&
+	flux dmesg | grep "power-monitor.info.*: publishing to prometheus remote-write"
 '
 test_expect_success 'every rank publishes WattAMeter payloads with its metadata' '
 	pm_wait_for 10 grep -q "\"rank\":2" sub.out &&
@@ -209,11 +209,11 @@ test_expect_success 'the broker stops for 3 s, Prometheus for 3 s, both come bac
 	sleep 2 &&
 	flux module stats power-monitor >stats.json &&
 	pm_json "d[\"export\"][\"sinks\"][0][\"errors\"] > 0 and d[\"export\"][\"sinks\"][1][\"errors\"] > 0" <stats.json | grep True &&
-	flux dmesg | grep "power-monitor: mqtt (tcp://127.0.0.1:$MQTT_PORT): .*records wait in the spool" &&
-	flux dmesg | grep "power-monitor: prometheus remote-write .*records wait in the spool" &&
+	flux dmesg | grep "power-monitor.*: mqtt (tcp://127.0.0.1:$MQTT_PORT): .*records wait in the spool" &&
+	flux dmesg | grep "power-monitor.*: prometheus remote-write .*records wait in the spool" &&
 	# the retries back off (up to 30 s): wait for them
-	pm_wait_for 40 sh -c "flux dmesg | grep -q \"power-monitor: mqtt (tcp://127.0.0.1:$MQTT_PORT): delivering again\"" &&
-	pm_wait_for 40 sh -c "flux dmesg | grep -q \"power-monitor: prometheus remote-write .*delivering again\"" &&
+	pm_wait_for 40 sh -c "flux dmesg | grep -q \"power-monitor.*: mqtt (tcp://127.0.0.1:$MQTT_PORT): delivering again\"" &&
+	pm_wait_for 40 sh -c "flux dmesg | grep -q \"power-monitor.*: prometheus remote-write .*delivering again\"" &&
 	sleep 3 && now >t_b
 '
 cat >window.py <<\EOF
