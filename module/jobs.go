@@ -4,48 +4,218 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"sort"
+	"syscall"
+	"time"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
 	"github.com/flux-framework/power-monitor/internal/export"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
-// jobPollS is how often rank 0 asks job-list for jobs that ended.
-const jobPollS = 2.0
+// Rank 0 learns of job ends from the job-manager's events journal, as
+// flux-core's job-list does: one streaming job-manager.events-journal
+// request whose responses carry every job's events in the order the
+// job-manager posted them. Nothing is polled and no end is skipped: the
+// responses queue on the module's handle until the reactor reads them.
+const (
+	journalTopic       = "job-manager.events-journal"
+	journalCancelTopic = "job-manager.events-journal-cancel"
+	// After the stream ends or fails (the job-manager unloaded or is
+	// reloading), the request is sent again after journalRetryMinS,
+	// doubling up to journalRetryMaxS while it keeps failing.
+	journalRetryMinS = 1.0
+	journalRetryMaxS = 30.0
+	// A job's summary is taken settlePeriods sampling periods after its
+	// end is heard, so that every one of its ranks has sampled past the
+	// end: the summary then equals what flux power-query says later.
+	settlePeriods = 2
+)
 
-// jobListReq asks job-list for the jobs that became inactive after since.
-type jobListReq struct {
-	MaxEntries int      `json:"max_entries"`
-	Attrs      []string `json:"attrs"`
-	Since      float64  `json:"since"`
-	Constraint struct {
-		States []string `json:"states"`
-	} `json:"constraint"`
+// journalRequest is the journal request: "full" replays the inactive jobs
+// too, and the "allow" filter keeps the events the watcher needs: a job's user (submit), its start and ranks (alloc, with
+// R), the start of its cleanup (finish, or a fatal exception) and its end
+// (clean); invalidate drops a job whose submission failed.
+func journalRequest(full bool) string {
+	allow := map[string]int{}
+	for _, name := range []string{"submit", "invalidate", "alloc", "finish", "exception", "clean"} {
+		allow[name] = 1
+	}
+	out, _ := json.Marshal(struct {
+		Full  bool           `json:"full"`
+		Allow map[string]int `json:"allow"`
+	}{full, allow})
+	return string(out)
 }
 
-type jobListResp struct {
-	Jobs []struct {
-		ID        uint64  `json:"id"`
-		UserID    uint32  `json:"userid"`
-		TRun      float64 `json:"t_run"`
-		TCleanup  float64 `json:"t_cleanup"`
-		TInactive float64 `json:"t_inactive"`
-		Ranks     string  `json:"ranks"`
-	} `json:"jobs"`
+// journalResponse is one response of the journal: a job's events (all of
+// them so far while the backlog is replayed, one at a time afterwards), or
+// the sentinel that ends the backlog (id -1: FLUX_JOBID_ANY, which the
+// job-manager encodes as a signed integer).
+type journalResponse struct {
+	ID     int64           `json:"id"`
+	Events []journalEvent  `json:"events"`
+	R      json.RawMessage `json:"R"` // with alloc, and in the backlog once allocated
 }
 
-// jobWatcher runs on rank 0 when exports are on: every jobPollS it asks
-// job-list for the jobs that ended since the last answer, then gathers each
-// one's energy across its ranks (as power-monitor.query does) and hands the
-// summary to the exporter. Jobs that ended before the module loaded are not
-// reported. All on the reactor thread.
+// journalEvent is an RFC 18 eventlog entry, with the context keys used.
+type journalEvent struct {
+	Timestamp float64 `json:"timestamp"`
+	Name      string  `json:"name"`
+	Context   struct {
+		UserID   uint32 `json:"userid"`   // submit
+		Severity *int   `json:"severity"` // exception
+	} `json:"context"`
+}
+
+// jobRecord is what the summary of a job needs, taken from its events by
+// the rules job-list applies (so t_run and t_cleanup are those flux jobs
+// and flux power-query see): t_run is the alloc event's time, t_cleanup
+// that of the finish event or of the first fatal exception, t_inactive
+// that of clean.
+type jobRecord struct {
+	ID        uint64
+	UserID    uint32
+	TRun      float64
+	TCleanup  float64
+	TInactive float64
+	Ranks     string // RFC 22 idset, from R
+}
+
+// jobTable follows the active jobs through the journal. It knows nothing of
+// Flux beyond the journal's JSON, so that it is tested without a broker.
+type jobTable struct {
+	active map[uint64]*jobRecord
+	// lost are the jobs that were active when a stream was lost. The next
+	// request replays the inactive jobs too (full), and a clean found there
+	// for one of these is an end that happened while no stream was open.
+	lost     map[uint64]bool
+	caughtUp bool // the current stream's backlog is replayed
+}
+
+func newJobTable() *jobTable {
+	return &jobTable{active: map[uint64]*jobRecord{}, lost: map[uint64]bool{}}
+}
+
+// restart prepares for a new stream; full says whether it must replay the
+// inactive jobs too (some jobs were active when the last one was lost).
+func (t *jobTable) restart() (full bool) {
+	for id := range t.active {
+		t.lost[id] = true
+	}
+	t.active = map[uint64]*jobRecord{}
+	t.caughtUp = false
+	return len(t.lost) > 0
+}
+
+// caughtUpNow takes the sentinel: the backlog is replayed. It returns the
+// jobs lost with the last stream that the backlog did not mention at all
+// (the job-manager forgot them): their end cannot be known.
+func (t *jobTable) caughtUpNow() (vanished []uint64) {
+	t.caughtUp = true
+	for id := range t.lost {
+		if t.active[id] == nil {
+			vanished = append(vanished, id)
+		}
+	}
+	clear(t.lost)
+	return vanished
+}
+
+// apply takes a job's events and returns the record of the job if they
+// ended it; err names what it could not understand (the other events are
+// applied all the same).
+func (t *jobTable) apply(r journalResponse) (ended *jobRecord, err error) {
+	id := uint64(r.ID)
+	for _, ev := range r.Events {
+		if ev.Name == "submit" {
+			t.active[id] = &jobRecord{ID: id, UserID: ev.Context.UserID}
+			continue
+		}
+		j := t.active[id]
+		if j == nil {
+			continue // submitted before the backlog said (cannot happen) or already gone
+		}
+		switch ev.Name {
+		case "invalidate":
+			delete(t.active, id)
+		case "alloc":
+			if j.TRun == 0 && j.TCleanup == 0 {
+				j.TRun = ev.Timestamp
+				j.Ranks, err = ranksOfR(r.R)
+				if err != nil {
+					err = fmt.Errorf("job %s: R: %w", fluxbind.EncodeJobID(id, "f58plain"), err)
+				}
+			}
+		case "finish":
+			if j.TRun != 0 && j.TCleanup == 0 {
+				j.TCleanup = ev.Timestamp
+			}
+		case "exception":
+			if ev.Context.Severity != nil && *ev.Context.Severity == 0 && j.TCleanup == 0 {
+				j.TCleanup = ev.Timestamp
+			}
+		case "clean":
+			j.TInactive = ev.Timestamp
+			delete(t.active, id)
+			if t.caughtUp || t.lost[id] {
+				ended = j
+			}
+			delete(t.lost, id)
+		}
+	}
+	return ended, err
+}
+
+// ranksOfR are the ranks of an R (RFC 20): the union of its R_lite
+// entries' rank idsets.
+func ranksOfR(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 {
+		return "", errors.New("missing")
+	}
+	var R struct {
+		Execution struct {
+			RLite []struct {
+				Rank string `json:"rank"`
+			} `json:"R_lite"`
+		} `json:"execution"`
+	}
+	if err := json.Unmarshal(raw, &R); err != nil {
+		return "", err
+	}
+	var ranks []uint32
+	for _, e := range R.Execution.RLite {
+		ids, err := fluxbind.DecodeIDSet(e.Rank)
+		if err != nil {
+			return "", err
+		}
+		ranks = append(ranks, ids...)
+	}
+	if len(ranks) == 0 {
+		return "", errors.New("no ranks in execution.R_lite")
+	}
+	return fluxbind.EncodeIDSet(ranks), nil
+}
+
+// jobWatcher runs on rank 0 when exports are on: it follows the journal
+// (jobTable) and, settlePeriods after each job's end, publishes the ended
+// jobs' IDs (power-monitor.jobs-inactive, for module/running.go on every
+// rank) and gathers each one's energy across its ranks (as
+// power-monitor.query does) for the exporter. Jobs that ended before the
+// module loaded are not reported. All on the reactor thread.
 type jobWatcher struct {
-	m        *monitor
-	since    float64
-	timer    *fluxbind.Watcher
-	list     *fluxbind.Future
+	m       *monitor
+	table   *jobTable
+	stream  *fluxbind.Future
+	retry   *fluxbind.Watcher
+	backoff float64 // seconds before the next request, after a failure
+	lapses  uint64  // stream failures since the last one that worked
+
+	// ending are the jobs whose end was heard, oldest first, until due
+	ending []endingJob
+	settle *fluxbind.Watcher
+
 	sent     uint64 // summaries sent
 	failures uint64
 	// publishing: jobs-inactive events not yet acknowledged
@@ -54,103 +224,181 @@ type jobWatcher struct {
 	unpublished []uint64
 }
 
+type endingJob struct {
+	job *jobRecord
+	due time.Time
+}
+
 func (m *monitor) watchJobs() (*jobWatcher, error) {
-	w := &jobWatcher{m: m, since: float64(m.loaded.UnixNano()) / 1e9, publishing: map[*fluxbind.Future]struct{}{}}
-	return w, w.arm()
+	w := &jobWatcher{m: m, table: newJobTable(), publishing: map[*fluxbind.Future]struct{}{}}
+	w.follow()
+	return w, nil
 }
 
-func (w *jobWatcher) arm() error {
-	if w.timer != nil {
-		w.timer.Destroy()
-	}
-	var err error
-	w.timer, err = w.m.h.Timer(jobPollS, w.poll)
-	return err
-}
-
-func (w *jobWatcher) poll() {
-	defer func() {
-		if err := w.arm(); err != nil {
-			w.m.h.Log(fluxbind.LogErr, "power-monitor: job summaries stop: "+err.Error())
-		}
-	}()
-	if w.list != nil {
-		return // the last request is still out
-	}
-	req := jobListReq{MaxEntries: 1000, Attrs: []string{"userid", "t_run", "t_cleanup", "t_inactive", "ranks"}, Since: w.since}
-	req.Constraint.States = []string{"inactive"}
-	payload, _ := json.Marshal(req)
-	fu, err := w.m.h.RPC("job-list.list", string(payload), fluxbind.NodeIDAny)
+// follow sends the journal request; a failure to send is a lapse like any.
+func (w *jobWatcher) follow() {
+	full := w.table.restart()
+	fu, err := w.m.h.RPCStream(journalTopic, journalRequest(full), fluxbind.NodeIDAny)
 	if err == nil {
-		if err = fu.Then(wire.DefaultTimeout*2, w.onList); err != nil {
+		if err = fu.Then(-1, w.onJournal); err != nil {
 			fu.Destroy()
 		}
 	}
 	if err != nil {
-		w.failed(err)
+		w.lapse(err)
 		return
 	}
-	w.list = fu
+	w.stream = fu
+}
+
+func (w *jobWatcher) onJournal(fu *fluxbind.Future) {
+	payload, err := fu.Get()
+	if err != nil {
+		w.lapse(err)
+		return
+	}
+	fu.Next()
+	var r journalResponse
+	if err := json.Unmarshal([]byte(payload), &r); err != nil {
+		w.failed(fmt.Errorf("%s response %.200q: %w", journalTopic, payload, err))
+		return
+	}
+	if r.ID == -1 {
+		w.caughtUp()
+		return
+	}
+	j, err := w.table.apply(r)
+	if err != nil {
+		w.failed(err)
+	}
+	if j != nil {
+		w.ended(j)
+	}
+}
+
+func (w *jobWatcher) caughtUp() {
+	if w.lapses > 0 {
+		w.m.h.Log(fluxbind.LogInfo, fmt.Sprintf("job summaries: following the job-manager's events journal again, after %d failures", w.lapses))
+	}
+	w.lapses, w.backoff = 0, 0
+	if vanished := w.table.caughtUpNow(); len(vanished) > 0 {
+		w.m.h.Log(fluxbind.LogWarning, fmt.Sprintf("job summaries: %d jobs active when the journal was lost are unknown to the job-manager now; they get no summary", len(vanished)))
+	}
+}
+
+// lapse takes the end of a stream, or a request that could not be sent:
+// it tries again later, never at once.
+func (w *jobWatcher) lapse(err error) {
+	if w.stream != nil {
+		w.stream.Destroy()
+		w.stream = nil
+	}
+	w.lapses++
+	w.backoff = min(max(2*w.backoff, journalRetryMinS), journalRetryMaxS)
+	why := err.Error()
+	if fluxbind.IsErrno(err, syscall.ENODATA) {
+		why = "the job-manager ended it (unloaded or reloading)"
+	}
+	if w.lapses == 1 || w.lapses%20 == 0 {
+		w.m.h.Log(fluxbind.LogWarning, fmt.Sprintf("job summaries: the job-manager's events journal stopped: %s; trying again in %gs (%d failures)", why, w.backoff, w.lapses))
+	}
+	if w.retry != nil {
+		w.retry.Destroy()
+	}
+	w.retry, err = w.m.h.Timer(w.backoff, func() {
+		w.retry.Destroy()
+		w.retry = nil
+		w.follow()
+	})
+	if err != nil {
+		w.m.h.Log(fluxbind.LogErr, "job summaries stop: "+err.Error())
+	}
 }
 
 func (w *jobWatcher) failed(err error) {
 	w.failures++
 	if w.failures == 1 || w.failures%100 == 0 {
-		w.m.h.Log(fluxbind.LogErr, fmt.Sprintf("power-monitor: listing jobs that ended: %v (%d failures)", err, w.failures))
+		w.m.h.Log(fluxbind.LogErr, fmt.Sprintf("job summaries: %v (%d failures)", err, w.failures))
 	}
 }
 
-func (w *jobWatcher) onList(fu *fluxbind.Future) {
-	payload, err := fu.Get()
-	fu.Destroy()
-	w.list = nil
+// ended queues a job that ran until settlePeriods have passed.
+func (w *jobWatcher) ended(j *jobRecord) {
+	if j.TRun == 0 || j.Ranks == "" {
+		return // never ran: no energy, and no rank heard of it
+	}
+	w.ending = append(w.ending, endingJob{job: j, due: time.Now().Add(settlePeriods * w.m.opts.Period)})
+	if w.settle == nil {
+		w.armSettle()
+	}
+}
+
+func (w *jobWatcher) armSettle() {
+	after := max(time.Until(w.ending[0].due).Seconds(), 0)
+	var err error
+	w.settle, err = w.m.h.Timer(after, w.onSettle)
 	if err != nil {
-		w.failed(err)
-		return
+		w.settle = nil
+		w.failed(fmt.Errorf("timer: %w; sending the summaries now", err))
+		w.onSettle()
 	}
-	var resp jobListResp
-	if err := json.Unmarshal([]byte(payload), &resp); err != nil {
-		w.failed(err)
-		return
+}
+
+// onSettle publishes the due jobs' IDs in one event and starts their
+// summaries.
+func (w *jobWatcher) onSettle() {
+	if w.settle != nil {
+		w.settle.Destroy()
+		w.settle = nil
 	}
-	sort.Slice(resp.Jobs, func(i, j int) bool { return resp.Jobs[i].TInactive < resp.Jobs[j].TInactive })
-	w.publishInactive(resp)
-	for _, j := range resp.Jobs {
-		if j.TInactive > w.since {
-			w.since = j.TInactive
-		}
-		if j.TRun == 0 || j.Ranks == "" {
-			continue // never ran: no energy
-		}
-		q := &jobQuery{m: w.m, timeout: wire.DefaultTimeout, pending: map[uint32]*fluxbind.Future{}, onDone: w.summary}
-		uid := j.UserID
-		// f58plain: an ASCII "f" in MQTT topics and Prometheus labels, as users type it
-		q.resp.ID, q.resp.JobID, q.resp.UserID = j.ID, fluxbind.EncodeJobID(j.ID, "f58plain"), &uid
-		q.resp.State = "INACTIVE"
-		end := j.TCleanup
-		if end == 0 {
-			end = j.TInactive
-		}
-		w.m.queries[q] = struct{}{}
-		if err := q.runJob(j.TRun, end, j.Ranks); err != nil {
-			w.failed(fmt.Errorf("job %s: %w", q.resp.JobID, err))
-			q.release()
-		}
+	now := time.Now()
+	n := 0
+	for n < len(w.ending) && !w.ending[n].due.After(now) {
+		n++
+	}
+	if n == 0 && len(w.ending) > 0 {
+		n = 1 // the timer fired a little early: do not re-arm for nothing
+	}
+	due := w.ending[:n]
+	w.ending = append([]endingJob(nil), w.ending[n:]...)
+	ids := make([]uint64, len(due))
+	for i, e := range due {
+		ids[i] = e.job.ID
+	}
+	w.publishInactive(ids)
+	for _, e := range due {
+		w.summarize(e.job)
+	}
+	if len(w.ending) > 0 {
+		w.armSettle()
+	}
+}
+
+// summarize gathers a job's energy from its ranks for the exporter.
+func (w *jobWatcher) summarize(j *jobRecord) {
+	q := &jobQuery{m: w.m, timeout: wire.DefaultTimeout, pending: map[uint32]*fluxbind.Future{}, onDone: w.summary}
+	uid := j.UserID
+	// f58plain: an ASCII "f" in MQTT topics and Prometheus labels, as users type it
+	q.resp.ID, q.resp.JobID, q.resp.UserID = j.ID, fluxbind.EncodeJobID(j.ID, "f58plain"), &uid
+	q.resp.State = "INACTIVE"
+	end := j.TCleanup
+	if end == 0 {
+		end = j.TInactive
+	}
+	w.m.queries[q] = struct{}{}
+	if err := q.runJob(j.TRun, end, j.Ranks); err != nil {
+		w.failed(fmt.Errorf("job %s: %w", q.resp.JobID, err))
+		q.release()
 	}
 }
 
 // publishInactive tells every rank which jobs ended, in one event, so that
 // a rank whose job shell died without saying so stops tagging its samples
 // with that job (module/running.go).
-func (w *jobWatcher) publishInactive(resp jobListResp) {
+func (w *jobWatcher) publishInactive(ids []uint64) {
 	// the jobs of a publication that failed go out again with these
-	ev := wire.JobsInactive{JobIDs: w.unpublished}
+	ev := wire.JobsInactive{JobIDs: append(w.unpublished, ids...)}
 	w.unpublished = nil
-	for _, j := range resp.Jobs {
-		if j.Ranks != "" {
-			ev.JobIDs = append(ev.JobIDs, j.ID)
-		}
-	}
 	if len(ev.JobIDs) == 0 {
 		return
 	}
@@ -193,17 +441,36 @@ func (w *jobWatcher) summary(resp *wire.QueryResponse) {
 	js := export.SummaryFromQuery(resp)
 	w.m.export.Job(js)
 	w.sent++
-	w.m.h.Log(fluxbind.LogDebug, fmt.Sprintf("power-monitor: job %s: %.1f J sent to the sinks", js.ID, js.EnergyJ))
+	w.m.h.Log(fluxbind.LogDebug, fmt.Sprintf("job %s: %.1f J sent to the sinks", js.ID, js.EnergyJ))
 }
 
+// stop cancels the stream and releases every callback. The IDs of jobs
+// that ended but were not yet published go out at once (no summary: the
+// module unloads).
 func (w *jobWatcher) stop() {
-	if w.timer != nil {
-		w.timer.Destroy()
-		w.timer = nil
+	if w.stream != nil {
+		if err := w.stream.Cancel(journalCancelTopic, fluxbind.NodeIDAny); err != nil {
+			w.m.h.Log(fluxbind.LogDebug, "job summaries: "+err.Error())
+		}
+		w.stream.Destroy()
+		w.stream = nil
 	}
-	if w.list != nil {
-		w.list.Destroy()
-		w.list = nil
+	for _, t := range []**fluxbind.Watcher{&w.retry, &w.settle} {
+		if *t != nil {
+			(*t).Destroy()
+			*t = nil
+		}
+	}
+	ids := make([]uint64, 0, len(w.ending)+len(w.unpublished))
+	for _, e := range w.ending {
+		ids = append(ids, e.job.ID)
+	}
+	w.ending = nil
+	if ids = append(w.unpublished, ids...); len(ids) > 0 {
+		payload, _ := json.Marshal(wire.JobsInactive{JobIDs: ids})
+		if fu, err := w.m.h.Publish(wire.EventJobsInactive, string(payload)); err == nil {
+			fu.Destroy()
+		}
 	}
 	for fu := range w.publishing {
 		fu.Destroy()

@@ -17,8 +17,9 @@ import (
 // plugin tells (power-monitor.running, doc/rpc.md). While exports are on
 // (and only then: nothing else uses them), the samples this rank publishes
 // carry their jobids (MQTT metadata.jobid).
-// A shell that dies without saying so is forgotten when rank 0 sees its
-// job inactive (power-monitor.jobs-inactive). Reactor thread only.
+// A shell that dies without saying so is forgotten when rank 0 hears the
+// job end (power-monitor.jobs-inactive, module/jobs.go). Reactor thread
+// only.
 type runningJobs struct {
 	m    *monitor
 	jobs map[uint64]uint32 // jobid -> the userid that said it runs
@@ -102,15 +103,20 @@ func (rj *runningJobs) runningCB(msg *fluxbind.Msg) {
 // inactiveCB takes rank 0's power-monitor.jobs-inactive event.
 func (rj *runningJobs) inactiveCB(msg *fluxbind.Msg) {
 	_, payload, err := msg.DecodeEvent()
-	if err != nil {
-		return
+	if err == nil {
+		var ev wire.JobsInactive
+		if err = json.Unmarshal([]byte(payload), &ev); err == nil {
+			rj.forget(ev.JobIDs)
+			return
+		}
 	}
-	var ev wire.JobsInactive
-	if json.Unmarshal([]byte(payload), &ev) != nil {
-		return
-	}
+	rj.m.h.Log(fluxbind.LogErr, fmt.Sprintf("%s: %v", wire.EventJobsInactive, err))
+}
+
+// forget drops jobs that ended from the set.
+func (rj *runningJobs) forget(ids []uint64) {
 	n := len(rj.jobs)
-	for _, id := range ev.JobIDs {
+	for _, id := range ids {
 		delete(rj.jobs, id)
 	}
 	if len(rj.jobs) != n {
