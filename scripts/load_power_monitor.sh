@@ -8,7 +8,8 @@
 # -x  run the module in its own process on each rank (flux module load --exec)
 # Further arguments go to the module (e.g. --variorum-lib=PATH).
 # The module is found on the broker's module path (make install puts it in
-# fluxmoddir); set PM_MODULE to a path to load a build-tree copy instead.
+# $libdir/flux/modules: see `make flux-env` where that is not flux-core's);
+# set PM_MODULE to a path to load a build-tree copy instead.
 set -e
 usage() {
     sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
