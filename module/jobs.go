@@ -295,12 +295,12 @@ func (w *jobWatcher) lapse(err error) {
 	}
 	w.lapses++
 	w.backoff = min(max(2*w.backoff, journalRetryMinS), journalRetryMaxS)
-	why := err.Error()
-	if fluxbind.IsErrno(err, syscall.ENODATA) {
-		why = "the job-manager ended it (unloaded or reloading)"
+	why, level := err.Error(), fluxbind.LogWarning
+	if fluxbind.IsErrno(err, syscall.ENODATA) { // the normal end, as at shutdown
+		why, level = "the job-manager ended it (unloaded or reloading)", fluxbind.LogInfo
 	}
 	if w.lapses == 1 || w.lapses%20 == 0 {
-		w.m.h.Log(fluxbind.LogWarning, fmt.Sprintf("job summaries: the job-manager's events journal stopped: %s; trying again in %gs (%d failures)", why, w.backoff, w.lapses))
+		w.m.h.Log(level, fmt.Sprintf("job summaries: the job-manager's events journal stopped: %s; trying again in %gs (%d failures)", why, w.backoff, w.lapses))
 	}
 	if w.retry != nil {
 		w.retry.Destroy()

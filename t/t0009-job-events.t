@@ -49,8 +49,10 @@ check_seen() {
 	test "$(head -1 seen.out)" = "missing 0 0 twice 0"
 }
 
-test_expect_success 'load the module: rank 0 exporting to /metrics, rank 1 without exports' '
-	flux module load power-monitor -r 0.1 --prometheus-listen=127.0.0.1:$PROM_PORT &&
+# rank 0 runs the module in its own process (flux module-exec), as the
+# installed modprobe entry does; t0008 runs it in the broker's thread
+test_expect_success 'load the module: rank 0 (--exec) exporting to /metrics, rank 1 without exports' '
+	flux module load --exec power-monitor -r 0.1 --prometheus-listen=127.0.0.1:$PROM_PORT &&
 	flux exec -r 1 flux module load power-monitor -r 0.1 &&
 	pm_wait_for 10 curl -sf http://127.0.0.1:$PROM_PORT/metrics
 '
