@@ -7,12 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
 // buildNVMLStub compiles testdata/nvml-stub.c against go-nvml's nvml.h
-// into a library that stands in for libnvidia-ml.so.1.
+// (vendored in nvmlshim/third_party/nvml, as the Makefile's stub does; a
+// test there checks it is go-nvml's) into a library that stands in for
+// libnvidia-ml.so.1.
 func buildNVMLStub(t *testing.T) string {
 	t.Helper()
 	cc, err := exec.LookPath("cc")
@@ -21,15 +22,7 @@ func buildNVMLStub(t *testing.T) string {
 			t.Skip("no C compiler")
 		}
 	}
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/NVIDIA/go-nvml").Output()
-	dir := strings.TrimSpace(string(out))
-	if err != nil || dir == "" {
-		t.Skipf("go-nvml's nvml.h not found (go list: %v)", err)
-	}
-	inc := filepath.Join(dir, "pkg", "nvml")
-	if _, err := os.Stat(filepath.Join(inc, "nvml.h")); err != nil {
-		t.Skipf("no nvml.h: %v", err)
-	}
+	inc := filepath.Join("..", "nvmlshim", "third_party", "nvml")
 	lib := filepath.Join(t.TempDir(), "libnvidia-ml.so.1")
 	// The soname is the real library's, which is how package nvmlshim's
 	// trampolines find it once go-nvml has loaded it.
