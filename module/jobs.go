@@ -296,8 +296,11 @@ func (w *jobWatcher) lapse(err error) {
 	w.lapses++
 	w.backoff = min(max(2*w.backoff, journalRetryMinS), journalRetryMaxS)
 	why, level := err.Error(), fluxbind.LogWarning
-	if fluxbind.IsErrno(err, syscall.ENODATA) { // the normal end, as at shutdown
+	switch { // the normal end, as at shutdown, and a start before the job-manager's
+	case fluxbind.IsErrno(err, syscall.ENODATA):
 		why, level = "the job-manager ended it (unloaded or reloading)", fluxbind.LogInfo
+	case fluxbind.IsErrno(err, syscall.ENOSYS):
+		why, level = "the job-manager is not loaded", fluxbind.LogInfo
 	}
 	if w.lapses == 1 || w.lapses%20 == 0 {
 		w.m.h.Log(level, fmt.Sprintf("job summaries: the job-manager's events journal stopped: %s; trying again in %gs (%d failures)", why, w.backoff, w.lapses))
