@@ -231,12 +231,12 @@ type endingJob struct {
 
 func (m *monitor) watchJobs() (*jobWatcher, error) {
 	w := &jobWatcher{m: m, table: newJobTable(), publishing: map[*fluxbind.Future]struct{}{}}
-	w.follow()
-	return w, nil
+	return w, w.follow()
 }
 
 // follow sends the journal request; a failure to send is a lapse like any.
-func (w *jobWatcher) follow() {
+// It fails only when not even a retry can be arranged.
+func (w *jobWatcher) follow() error {
 	full := w.table.restart()
 	fu, err := w.m.h.RPCStream(journalTopic, journalRequest(full), fluxbind.NodeIDAny)
 	if err == nil {
@@ -245,16 +245,18 @@ func (w *jobWatcher) follow() {
 		}
 	}
 	if err != nil {
-		w.lapse(err)
-		return
+		return w.lapse(err)
 	}
 	w.stream = fu
+	return nil
 }
 
 func (w *jobWatcher) onJournal(fu *fluxbind.Future) {
 	payload, err := fu.Get()
 	if err != nil {
-		w.lapse(err)
+		if err := w.lapse(err); err != nil {
+			w.m.h.Log(fluxbind.LogErr, "job summaries stop: "+err.Error())
+		}
 		return
 	}
 	fu.Next()
@@ -287,8 +289,8 @@ func (w *jobWatcher) caughtUp() {
 }
 
 // lapse takes the end of a stream, or a request that could not be sent:
-// it tries again later, never at once.
-func (w *jobWatcher) lapse(err error) {
+// it tries again later, never at once (the error: it cannot).
+func (w *jobWatcher) lapse(err error) error {
 	if w.stream != nil {
 		w.stream.Destroy()
 		w.stream = nil
@@ -311,11 +313,11 @@ func (w *jobWatcher) lapse(err error) {
 	w.retry, err = w.m.h.Timer(w.backoff, func() {
 		w.retry.Destroy()
 		w.retry = nil
-		w.follow()
+		if err := w.follow(); err != nil {
+			w.m.h.Log(fluxbind.LogErr, "job summaries stop: "+err.Error())
+		}
 	})
-	if err != nil {
-		w.m.h.Log(fluxbind.LogErr, "job summaries stop: "+err.Error())
-	}
+	return err
 }
 
 func (w *jobWatcher) failed(err error) {
