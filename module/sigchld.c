@@ -12,7 +12,7 @@
  * that blocks SIGCHLD in the interrupted thread's saved mask (so that thread
  * never takes it again) and posts it again to the process. Once every Go
  * thread has it blocked, it stays pending for the process and the broker's
- * signalfd reads it. See ../shared/notes/go-inside-flux.md.
+ * signalfd reads it. See doc/architecture.md, "Rules that hold everywhere".
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -23,7 +23,7 @@
  *
  * Written in C, not Go: flux-shell runs once per job per node, and a Go
  * runtime in every shell would cost threads and megabytes and bring the
- * signal hazards described in ../shared/notes/go-inside-flux.md.
+ * signal hazards listed in doc/architecture.md.
  */
 #define FLUX_SHELL_PLUGIN_NAME "power"
 
