@@ -37,6 +37,11 @@ type Future struct {
 
 // RPC sends a request with a JSON payload ("" for none) to nodeid.
 func (h *Handle) RPC(topic string, payload string, nodeid uint32) (*Future, error) {
+	return h.rpc(topic, payload, nodeid, 0)
+}
+
+// rpc sends a request with flux_rpc's flags (0, or FLUX_RPC_STREAMING).
+func (h *Handle) rpc(topic, payload string, nodeid uint32, flags C.int) (*Future, error) {
 	if err := h.check(); err != nil {
 		return nil, err
 	}
@@ -47,7 +52,7 @@ func (h *Handle) RPC(topic string, payload string, nodeid uint32) (*Future, erro
 		cp = C.CString(payload)
 		defer C.free(unsafe.Pointer(cp))
 	}
-	f, err := C.flux_rpc(h.h, ct, cp, C.uint32_t(nodeid), 0)
+	f, err := C.flux_rpc(h.h, ct, cp, C.uint32_t(nodeid), flags)
 	if f == nil {
 		return nil, fmt.Errorf("sending %s: %w", topic, err)
 	}

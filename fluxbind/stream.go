@@ -11,7 +11,6 @@ import "C"
 import (
 	"encoding/json"
 	"fmt"
-	"unsafe"
 )
 
 // RPCStream sends a request flagged FLUX_RPC_STREAMING (RFC 6): the service
@@ -23,24 +22,6 @@ import (
 // Destroy it.
 func (h *Handle) RPCStream(topic, payload string, nodeid uint32) (*Future, error) {
 	return h.rpc(topic, payload, nodeid, C.FLUX_RPC_STREAMING)
-}
-
-func (h *Handle) rpc(topic, payload string, nodeid uint32, flags C.int) (*Future, error) {
-	if err := h.check(); err != nil {
-		return nil, err
-	}
-	ct := C.CString(topic)
-	defer C.free(unsafe.Pointer(ct))
-	var cp *C.char
-	if payload != "" {
-		cp = C.CString(payload)
-		defer C.free(unsafe.Pointer(cp))
-	}
-	f, err := C.flux_rpc(h.h, ct, cp, C.uint32_t(nodeid), flags)
-	if f == nil {
-		return nil, fmt.Errorf("sending %s: %w", topic, err)
-	}
-	return &Future{h: h, f: f}, nil
 }
 
 // Next readies a streaming RPC's future for its next response
