@@ -40,7 +40,7 @@ func (m *monitor) spoolDir(dir string) string {
 // running on this rank and, on rank 0, watches for jobs that end to send
 // each one's summary.
 func (m *monitor) followJobs() error {
-	if m.export == nil {
+	if m.node.Exporter() == nil {
 		return nil
 	}
 	if err := m.running.subscribe(); err != nil {

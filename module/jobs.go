@@ -440,11 +440,11 @@ func (w *jobWatcher) keep(ids []uint64) {
 }
 
 func (w *jobWatcher) summary(resp *wire.QueryResponse) {
-	if w.m.export == nil {
+	if w.m.node.Exporter() == nil {
 		return
 	}
 	js := export.SummaryFromQuery(resp)
-	w.m.export.Job(js)
+	w.m.node.Exporter().Job(js)
 	w.sent++
 	w.m.h.Log(fluxbind.LogDebug, fmt.Sprintf("job %s: %.1f J sent to the sinks", js.ID, js.EnergyJ))
 }

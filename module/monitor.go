@@ -11,11 +11,7 @@ import (
 	"github.com/flux-framework/power-monitor/fluxbind"
 	"github.com/flux-framework/power-monitor/internal/config"
 	"github.com/flux-framework/power-monitor/internal/export"
-	"github.com/flux-framework/power-monitor/internal/export/sinks"
 	"github.com/flux-framework/power-monitor/internal/node"
-	"github.com/flux-framework/power-monitor/internal/read/sampler"
-	"github.com/flux-framework/power-monitor/internal/read/source"
-	"github.com/flux-framework/power-monitor/internal/store/ring"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
@@ -38,13 +34,8 @@ type monitor struct {
 	loaded    time.Time
 
 	// node samples this rank (internal/node): sources, sampler, ring and
-	// exporter. The handlers use its parts, set once at load:
-	node    *node.Node
-	src     *source.Merged   // nil: no power source
-	srcErr  error            // why there is none
-	store   *ring.Store      //
-	sampler *sampler.Sampler // nil without a source
-	export  *sinks.Running   // nil: no export configured
+	// exporter; the handlers reach each through it.
+	node *node.Node
 
 	post     *fluxbind.Bridge
 	handlers []*fluxbind.MsgHandler
@@ -111,10 +102,9 @@ func (m *monitor) openNode() error {
 		return err
 	}
 	m.node = n
-	m.src, m.srcErr, m.store, m.sampler, m.export = n.Source(), n.SourceErr(), n.Store(), n.Sampler(), n.Exporter()
 	m.post.Flush() // the node's lines so far, before the module's own
-	if m.srcErr != nil {
-		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("%s: %v; the module keeps running and queries will report it", wire.ReasonNoSource, m.srcErr))
+	if m.node.SourceErr() != nil {
+		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("%s: %v; the module keeps running and queries will report it", wire.ReasonNoSource, m.node.SourceErr()))
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ func (rj *runningJobs) runningCB(msg *fluxbind.Msg) {
 		rj.m.h.RespondError(msg, syscall.EPROTO, fmt.Sprintf("power-monitor.running: want {\"jobid\": ID, \"running\": BOOL}, got %q", payload))
 		return
 	}
-	if rj.m.export == nil { // nothing publishes the samples: nothing to tag
+	if rj.m.node.Exporter() == nil { // nothing publishes the samples: nothing to tag
 		rj.m.h.Respond(msg, []byte("{}"))
 		return
 	}
@@ -140,7 +140,7 @@ func (rj *runningJobs) ids() []string {
 }
 
 func (rj *runningJobs) update() {
-	if rj.m.export != nil {
-		rj.m.export.SetJobID(strings.Join(rj.ids(), ","))
+	if rj.m.node.Exporter() != nil {
+		rj.m.node.Exporter().SetJobID(strings.Join(rj.ids(), ","))
 	}
 }

@@ -28,9 +28,9 @@ func (m *monitor) sourcesResponse() wire.SourcesResponse {
 	for _, s := range m.node.Statuses() {
 		resp.Sources = append(resp.Sources, wire.SourceStatus(s))
 	}
-	if m.src != nil {
-		resp.Provenance = m.src.Provenance()
-		if errs := m.src.Errors(); len(errs) > 0 {
+	if m.node.Source() != nil {
+		resp.Provenance = m.node.Source().Provenance()
+		if errs := m.node.Source().Errors(); len(errs) > 0 {
 			resp.Errors = errs
 		}
 	}

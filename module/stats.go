@@ -45,31 +45,31 @@ func (m *monitor) statsCB(msg *fluxbind.Msg) {
 		Hostname: m.hostName(m.rank),
 		Source:   m.sourceName(),
 		PeriodS:  m.opts.Period.Seconds(),
-		Buffer:   m.store.Stats(),
+		Buffer:   m.node.Store().Stats(),
 		Queries:  m.served,
 		Windows:  m.windows,
 		InFlight: len(m.queries),
 		LoadedAt: float64(m.loaded.UnixNano()) / 1e9,
 		Sources:  m.sourcesResponse(),
 	}
-	if l, ok := m.store.Layout(); ok {
+	if l, ok := m.node.Store().Layout(); ok {
 		st.Layout = &l
-		st.NodeDerived = m.store.NodeDerived()
+		st.NodeDerived = m.node.Store().NodeDerived()
 	}
 	st.OldestS = float64(st.Buffer.Oldest) / 1e9
 	st.NewestS = float64(st.Buffer.Newest) / 1e9
-	if m.srcErr != nil {
-		st.SourceError = m.srcErr.Error()
+	if m.node.SourceErr() != nil {
+		st.SourceError = m.node.SourceErr().Error()
 		st.LastError = st.SourceError
 	}
-	if m.sampler != nil {
-		st.Sampler = m.sampler.Stats()
+	if m.node.Sampler() != nil {
+		st.Sampler = m.node.Sampler().Stats()
 		if st.Sampler.LastError != "" {
 			st.LastError = st.Sampler.LastError
 		}
 	}
-	if m.export != nil {
-		es := m.export.Stats()
+	if m.node.Exporter() != nil {
+		es := m.node.Exporter().Stats()
 		st.Export = &es
 		st.RunningJobs = m.running.ids()
 	}

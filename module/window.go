@@ -43,20 +43,20 @@ func checkWindow(start, end float64) error {
 
 // rankResult is this rank's row for a window.
 func (m *monitor) rankResult(start, end float64) wire.RankResult {
-	res := m.store.Window(int64(start*1e9), int64(end*1e9))
+	res := m.node.Store().Window(int64(start*1e9), int64(end*1e9))
 	if res.Samples == 0 && res.CoveredS == 0 {
 		switch {
-		case m.src == nil:
+		case m.node.Source() == nil:
 			res.Presence = aggregate.PresenceNone
-			res.Reason = wire.ReasonNoSource + ": " + m.srcErr.Error()
-		case m.sampler != nil:
-			if st := m.sampler.Stats(); st.Samples == 0 && st.LastError != "" {
+			res.Reason = wire.ReasonNoSource + ": " + m.node.SourceErr().Error()
+		case m.node.Sampler() != nil:
+			if st := m.node.Sampler().Stats(); st.Samples == 0 && st.LastError != "" {
 				res.Reason = "sampling fails: " + st.LastError
 			}
 		}
 	}
-	if m.src != nil {
-		prov := m.src.Provenance()
+	if m.node.Source() != nil {
+		prov := m.node.Source().Provenance()
 		res.Node.Source = prov[aggregate.KindNode]
 		for _, ds := range []struct {
 			kind string
