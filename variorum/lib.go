@@ -195,9 +195,10 @@ func closeHandle(h unsafe.Pointer) error {
 // whereVariorumSaysWhy ends the error of a failed call: Variorum prints its
 // reason on the standard error of the process that called it, which for the
 // module (in a broker thread or in flux module-exec) is the broker's.
-const whereVariorumSaysWhy = "Variorum printed its reason on standard error " +
-	"(the broker's for the module: for a system instance, the journal, journalctl -u flux); " +
-	"to see it, run flux start -s1 flux module load power-monitor --source=variorum"
+// It has no ";", which joins the errors of several sources.
+const whereVariorumSaysWhy = "Variorum printed its reason on standard error, " +
+	"the broker's for the module: the journal for a system instance, journalctl -u flux. " +
+	"To see it, run: flux start -s1 flux module load power-monitor --source=variorum"
 
 // Path returns the file the library was loaded from (as the dynamic linker
 // resolved it where it can tell, else the name given to dlopen).
@@ -225,7 +226,7 @@ func (l *Lib) PowerJSON() ([]byte, error) {
 		C.free(unsafe.Pointer(out))
 	}
 	if rc != 0 {
-		return nil, fmt.Errorf("variorum: %s returned %d; %s", l.symbol, int(rc), whereVariorumSaysWhy)
+		return nil, fmt.Errorf("variorum: %s returned %d (%s)", l.symbol, int(rc), whereVariorumSaysWhy)
 	}
 	if out == nil {
 		return nil, fmt.Errorf("variorum: %s returned 0 but no JSON string", l.symbol)

@@ -191,9 +191,9 @@ func TestOpenRefusesV05(t *testing.T) {
 func TestStubFailures(t *testing.T) {
 	l := openStub(t)
 	// A non-zero return says where Variorum printed its reason.
-	const failed = "variorum: variorum_get_power_json returned -1; Variorum printed its reason on standard error " +
-		"(the broker's for the module: for a system instance, the journal, journalctl -u flux); " +
-		"to see it, run flux start -s1 flux module load power-monitor --source=variorum"
+	const failed = "variorum: variorum_get_power_json returned -1 (Variorum printed its reason on standard error, " +
+		"the broker's for the module: the journal for a system instance, journalctl -u flux. " +
+		"To see it, run: flux start -s1 flux module load power-monitor --source=variorum)"
 	for _, tc := range []struct{ fail, want string }{
 		{"1", failed},
 		{"2", failed},
