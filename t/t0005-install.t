@@ -24,7 +24,9 @@ test_expect_success 'make install prefix=DIR puts everything under DIR' '
 	test -x inst/lib/flux/shell/plugins/power.so &&
 	test -f inst/share/flux/modprobe/modprobe.d/power-monitor.toml &&
 	test -f inst/libexec/flux/modprobe/rc1.d/power-monitor.py &&
-	test -x inst/bin/power-monitor
+	test -x inst/bin/power-monitor &&
+	flux_prefix=$(pkg-config --variable=prefix flux-core) &&
+	! grep "$flux_prefix/\(lib/flux\|libexec/flux\|share/flux\|share/man\|bin/power\)" install.log
 '
 # configure found rst2man where the build tree has man pages.
 test -f "$PM_BUILDDIR/doc/man1/flux-power-query.1" && command -v man >/dev/null &&
