@@ -7,9 +7,10 @@
 #   scripts/demo.sh [JOB COMMAND...]      (default: sleep 2)
 #
 # Run it from the build tree after `make check` (or `make`): it uses
-# ./power-monitor.so, ./flux-power-query and t/variorum-stub/libvariorum.so.
+# ./power-monitor.so, ./flux-power-query and t/variorum-stub/libvariorum.so
+# (the source tree's, when the current directory has no Makefile).
 set -e
-top=$(cd "$(dirname "$0")/.." && pwd)
+if test -f Makefile; then top=$(pwd); else top=$(cd "$(dirname "$0")/.." && pwd); fi
 for f in power-monitor.so flux-power-query plugin/power.so t/variorum-stub/libvariorum.so; do
     if ! test -e "$top/$f"; then
         echo "$0: $top/$f is missing: build first (./autogen.sh && ./configure && make check)" >&2
