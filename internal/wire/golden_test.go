@@ -11,8 +11,9 @@ import (
 )
 
 // goldenResponse sets every field of a QueryResponse: two answered ranks
-// (one measured with every kind of domain, one without a source, whose
-// domain lists are empty or absent) and a missing rank.
+// (one measured with every kind of domain and a share of the node, one
+// without a source, whose domain lists are empty or absent, and without a
+// share, which share_error explains) and a missing rank.
 func goldenResponse() QueryResponse {
 	uid := uint32(1001)
 	d := func(kind string, i int, e float64, method, src string) aggregate.Domain {
@@ -35,10 +36,12 @@ func goldenResponse() QueryResponse {
 		ID: 1234, JobID: "ƒ2eoTe1ogb", UserID: &uid, State: "RUN", Running: true,
 		Start: 100.25, End: 110.25, RankSet: "0-2",
 		Ranks: []RankResult{
-			{Rank: 0, Hostname: "node0", Source: "rapl+nvml", Aggregate: FromAggregate(measured)},
+			{Rank: 0, Hostname: "node0", Source: "rapl+nvml", Aggregate: FromAggregate(measured),
+				Share: &Share{Cores: "0-3", GPUs: "0", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5}},
 			{Rank: 2, Hostname: "node2", Source: "none", Aggregate: FromAggregate(none)},
 		},
-		Missing: []Missing{{Rank: 1, Hostname: "node1", Reason: ReasonNoAnswer, Error: "no answer within 10s"}},
+		Missing:    []Missing{{Rank: 1, Hostname: "node1", Reason: ReasonNoAnswer, Error: "no answer within 10s"}},
+		ShareError: "the instance's R has no rank 2",
 	}
 	Summarize(&resp)
 	return resp

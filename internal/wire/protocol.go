@@ -121,12 +121,15 @@ type WindowRequest struct {
 }
 
 // RankResult is one rank's answer: who it is, where its data came from, and
-// the aggregate of its samples over the window.
+// the aggregate of its samples over the window. Share, in the answer about a
+// job, is what the job holds on the rank; the rank that answers the query
+// sets it from the R's (a window request's answer has none).
 type RankResult struct {
 	Rank     uint32 `json:"rank"`
 	Hostname string `json:"hostname"`
 	Source   string `json:"source"`
 	Aggregate
+	Share *Share `json:"share,omitempty"`
 }
 
 // Aggregate is one rank's aggregate over a window as sent: the fields of
@@ -225,5 +228,8 @@ type QueryResponse struct {
 	RankSet string       `json:"rankset"` // idset of ranks asked
 	Ranks   []RankResult `json:"ranks"`
 	Missing []Missing    `json:"missing"`
-	Total   Total        `json:"total"`
+	// ShareError says why ranks of a job have no share (its R or the
+	// instance's could not be read, or they do not fit together).
+	ShareError string `json:"share_error,omitempty"`
+	Total      Total  `json:"total"`
 }

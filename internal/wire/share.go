@@ -1,0 +1,243 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// Share is what a job holds on one rank, from the job's R and the
+// instance's R (RFC 20): its cores and GPUs, and those of the rank. The
+// rank that answers a power-monitor.query sets it on every rank of a job
+// (RankResult.Share).
+type Share struct {
+	Cores        string  `json:"cores"`         // RFC 22 idset of the job's cores on the rank
+	GPUs         string  `json:"gpus"`          // RFC 22 idset of the job's GPUs on the rank, "" for none
+	NCores       int     `json:"ncores"`        // the job's cores on the rank
+	NGPUs        int     `json:"ngpus"`         // the job's GPUs on the rank
+	NodeCores    int     `json:"node_cores"`    // the cores the instance's R holds on the rank
+	NodeGPUs     int     `json:"node_gpus"`     // the GPUs the instance's R holds on the rank
+	CoreFraction float64 `json:"core_fraction"` // NCores / NodeCores
+	Exclusive    bool    `json:"exclusive"`     // the job holds every core and GPU of the rank
+}
+
+// RankResources are the cores and GPUs that an R holds on one rank, as
+// sorted, distinct ids.
+type RankResources struct {
+	Cores []uint32
+	GPUs  []uint32
+}
+
+// Resources are the cores and GPUs of an R, by rank.
+type Resources map[uint32]RankResources
+
+// rv1 is the part of an R (RFC 20, version 1) that Resources reads.
+type rv1 struct {
+	Version   int `json:"version"`
+	Execution *struct {
+		RLite []struct {
+			Rank     string `json:"rank"`
+			Children struct {
+				Core string `json:"core"`
+				GPU  string `json:"gpu"`
+			} `json:"children"`
+		} `json:"R_lite"`
+	} `json:"execution"`
+}
+
+// ParseR reads the cores and GPUs of each rank from an R (RFC 20 version 1,
+// execution.R_lite). A rank named by several entries holds the union of
+// their children.
+func ParseR(r []byte) (Resources, error) {
+	var v rv1
+	if err := json.Unmarshal(r, &v); err != nil {
+		return nil, fmt.Errorf("R is not valid JSON: %v", err)
+	}
+	if v.Version != 1 {
+		return nil, fmt.Errorf("R version %d: only version 1 is understood", v.Version)
+	}
+	if v.Execution == nil {
+		return nil, fmt.Errorf("R has no execution section")
+	}
+	out := Resources{}
+	for i, e := range v.Execution.RLite {
+		ranks, err := ParseIDSet(e.Rank)
+		if err != nil {
+			return nil, fmt.Errorf("R_lite[%d].rank: %v", i, err)
+		}
+		cores, err := ParseIDSet(e.Children.Core)
+		if err != nil {
+			return nil, fmt.Errorf("R_lite[%d].children.core: %v", i, err)
+		}
+		gpus, err := ParseIDSet(e.Children.GPU)
+		if err != nil {
+			return nil, fmt.Errorf("R_lite[%d].children.gpu: %v", i, err)
+		}
+		for _, rank := range ranks {
+			have := out[rank]
+			out[rank] = RankResources{Cores: union(have.Cores, cores), GPUs: union(have.GPUs, gpus)}
+		}
+	}
+	return out, nil
+}
+
+// ShareOf is the share of a job on a rank: what the job's R holds there
+// over what the instance's R holds there. It fails, saying why, where the
+// two do not fit together (a rank or an id the instance does not have).
+func ShareOf(rank uint32, job, instance Resources) (Share, error) {
+	j, ok := job[rank]
+	if !ok {
+		return Share{}, fmt.Errorf("the job's R holds nothing on rank %d", rank)
+	}
+	n, ok := instance[rank]
+	if !ok {
+		return Share{}, fmt.Errorf("the instance's R has no rank %d", rank)
+	}
+	if len(n.Cores) == 0 {
+		return Share{}, fmt.Errorf("the instance's R has no cores on rank %d", rank)
+	}
+	if extra := minus(j.Cores, n.Cores); len(extra) > 0 {
+		return Share{}, fmt.Errorf("the job's cores %s on rank %d are not in the instance's R (cores %s)",
+			FormatIDSet(extra), rank, FormatIDSet(n.Cores))
+	}
+	if extra := minus(j.GPUs, n.GPUs); len(extra) > 0 {
+		return Share{}, fmt.Errorf("the job's GPUs %s on rank %d are not in the instance's R (GPUs %q)",
+			FormatIDSet(extra), rank, FormatIDSet(n.GPUs))
+	}
+	return Share{
+		Cores: FormatIDSet(j.Cores), GPUs: FormatIDSet(j.GPUs),
+		NCores: len(j.Cores), NGPUs: len(j.GPUs),
+		NodeCores: len(n.Cores), NodeGPUs: len(n.GPUs),
+		CoreFraction: float64(len(j.Cores)) / float64(len(n.Cores)),
+		Exclusive:    len(j.Cores) == len(n.Cores) && len(j.GPUs) == len(n.GPUs),
+	}, nil
+}
+
+// JobFigures is a job's part of one rank's figures under the attribution
+// rule (Attribute).
+type JobFigures struct {
+	Exclusive    bool     `json:"exclusive"`
+	CoreFraction float64  `json:"core_fraction"`
+	EnergyJ      float64  `json:"energy_j"` // the job's energy on the rank
+	MeanW        float64  `json:"mean_w"`   // EnergyJ over the rank's covered seconds
+	CPU          []Domain `json:"cpu"`      // each socket's figures x the core fraction
+	Mem          []Domain `json:"mem"`      // each memory domain's figures x the core fraction
+	GPU          []Domain `json:"gpu"`      // the job's GPUs, whole
+	RestJ        float64  `json:"rest_j"`   // the rest of the node x the core fraction
+}
+
+// Attribute charges a job its part of what one rank drew, by its share
+// there:
+//
+//	energy = the energy of the job's GPUs (each whole, reading gpu k is R's gpu k)
+//	       + core fraction x max(0, node energy - energy of all the node's GPUs)
+//
+// Per domain: the job's GPUs whole, each CPU socket and memory domain x the
+// core fraction, and the rest of the node (node - cpu - mem - all GPUs, not
+// below 0) x the core fraction. A job that is exclusive on the rank gets
+// the node's figures. Jobs that share a rank at the same time never sum
+// above the node's energy (as long as the node's GPUs do not alone read
+// more than the node). A rank with no measured node energy charges nothing
+// (its reason says why). A GPU of the share that the reading does not have,
+// or does not measure, is an error, not a guess.
+func Attribute(r RankResult, s Share) (JobFigures, error) {
+	if s.Exclusive {
+		f := JobFigures{Exclusive: true, CoreFraction: 1, EnergyJ: r.Node.EnergyJ, MeanW: r.Node.MeanW,
+			CPU: copyDomains(r.CPU), Mem: copyDomains(r.Mem), GPU: copyDomains(r.GPU)}
+		f.RestJ = math.Max(0, r.Node.EnergyJ-sumEnergy(r.CPU)-sumEnergy(r.Mem)-sumEnergy(r.GPU))
+		return f, nil
+	}
+	cf := s.CoreFraction
+	if !(cf >= 0 && cf <= 1) {
+		return JobFigures{}, fmt.Errorf("rank %d: core fraction %g is not between 0 and 1", r.Rank, cf)
+	}
+	gpus, err := ParseIDSet(s.GPUs)
+	if err != nil {
+		return JobFigures{}, fmt.Errorf("rank %d: the share's GPUs: %v", r.Rank, err)
+	}
+	f := JobFigures{CoreFraction: cf, CPU: scaleDomains(r.CPU, cf), Mem: scaleDomains(r.Mem, cf), GPU: []Domain{}}
+	if !r.Node.Measured {
+		return f, nil
+	}
+	jobGPU := 0.0
+	for _, k := range gpus {
+		d := findGPU(r.GPU, k)
+		switch {
+		case d == nil:
+			return JobFigures{}, fmt.Errorf("rank %d: the job holds gpu %d, which the rank's reading does not have (it reads %d GPUs)",
+				r.Rank, k, len(r.GPU))
+		case !d.Measured:
+			return JobFigures{}, fmt.Errorf("rank %d: the job holds gpu %d, which is not measured", r.Rank, k)
+		}
+		f.GPU = append(f.GPU, *d)
+		jobGPU += d.EnergyJ
+	}
+	allGPU := sumEnergy(r.GPU)
+	f.EnergyJ = jobGPU + cf*math.Max(0, r.Node.EnergyJ-allGPU)
+	f.RestJ = cf * math.Max(0, r.Node.EnergyJ-sumEnergy(r.CPU)-sumEnergy(r.Mem)-allGPU)
+	if r.CoveredS > 0 {
+		f.MeanW = f.EnergyJ / r.CoveredS
+	}
+	return f, nil
+}
+
+func findGPU(ds []Domain, k uint32) *Domain {
+	for i := range ds {
+		if ds[i].Index == int(k) {
+			return &ds[i]
+		}
+	}
+	return nil
+}
+
+// scaleDomains is ds with every figure times cf.
+func scaleDomains(ds []Domain, cf float64) []Domain {
+	out := copyDomains(ds)
+	for i := range out {
+		out[i].EnergyJ *= cf
+		out[i].MeanW *= cf
+		out[i].MinW *= cf
+		out[i].MaxW *= cf
+	}
+	return out
+}
+
+func copyDomains(ds []Domain) []Domain {
+	return append([]Domain{}, ds...)
+}
+
+// union of two sorted, distinct id lists.
+func union(a, b []uint32) []uint32 {
+	out := make([]uint32, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// minus is the ids of a that are not in b (both sorted, distinct).
+func minus(a, b []uint32) []uint32 {
+	var out []uint32
+	j := 0
+	for _, id := range a {
+		for j < len(b) && b[j] < id {
+			j++
+		}
+		if j == len(b) || b[j] != id {
+			out = append(out, id)
+		}
+	}
+	return out
+}

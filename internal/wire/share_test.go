@@ -1,0 +1,309 @@
+package wire
+
+import (
+	"math/rand"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// instanceR is what `flux R encode -r 0-1 -c 0-7 -g 0-3 -H vm,vm` prints.
+const instanceR = `{"version": 1, "execution": {"R_lite": [{"rank": "0-1", "children": {"gpu": "0-3", "core": "0-7"}}], "starttime": 0.0, "expiration": 0.0, "nodelist": ["vm,vm"]}}`
+
+// jobR is an R that sched-simple gave a job of two ranks: a different share
+// on each, and no "gpu" key where it has none.
+const jobR = `{"version": 1, "execution": {"R_lite": [{"rank": "0", "children": {"core": "4-5"}}, {"rank": "1", "children": {"core": "0-7", "gpu": "0-3"}}], "starttime": 1796420656.4, "expiration": 0.0, "nslots": 2, "nodelist": ["vm,vm"]}}`
+
+func mustParseR(t *testing.T, s string) Resources {
+	t.Helper()
+	r, err := ParseR([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestParseR(t *testing.T) {
+	all := RankResources{Cores: []uint32{0, 1, 2, 3, 4, 5, 6, 7}, GPUs: []uint32{0, 1, 2, 3}}
+	if got, want := mustParseR(t, instanceR), (Resources{0: all, 1: all}); !reflect.DeepEqual(got, want) {
+		t.Errorf("instance R: %v, want %v", got, want)
+	}
+	want := Resources{0: {Cores: []uint32{4, 5}, GPUs: []uint32{}}, 1: all}
+	if got := mustParseR(t, jobR); !reflect.DeepEqual(got, want) {
+		t.Errorf("job R: %v, want %v", got, want)
+	}
+	// a rank named twice holds the union
+	got := mustParseR(t, `{"version":1,"execution":{"R_lite":[{"rank":"0-1","children":{"core":"0-1"}},{"rank":"1","children":{"core":"3","gpu":"1"}}]}}`)
+	if want := []uint32{0, 1, 3}; !reflect.DeepEqual(got[1].Cores, want) || !reflect.DeepEqual(got[1].GPUs, []uint32{1}) {
+		t.Errorf("rank 1 of two entries: %v", got[1])
+	}
+	if !reflect.DeepEqual(got[0].Cores, []uint32{0, 1}) || len(got[0].GPUs) != 0 {
+		t.Errorf("rank 0 of two entries: %v", got[0])
+	}
+	for in, wantErr := range map[string]string{
+		`not json`:      "not valid JSON",
+		`{"version":2}`: "version 2",
+		`{"version":1}`: "no execution",
+		`{"version":1,"execution":{"R_lite":[{"rank":"x","children":{"core":"0"}}]}}`:             "R_lite[0].rank",
+		`{"version":1,"execution":{"R_lite":[{"rank":"0","children":{"core":"3-1"}}]}}`:           "R_lite[0].children.core",
+		`{"version":1,"execution":{"R_lite":[{"rank":"0"},{"rank":"1","children":{"gpu":"a"}}]}}`: "R_lite[1].children.gpu",
+	} {
+		if _, err := ParseR([]byte(in)); err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("ParseR(%s): error %v, want one with %q", in, err, wantErr)
+		}
+	}
+}
+
+func TestShareOf(t *testing.T) {
+	inst := mustParseR(t, instanceR)
+	job := mustParseR(t, jobR)
+	s0, err := ShareOf(0, job, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Share{Cores: "4-5", GPUs: "", NCores: 2, NGPUs: 0, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.25}); s0 != want {
+		t.Errorf("rank 0: %+v, want %+v", s0, want)
+	}
+	s1, err := ShareOf(1, job, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Share{Cores: "0-7", GPUs: "0-3", NCores: 8, NGPUs: 4, NodeCores: 8, NodeGPUs: 4, CoreFraction: 1, Exclusive: true}); s1 != want {
+		t.Errorf("rank 1: %+v, want %+v", s1, want)
+	}
+	// every core but not every GPU is not exclusive
+	cores := mustParseR(t, `{"version":1,"execution":{"R_lite":[{"rank":"0","children":{"core":"0-7","gpu":"1"}}]}}`)
+	if s, err := ShareOf(0, cores, inst); err != nil || s.Exclusive || s.CoreFraction != 1 || s.GPUs != "1" {
+		t.Errorf("all cores, one GPU: %+v, %v", s, err)
+	}
+	// a rank without GPUs: every core is exclusive
+	noGPU := mustParseR(t, `{"version":1,"execution":{"R_lite":[{"rank":"0","children":{"core":"0-1"}}]}}`)
+	if s, err := ShareOf(0, noGPU, noGPU); err != nil || !s.Exclusive || s.NodeGPUs != 0 {
+		t.Errorf("a rank without GPUs: %+v, %v", s, err)
+	}
+
+	for _, c := range []struct {
+		rank      uint32
+		job, inst string
+		want      string
+	}{
+		{2, jobR, instanceR, "the job's R holds nothing on rank 2"},
+		{0, `{"version":1,"execution":{"R_lite":[{"rank":"3","children":{"core":"0"}}]}}`, instanceR, "the job's R holds nothing on rank 0"},
+		{3, `{"version":1,"execution":{"R_lite":[{"rank":"3","children":{"core":"0"}}]}}`, instanceR, "the instance's R has no rank 3"},
+		{0, `{"version":1,"execution":{"R_lite":[{"rank":"0","children":{"core":"6-9"}}]}}`, instanceR, "the job's cores 8-9 on rank 0 are not in the instance's R (cores 0-7)"},
+		{0, `{"version":1,"execution":{"R_lite":[{"rank":"0","children":{"core":"0","gpu":"4"}}]}}`, instanceR, `the job's GPUs 4 on rank 0 are not in the instance's R (GPUs "0-3")`},
+		{0, `{"version":1,"execution":{"R_lite":[{"rank":"0","children":{"gpu":"0"}}]}}`, `{"version":1,"execution":{"R_lite":[{"rank":"0","children":{"gpu":"0"}}]}}`, "the instance's R has no cores on rank 0"},
+	} {
+		if s, err := ShareOf(c.rank, mustParseR(t, c.job), mustParseR(t, c.inst)); err == nil || err.Error() != c.want {
+			t.Errorf("ShareOf(%d, %s): %+v, %v; want the error %q", c.rank, c.job, s, err, c.want)
+		}
+	}
+}
+
+// reading is one rank over 10 s: a 5200 J node, 2 sockets of 1000 J, 2
+// memory domains of 200 J and 4 GPUs of 400, 500, 600 and 700 J (2200 J):
+// the node without its GPUs is 3000 J, the rest (node - cpu - mem - gpu)
+// 600 J.
+func reading() RankResult {
+	d := func(kind string, i int, e float64) Domain {
+		return Domain{Kind: kind, Index: i, Measured: true, EnergyJ: e, MeanW: e / 10, MinW: e / 20, MaxW: e / 5, Method: "power", Source: "variorum"}
+	}
+	return RankResult{Rank: 0, Hostname: "node0", Source: "variorum", Aggregate: Aggregate{
+		Start: 100, End: 110, Samples: 11, CoveredS: 10, Coverage: 1, Presence: "complete",
+		Node: d("node", -1, 5200),
+		CPU:  []Domain{d("cpu", 0, 1000), d("cpu", 1, 1000)},
+		Mem:  []Domain{d("mem", 0, 200), d("mem", 1, 200)},
+		GPU:  []Domain{d("gpu", 0, 400), d("gpu", 1, 500), d("gpu", 2, 600), d("gpu", 3, 700)},
+	}}
+}
+
+func energies(ds []Domain) []float64 {
+	out := []float64{}
+	for _, d := range ds {
+		out = append(out, d.EnergyJ)
+	}
+	return out
+}
+
+func attribute(t *testing.T, r RankResult, s Share) JobFigures {
+	t.Helper()
+	f, err := Attribute(r, s)
+	if err != nil {
+		t.Fatalf("Attribute(%+v): %v", s, err)
+	}
+	return f
+}
+
+// TestAttributeClosedForm: two jobs splitting the rank's cores in halves,
+// one with gpu 2 and one with gpus 0, 1 and 3, each charged its GPUs whole
+// and half the rest, summing to the node.
+func TestAttributeClosedForm(t *testing.T) {
+	r := reading()
+	a := attribute(t, r, Share{Cores: "0-3", GPUs: "2", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5})
+	// 600 + 0.5 x (5200 - 2200)
+	if !near(a.EnergyJ, 2100) || !near(a.MeanW, 210) || !near(a.RestJ, 300) || a.Exclusive || a.CoreFraction != 0.5 {
+		t.Errorf("job a: %+v", a)
+	}
+	if got := energies(a.CPU); !reflect.DeepEqual(got, []float64{500, 500}) {
+		t.Errorf("job a cpu %v", got)
+	}
+	if got := energies(a.Mem); !reflect.DeepEqual(got, []float64{100, 100}) {
+		t.Errorf("job a mem %v", got)
+	}
+	if len(a.GPU) != 1 || a.GPU[0].Index != 2 || a.GPU[0] != r.GPU[2] {
+		t.Errorf("job a gpu %+v, want gpu 2 whole", a.GPU)
+	}
+	if a.CPU[0].MeanW != 50 || a.CPU[0].MinW != 25 || a.CPU[0].MaxW != 100 || a.CPU[0].Source != "variorum" {
+		t.Errorf("job a cpu 0 is not the socket's figures x 0.5: %+v", a.CPU[0])
+	}
+	// the domains add up to the job's energy
+	if sum := sumEnergy(a.CPU) + sumEnergy(a.Mem) + sumEnergy(a.GPU) + a.RestJ; !near(sum, a.EnergyJ) {
+		t.Errorf("job a domains sum to %g, energy %g", sum, a.EnergyJ)
+	}
+
+	b := attribute(t, r, Share{Cores: "4-7", GPUs: "0-1,3", NCores: 4, NGPUs: 3, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5})
+	// 400 + 500 + 700 + 0.5 x 3000
+	if !near(b.EnergyJ, 3100) || !reflect.DeepEqual(energies(b.GPU), []float64{400, 500, 700}) {
+		t.Errorf("job b: %+v", b)
+	}
+	if !near(a.EnergyJ+b.EnergyJ, r.Node.EnergyJ) {
+		t.Errorf("the two jobs that hold the whole rank sum to %g, the node drew %g", a.EnergyJ+b.EnergyJ, r.Node.EnergyJ)
+	}
+	if r.CPU[0].EnergyJ != 1000 || r.GPU[2].EnergyJ != 600 {
+		t.Errorf("Attribute changed the reading: %+v", r)
+	}
+}
+
+func TestAttributeExclusiveIsTheNode(t *testing.T) {
+	r := reading()
+	f := attribute(t, r, Share{Cores: "0-7", GPUs: "0-3", NCores: 8, NGPUs: 4, NodeCores: 8, NodeGPUs: 4, CoreFraction: 1, Exclusive: true})
+	if f.EnergyJ != 5200 || f.MeanW != 520 || !f.Exclusive || f.CoreFraction != 1 || !near(f.RestJ, 600) {
+		t.Errorf("exclusive: %+v", f)
+	}
+	if !reflect.DeepEqual(f.CPU, r.CPU) || !reflect.DeepEqual(f.Mem, r.Mem) || !reflect.DeepEqual(f.GPU, r.GPU) {
+		t.Errorf("exclusive domains are not the node's: %+v", f)
+	}
+	// the same share without the flag comes to the same energy by the rule
+	s := Share{Cores: "0-7", GPUs: "0-3", NCores: 8, NGPUs: 4, NodeCores: 8, NodeGPUs: 4, CoreFraction: 1}
+	if g := attribute(t, r, s); !near(g.EnergyJ, 5200) {
+		t.Errorf("all cores and GPUs by the rule: %g", g.EnergyJ)
+	}
+}
+
+// TestAttributeNoGPUs: a job without GPUs on a rank with GPUs is charged
+// none of them; eight single-core jobs sum to the node without its GPUs.
+func TestAttributeNoGPUs(t *testing.T) {
+	r := reading()
+	sum := 0.0
+	for c := 0; c < 8; c++ {
+		f := attribute(t, r, Share{Cores: FormatIDSet([]uint32{uint32(c)}), NCores: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.125})
+		if !near(f.EnergyJ, 375) || len(f.GPU) != 0 || f.GPU == nil {
+			t.Fatalf("single-core job: %+v, want 375 J and no GPU", f)
+		}
+		sum += f.EnergyJ
+	}
+	if !near(sum, 3000) {
+		t.Errorf("eight single-core jobs sum to %g, want the node without its GPUs (3000)", sum)
+	}
+}
+
+func TestAttributeReasons(t *testing.T) {
+	half := Share{Cores: "0-3", GPUs: "4", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 5, CoreFraction: 0.5}
+	if _, err := Attribute(reading(), half); err == nil || !strings.Contains(err.Error(), "gpu 4, which the rank's reading does not have (it reads 4 GPUs)") {
+		t.Errorf("a GPU the reading does not have: %v", err)
+	}
+	r := reading()
+	r.GPU[1] = Domain{Kind: "gpu", Index: 1}
+	half.GPUs = "1"
+	if _, err := Attribute(r, half); err == nil || !strings.Contains(err.Error(), "gpu 1, which is not measured") {
+		t.Errorf("a GPU not measured: %v", err)
+	}
+	// another job's GPU that is not measured is no error
+	half.GPUs = "0"
+	if f, err := Attribute(r, half); err != nil || !near(f.EnergyJ, 400+0.5*(5200-1700)) {
+		t.Errorf("another job's GPU not measured: %+v, %v", f, err)
+	}
+	r.GPU = nil
+	if _, err := Attribute(r, half); err == nil || !strings.Contains(err.Error(), "it reads 0 GPUs") {
+		t.Errorf("a reading without GPUs: %v", err)
+	}
+	half.CoreFraction = 1.5
+	if _, err := Attribute(reading(), half); err == nil || !strings.Contains(err.Error(), "core fraction 1.5") {
+		t.Errorf("a core fraction above 1: %v", err)
+	}
+	half.CoreFraction, half.GPUs = 0.5, "x"
+	if _, err := Attribute(reading(), half); err == nil || !strings.Contains(err.Error(), "the share's GPUs") {
+		t.Errorf("a bad GPU idset: %v", err)
+	}
+}
+
+// TestAttributeNothingMeasured: a rank with no measured node charges
+// nothing (its reason says why), without an error for the share's GPUs.
+func TestAttributeNothingMeasured(t *testing.T) {
+	r := RankResult{Rank: 2, Aggregate: Aggregate{Presence: "none", Reason: ReasonNoSource, Node: Domain{Kind: "node", Index: -1}, CPU: []Domain{}}}
+	f, err := Attribute(r, Share{Cores: "0-3", GPUs: "0", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5})
+	if err != nil || f.EnergyJ != 0 || f.MeanW != 0 || len(f.GPU) != 0 {
+		t.Errorf("nothing measured: %+v, %v", f, err)
+	}
+}
+
+// TestAttributeGPUsAboveNode: where the GPUs alone read more than the node
+// (sensors that disagree), the rest is 0, not negative: a job is charged
+// its GPUs and never less.
+func TestAttributeGPUsAboveNode(t *testing.T) {
+	r := reading()
+	r.Node.EnergyJ = 2000
+	f := attribute(t, r, Share{Cores: "0-3", GPUs: "3", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5})
+	if f.EnergyJ != 700 || f.RestJ != 0 {
+		t.Errorf("GPUs above the node: %+v", f)
+	}
+}
+
+// TestAttributeNeverAboveTheNode: any split of a rank's cores and GPUs
+// between jobs running at the same time sums to no more than the node,
+// and to the node when every core is held.
+func TestAttributeNeverAboveTheNode(t *testing.T) {
+	r := reading()
+	rng := rand.New(rand.NewSource(1))
+	for trial := 0; trial < 1000; trial++ {
+		jobs := 1 + rng.Intn(8)
+		cores := make([][]uint32, jobs)
+		gpus := make([][]uint32, jobs)
+		held := 0
+		for c := uint32(0); c < 8; c++ {
+			if j := rng.Intn(jobs + 1); j < jobs { // j == jobs: a free core
+				cores[j] = append(cores[j], c)
+				held++
+			}
+		}
+		for g := uint32(0); g < 4; g++ {
+			if j := rng.Intn(jobs + 1); j < jobs {
+				gpus[j] = append(gpus[j], g)
+			}
+		}
+		sum := 0.0
+		for j := 0; j < jobs; j++ {
+			s := Share{Cores: FormatIDSet(cores[j]), GPUs: FormatIDSet(gpus[j]), NCores: len(cores[j]), NGPUs: len(gpus[j]),
+				NodeCores: 8, NodeGPUs: 4, CoreFraction: float64(len(cores[j])) / 8,
+				Exclusive: len(cores[j]) == 8 && len(gpus[j]) == 4}
+			sum += attribute(t, r, s).EnergyJ
+		}
+		if sum > r.Node.EnergyJ*(1+1e-12) {
+			t.Fatalf("trial %d: %d jobs (cores %v, gpus %v) sum to %g, above the node's %g", trial, jobs, cores, gpus, sum, r.Node.EnergyJ)
+		}
+		if held == 8 && !near(sum, r.Node.EnergyJ-2200+sumGPUs(r, gpus)) {
+			t.Fatalf("trial %d: every core held, sum %g", trial, sum)
+		}
+	}
+}
+
+// sumGPUs is the energy of the GPUs that some job holds.
+func sumGPUs(r RankResult, gpus [][]uint32) float64 {
+	s := 0.0
+	for _, g := range gpus {
+		for _, k := range g {
+			s += r.GPU[k].EnergyJ
+		}
+	}
+	return s
+}
