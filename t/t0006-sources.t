@@ -76,6 +76,9 @@ test_expect_success 'the table names source and method' '
 	cat table &&
 	grep "ranks 0-3: energy from node: sum of rapl, counter; cpu: rapl, counter; mem: rapl, counter" table
 '
+# The stand-in's NVML index order is not its PCI order: NVML device 0, the
+# H100, is at 0000:3b:00.0 and device 1, the P100, at 0000:17:00.0. flux-core
+# numbers GPUs in PCI order, so gpu 0 must be the P100 and gpu 1 the H100.
 test_expect_success 'rapl and nvml (go-nvml, stand-in H100 + P100) merge into one reading' '
 	pm_unload_all &&
 	pm_load_all --source=rapl,nvml --sysfs=$SYSFS -r 0.1 &&
@@ -88,20 +91,29 @@ test_expect_success 'rapl and nvml (go-nvml, stand-in H100 + P100) merge into on
 	for r in d["ranks"]:
 	    g = r["detail"]["gpu"]
 	    assert len(g) == 2, g
-	    # GPU 0: NVML_FI_DEV_POWER_INSTANT 612.345 W; energy from its
-	    # counter, which the stand-in advances 1 J at every read: about
-	    # one joule per sample in the window, whatever the sampled power
+	    # gpu 0, the P100 (0000:17:00.0, NVML device 1): no counter, power
+	    # usage 180.5 W: energy integrated
+	    assert g[0]["method"] == "power" and abs(g[0]["mean_w"] - 180.5) < 1e-3, g[0]
+	    assert abs(g[0]["energy_j"] - 180.5 * (d["end"] - d["start"])) < 1e-3, g[0]
+	    # gpu 1, the H100 (0000:3b:00.0, NVML device 0):
+	    # NVML_FI_DEV_POWER_INSTANT 612.345 W; energy from its counter,
+	    # which the stand-in advances 1 J at every read: about one joule
+	    # per sample in the window, whatever the sampled power
 	    n = r["detail"]["samples"]
-	    assert g[0]["method"] == "counter" and g[0]["source"] == "nvml", g[0]
-	    assert n - 1.5 <= g[0]["energy_j"] <= n + 1.5, (n, g[0])
-	    assert abs(g[0]["max_w"] - 612.345) < 1e-3, g[0]
-	    # GPU 1: no counter, power usage 180.5 W: energy integrated
-	    assert g[1]["method"] == "power" and abs(g[1]["mean_w"] - 180.5) < 1e-3, g[1]
-	    assert abs(g[1]["energy_j"] - 180.5 * (d["end"] - d["start"])) < 1e-3, g[1]
+	    assert g[1]["method"] == "counter" and g[1]["source"] == "nvml", g[1]
+	    assert n - 1.5 <= g[1]["energy_j"] <= n + 1.5, (n, g[1])
+	    assert abs(g[1]["max_w"] - 612.345) < 1e-3, g[1]
 	    assert r["detail"]["cpu"][0]["source"] == "rapl", r["detail"]["cpu"]
 	    assert r["detail"]["node"]["source"] == "sum of rapl+nvml", r["detail"]["node"]
 	print("ok", [round(r["energy_j"], 3) for r in d["ranks"]])
 	EOT
+'
+test_expect_success 'stats and --sources give each GPU'"'"'s bus id, gpu 0 first' '
+	flux module stats power-monitor >nvml-stats.json &&
+	pm_json "d[\"source\"]" <nvml-stats.json >nvml-source &&
+	grep "nvml (2 GPUs; .*; gpu0=0000:17:00.0 gpu1=0000:3b:00.0)\$" nvml-source &&
+	flux power-query --sources >nvml-sources.out &&
+	grep "gpu0=0000:17:00.0 gpu1=0000:3b:00.0" nvml-sources.out
 '
 test_expect_success 'a source that cannot work is reported, not fatal' '
 	pm_unload_all &&

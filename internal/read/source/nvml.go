@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"sync/atomic"
 
@@ -28,8 +29,9 @@ import (
 // read before the reload and the reload itself is lost (it cannot be known).
 // Resets counts these.
 //
-// GPUs are the reading's GPU indexes in NVML index order; the reading has
-// no CPU or memory domains and no node power.
+// The reading's GPU k is the k-th GPU in PCI bus id order, which is how
+// flux-core numbers GPUs (gpuorder.go), not NVML index k; Name gives each
+// GPU's bus id. The reading has no CPU or memory domains and no node power.
 type NVML struct {
 	lib  nvmlLib
 	gpus []*nvmlGPU
@@ -38,7 +40,12 @@ type NVML struct {
 
 // NVMLGPU describes how one GPU is read; it does not change after Open.
 type NVMLGPU struct {
+	// Index is the GPU's place in the reading: R's gpu id on this rank.
 	Index int
+	// NVMLIndex is NVML's index of the GPU, which may differ.
+	NVMLIndex int
+	// BusID is its PCI address, e.g. "0000:17:00.0".
+	BusID string
 	Name  string
 	// Power is the method: "instant" (NVML_FI_DEV_POWER_INSTANT),
 	// "average" (nvmlDeviceGetPowerUsage on Ampere except GA100 and newer:
@@ -139,6 +146,9 @@ type nvmlDev interface {
 	Architecture() (uint32, error)
 	// PCIDeviceID is nvmlPciInfo_t.pciDeviceId: device ID << 16 | vendor ID.
 	PCIDeviceID() (uint32, error)
+	// PCIAddress is the GPU's PCI address, from nvmlPciInfo_t.busId (see
+	// nvmlPCIAddress).
+	PCIAddress() (pciAddr, error)
 	FieldValues(f []nvmlField) error
 	PowerUsage() (uint32, error)             // mW
 	TotalEnergyConsumption() (uint64, error) // mJ since the driver was loaded
@@ -176,15 +186,29 @@ func (n *NVML) probe() error {
 	if count == 0 {
 		return errors.New("nvml: no NVIDIA GPU")
 	}
-	fields := n.lib.HasSymbol("nvmlDeviceGetFieldValues")
-	energy := n.lib.HasSymbol("nvmlDeviceGetTotalEnergyConsumption")
-	arch := n.lib.HasSymbol("nvmlDeviceGetArchitecture")
+	// Every GPU's bus id first: it decides the GPU's index in the reading.
+	addrs := make([]pciAddr, count)
 	for i := 0; i < count; i++ {
 		dev, err := n.lib.Device(i)
 		if err != nil {
-			return fmt.Errorf("nvml: GPU %d: handle: %w", i, err)
+			return fmt.Errorf("nvml: NVML device %d: handle: %w", i, err)
 		}
-		g := &nvmlGPU{NVMLGPU: NVMLGPU{Index: i}, dev: dev}
+		a, err := dev.PCIAddress()
+		if err != nil {
+			return fmt.Errorf("nvml: NVML device %d: PCI bus id (needed to number it as flux-core does): %w", i, err)
+		}
+		addrs[i] = a
+		n.gpus = append(n.gpus, &nvmlGPU{NVMLGPU: NVMLGPU{NVMLIndex: i, BusID: a.String()}, dev: dev})
+	}
+	sort.SliceStable(n.gpus, func(i, j int) bool {
+		return addrs[n.gpus[i].NVMLIndex].less(addrs[n.gpus[j].NVMLIndex])
+	})
+	fields := n.lib.HasSymbol("nvmlDeviceGetFieldValues")
+	energy := n.lib.HasSymbol("nvmlDeviceGetTotalEnergyConsumption")
+	arch := n.lib.HasSymbol("nvmlDeviceGetArchitecture")
+	for i, g := range n.gpus {
+		g.Index = i
+		dev := g.dev
 		if name, err := dev.Name(); err == nil {
 			g.Name = name
 		}
@@ -205,7 +229,7 @@ func (n *NVML) probe() error {
 			case nvmlCode(err) == nvmlErrorNotSupported:
 				g.Power = "none"
 			default:
-				return fmt.Errorf("nvml: GPU %d: power usage: %w", i, err)
+				return fmt.Errorf("nvml: %s: power usage: %w", g.what(), err)
 			}
 		}
 
@@ -217,12 +241,29 @@ func (n *NVML) probe() error {
 				g.Energy, g.prev = true, e
 			case nvmlCode(err) == nvmlErrorNotSupported:
 			default:
-				return fmt.Errorf("nvml: GPU %d: total energy: %w", i, err)
+				return fmt.Errorf("nvml: %s: total energy: %w", g.what(), err)
 			}
 		}
-		n.gpus = append(n.gpus, g)
 	}
 	return nil
+}
+
+// what names the GPU in errors: its index in the reading and its bus id,
+// "GPU 1 (0000:3b:00.0)".
+func (g *nvmlGPU) what() string { return fmt.Sprintf("GPU %d (%s)", g.Index, g.BusID) }
+
+// nvmlPCIAddress is the address in an nvmlPciInfo_t: busId, which has the
+// function; where that does not parse, the domain, bus and device fields
+// with function 0.
+func nvmlPCIAddress(busID string, domain, bus, device uint32) (pciAddr, error) {
+	a, err := parsePCIAddr(busID)
+	if err == nil {
+		return a, nil
+	}
+	if bus > 0xff || device > 0x1f {
+		return pciAddr{}, fmt.Errorf("busId %q is not a PCI address, nor are domain %#x bus %#x device %#x", busID, domain, bus, device)
+	}
+	return pciAddr{Domain: domain, Bus: bus, Device: device}, nil
 }
 
 // usageKind says what nvmlDeviceGetPowerUsage returns on dev: a 1 s
@@ -287,7 +328,8 @@ func fieldValue(f nvmlField) (float64, bool) {
 	return 0, false
 }
 
-// describe makes Name: GPUs read the same way are listed together.
+// describe makes Name: GPUs read the same way are listed together, then
+// each GPU's bus id.
 func (n *NVML) describe() string {
 	var order []string
 	which := map[string][]string{}
@@ -307,14 +349,18 @@ func (n *NVML) describe() string {
 	if len(n.gpus) == 1 {
 		gpus = "1 GPU"
 	}
+	ids := make([]string, len(n.gpus))
+	for i, g := range n.gpus {
+		ids[i] = fmt.Sprintf("gpu%d=%s", g.Index, g.BusID)
+	}
 	if len(order) == 1 {
-		return fmt.Sprintf("nvml (%s: %s)", gpus, order[0])
+		return fmt.Sprintf("nvml (%s: %s; %s)", gpus, order[0], strings.Join(ids, " "))
 	}
 	parts := make([]string, len(order))
 	for i, d := range order {
 		parts[i] = fmt.Sprintf("GPU %s: %s", strings.Join(which[d], ","), d)
 	}
-	return fmt.Sprintf("nvml (%s; %s)", gpus, strings.Join(parts, "; "))
+	return fmt.Sprintf("nvml (%s; %s; %s)", gpus, strings.Join(parts, "; "), strings.Join(ids, " "))
 }
 
 var powerWords = map[string]string{
@@ -325,8 +371,9 @@ var powerWords = map[string]string{
 	"none":    "no power reading",
 }
 
-// Name says how many GPUs there are and how each is read, e.g.
-// "nvml (4 GPUs: power instant, energy counter)".
+// Name says how many GPUs there are, how each is read and each one's bus
+// id, e.g. "nvml (2 GPUs: power instant, energy counter; gpu0=0000:17:00.0
+// gpu1=0000:3b:00.0)".
 func (n *NVML) Name() string { return n.name }
 
 // GPUs says how each GPU is read.
@@ -349,8 +396,9 @@ func (n *NVML) Resets() []uint64 {
 }
 
 // Read takes one reading of every GPU. An NVML error on any GPU fails the
-// reading, naming the GPU index and NVML's error string, e.g. "GPU 1: power
-// usage: GPU is lost" (without a "nvml: " prefix: Merged adds the kind).
+// reading, naming the GPU and NVML's error string, e.g. "GPU 1
+// (0000:3b:00.0): power usage: GPU is lost" (without a "nvml: " prefix:
+// Merged adds the kind).
 func (n *NVML) Read() (sample.Reading, error) {
 	r := sample.Reading{
 		Node: math.NaN(),
@@ -361,7 +409,7 @@ func (n *NVML) Read() (sample.Reading, error) {
 	for i, g := range n.gpus {
 		w, err := n.power(g)
 		if err != nil {
-			return sample.Reading{}, fmt.Errorf("GPU %d: %w", i, err)
+			return sample.Reading{}, fmt.Errorf("%s: %w", g.what(), err)
 		}
 		r.GPU[i] = w
 		if !g.Energy {
@@ -369,7 +417,7 @@ func (n *NVML) Read() (sample.Reading, error) {
 		}
 		e, err := g.dev.TotalEnergyConsumption()
 		if err != nil {
-			return sample.Reading{}, fmt.Errorf("GPU %d: total energy: %w", i, err)
+			return sample.Reading{}, fmt.Errorf("%s: total energy: %w", g.what(), err)
 		}
 		if e < g.prev { // the driver was reloaded: the counter restarted at 0
 			g.resets.Add(1)

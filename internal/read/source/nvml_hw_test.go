@@ -55,15 +55,15 @@ func TestNVMLHardware(t *testing.T) {
 	devs := make([]nvmlDev, len(gpus))
 	first := make([]probe, len(gpus))
 	for i, g := range gpus {
-		d, err := lib.Device(i)
+		d, err := lib.Device(g.NVMLIndex)
 		if err != nil {
-			t.Fatalf("GPU %d: %v", i, err)
+			t.Fatalf("GPU %d (NVML device %d): %v", i, g.NVMLIndex, err)
 		}
 		devs[i] = d
 		arch, aerr := d.Architecture()
 		pci, perr := d.PCIDeviceID()
-		t.Logf("GPU %d: %q arch %d (%v) pci device 0x%04x (%v): method %s, instant reason %q, energy counter %v",
-			i, g.Name, arch, aerr, pci>>16, perr, g.Power, g.InstantReason, g.Energy)
+		t.Logf("GPU %d: NVML device %d at %s: %q arch %d (%v) pci device 0x%04x (%v): method %s, instant reason %q, energy counter %v",
+			i, g.NVMLIndex, g.BusID, g.Name, arch, aerr, pci>>16, perr, g.Power, g.InstantReason, g.Energy)
 		f := []nvmlField{{ID: nvmlFieldPowerInstant}}
 		err = d.FieldValues(f)
 		t.Logf("GPU %d: FieldValues(POWER_INSTANT): call %v, field return %d (%s), value type %d, raw % x",

@@ -3,6 +3,7 @@
 package source
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/NVIDIA/go-nvml/pkg/dl"
@@ -108,6 +109,18 @@ func (d *goNVMLDev) Architecture() (uint32, error) {
 func (d *goNVMLDev) PCIDeviceID() (uint32, error) {
 	p, r := d.d.GetPciInfo()
 	return p.PciDeviceId, d.g.err(r)
+}
+
+func (d *goNVMLDev) PCIAddress() (pciAddr, error) {
+	p, r := d.d.GetPciInfo()
+	if r != nvml.SUCCESS {
+		return pciAddr{}, d.g.err(r)
+	}
+	id := p.BusId[:]
+	if i := bytes.IndexByte(id, 0); i >= 0 {
+		id = id[:i]
+	}
+	return nvmlPCIAddress(string(id), p.Domain, p.Bus, p.Device)
 }
 
 func (d *goNVMLDev) FieldValues(f []nvmlField) error {

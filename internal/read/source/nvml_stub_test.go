@@ -34,8 +34,10 @@ func buildNVMLStub(t *testing.T) string {
 }
 
 // TestNVMLStubLibrary drives go-nvml (through package nvmlshim's
-// trampolines) against a library built with NVIDIA's header: the structures it fills (nvmlFieldValue_t,
-// nvmlPciInfo_t) must read back as it wrote them.
+// trampolines) against a library built with NVIDIA's header: the structures
+// it fills (nvmlFieldValue_t, nvmlPciInfo_t) must read back as it wrote
+// them. Its NVML index order is not PCI order: the reading's GPUs must be in
+// PCI order (the P100 at 0000:17:00.0 first), as flux-core numbers them.
 func TestNVMLStubLibrary(t *testing.T) {
 	path := buildNVMLStub(t)
 	lib := newGoNVML(path)
@@ -43,7 +45,8 @@ func TestNVMLStubLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "nvml (2 GPUs; GPU 0: power instant, energy counter; GPU 1: power usage (instantaneous), no energy counter)"
+	want := "nvml (2 GPUs; GPU 0: power usage (instantaneous), no energy counter; GPU 1: power instant, energy counter; " +
+		"gpu0=0000:17:00.0 gpu1=0000:3b:00.0)"
 	if got := n.Name(); got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
@@ -51,11 +54,15 @@ func TestNVMLStubLibrary(t *testing.T) {
 		t.Errorf("driver version %q", v)
 	}
 	g := n.GPUs()
-	if g[0].Name != "NVIDIA H100 80GB HBM3" || g[1].Name != "Tesla P100-PCIE-16GB" ||
-		g[1].InstantReason != "instant power field: Not Supported" {
-		t.Errorf("GPUs %+v", g)
+	if g[0].Name != "Tesla P100-PCIE-16GB" || g[0].NVMLIndex != 1 || g[0].BusID != "0000:17:00.0" ||
+		g[1].Name != "NVIDIA H100 80GB HBM3" || g[1].NVMLIndex != 0 || g[1].BusID != "0000:3b:00.0" ||
+		g[0].InstantReason != "instant power field: Not Supported" {
+		t.Errorf("GPUs %+v, want the P100 (NVML index 1, 0000:17:00.0) first", g)
 	}
 	d, _ := lib.Device(0)
+	if a, err := d.PCIAddress(); a != (pciAddr{Bus: 0x3b}) || err != nil {
+		t.Errorf("NVML device 0: PCI address %v %v, want 0000:3b:00.0", a, err)
+	}
 	if a, err := d.Architecture(); a != 9 || err != nil {
 		t.Errorf("architecture %d %v, want 9 (Hopper)", a, err)
 	}
@@ -71,7 +78,7 @@ func TestNVMLStubLibrary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !eqf(r.GPU, []float64{612.345, 180.5}) || !eqf(r.Energy.GPU, []float64{wantE, math.NaN()}) {
+		if !eqf(r.GPU, []float64{180.5, 612.345}) || !eqf(r.Energy.GPU, []float64{math.NaN(), wantE}) {
 			t.Errorf("read %d: %v W %v J", i, r.GPU, r.Energy.GPU)
 		}
 	}
@@ -86,7 +93,7 @@ func TestNVMLStubLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	if _, err := n.Read(); err == nil || err.Error() != "GPU 1: power usage: GPU is lost" {
+	if _, err := n.Read(); err == nil || err.Error() != "GPU 0 (0000:17:00.0): power usage: GPU is lost" {
 		t.Errorf("error %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -74,6 +75,9 @@ func (f *fakeNVML) ErrorString(r nvmlReturn) string {
 func (f *fakeNVML) Device(i int) (nvmlDev, error) {
 	g := f.gpus[i]
 	g.lib = f
+	if g.busID == "" && g.bus == 0 { // in PCI order by default: 0000:10:00.0, 0000:11:00.0...
+		g.busID = fmt.Sprintf("00000000:%02X:00.0", 0x10+i)
+	}
 	return g, nil
 }
 
@@ -85,6 +89,10 @@ type fakeGPU struct {
 	name      string
 	arch      uint32
 	pciID     uint32
+	busID     string // nvmlPciInfo_t.busId, e.g. "00000000:3B:00.0"
+	domain    uint32 // and its domain, bus and device fields
+	bus       uint32
+	device    uint32
 	fieldRet  nvmlReturn // the instant field's own return
 	fieldType uint32
 	usageRet  nvmlReturn
@@ -127,6 +135,12 @@ func (g *fakeGPU) Architecture() (uint32, error) {
 	return g.arch, nil
 }
 func (g *fakeGPU) PCIDeviceID() (uint32, error) { return g.pciID<<16 | 0x10de, nil }
+func (g *fakeGPU) PCIAddress() (pciAddr, error) {
+	if _, err := g.next("pci"); err != nil {
+		return pciAddr{}, err
+	}
+	return nvmlPCIAddress(g.busID, g.domain, g.bus, g.device)
+}
 
 func (g *fakeGPU) FieldValues(f []nvmlField) error {
 	g.mustHave("nvmlDeviceGetFieldValues")
@@ -279,7 +293,7 @@ func eqf(a, b []float64) bool {
 func TestNVMLInstantAndEnergy(t *testing.T) {
 	f := &fakeNVML{gpus: []*fakeGPU{fakeH100(), fakeH100(), fakeH100(), fakeH100()}}
 	n := mustOpenFake(t, f)
-	if got, want := n.Name(), "nvml (4 GPUs: power instant, energy counter)"; got != want {
+	if got, want := n.Name(), "nvml (4 GPUs: power instant, energy counter; gpu0=0000:10:00.0 gpu1=0000:11:00.0 gpu2=0000:12:00.0 gpu3=0000:13:00.0)"; got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
 	// Open probed once (value 0 of each sequence); reads take 1, 2, 3.
@@ -307,7 +321,7 @@ func TestNVMLInstantFieldUnsupported(t *testing.T) {
 	// A100 on R470: the call succeeds, the field says NOT_SUPPORTED.
 	f := &fakeNVML{gpus: []*fakeGPU{fakeA100()}}
 	n := mustOpenFake(t, f)
-	if got, want := n.Name(), "nvml (1 GPU: power usage (instantaneous), energy counter)"; got != want {
+	if got, want := n.Name(), "nvml (1 GPU: power usage (instantaneous), energy counter; gpu0=0000:10:00.0)"; got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
 	g := n.GPUs()[0]
@@ -321,7 +335,7 @@ func TestNVMLInstantFieldUnsupported(t *testing.T) {
 
 	// GA102 on R470: GetPowerUsage is a 1 s average, and Name says so.
 	n = mustOpenFake(t, &fakeNVML{gpus: []*fakeGPU{fakeA10()}})
-	if got, want := n.Name(), "nvml (1 GPU: power usage (1 s average), energy counter)"; got != want {
+	if got, want := n.Name(), "nvml (1 GPU: power usage (1 s average), energy counter; gpu0=0000:10:00.0)"; got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
 
@@ -374,7 +388,7 @@ func TestNVMLValueTypes(t *testing.T) {
 func TestNVMLNoEnergyCounter(t *testing.T) {
 	// Pascal: no counter at all -> no Energy in the reading.
 	n := mustOpenFake(t, &fakeNVML{gpus: []*fakeGPU{fakeP100()}})
-	if got, want := n.Name(), "nvml (1 GPU: power usage (instantaneous), no energy counter)"; got != want {
+	if got, want := n.Name(), "nvml (1 GPU: power usage (instantaneous), no energy counter; gpu0=0000:10:00.0)"; got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
 	r, err := n.Read()
@@ -387,7 +401,7 @@ func TestNVMLNoEnergyCounter(t *testing.T) {
 
 	// Mixed node: the counter where there is one, NaN beside it.
 	n = mustOpenFake(t, &fakeNVML{gpus: []*fakeGPU{fakeH100(), fakeP100()}})
-	want := "nvml (2 GPUs; GPU 0: power instant, energy counter; GPU 1: power usage (instantaneous), no energy counter)"
+	want := "nvml (2 GPUs; GPU 0: power instant, energy counter; GPU 1: power usage (instantaneous), no energy counter; gpu0=0000:10:00.0 gpu1=0000:11:00.0)"
 	if got := n.Name(); got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
@@ -409,7 +423,7 @@ func TestNVMLOldDriverSymbols(t *testing.T) {
 		},
 	}
 	n := mustOpenFake(t, f)
-	if got, want := n.Name(), "nvml (1 GPU: power usage (averaging unknown), no energy counter)"; got != want {
+	if got, want := n.Name(), "nvml (1 GPU: power usage (averaging unknown), no energy counter; gpu0=0000:10:00.0)"; got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
 	p, e := mustRead(t, n)
@@ -423,7 +437,7 @@ func TestNVMLNoPower(t *testing.T) {
 	g := fakeP100()
 	g.usageRet = nvmlErrorNotSupported
 	n := mustOpenFake(t, &fakeNVML{gpus: []*fakeGPU{g}})
-	if got, want := n.Name(), "nvml (1 GPU: no power reading, no energy counter)"; got != want {
+	if got, want := n.Name(), "nvml (1 GPU: no power reading, no energy counter; gpu0=0000:10:00.0)"; got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
 	p, _ := mustRead(t, n)
@@ -451,6 +465,102 @@ func TestNVMLEnergyReset(t *testing.T) {
 	}
 }
 
+// NVML's index order is not PCI order: the reading's GPU k is the k-th in
+// PCI order, as flux-core numbers GPUs (R's gpu k), and Name says which bus
+// id each has. A busId that does not parse gives way to the domain, bus and
+// device fields.
+func TestNVMLPCIOrder(t *testing.T) {
+	h, p, a, v := fakeH100(), fakeP100(), fakeA100(), fakeV100()
+	h.busID = "00000000:3B:00.0"
+	p.busID = "00000000:17:00.0"
+	a.busID, a.bus = "", 0x86 // 0000:86:00.0 from the fields
+	v.busID = "00000001:04:00.0"
+	f := &fakeNVML{gpus: []*fakeGPU{h, p, a, v}}
+	n := mustOpenFake(t, f)
+	var got []string
+	for _, g := range n.GPUs() {
+		got = append(got, fmt.Sprintf("%d:%s:nvml%d:%s", g.Index, g.BusID, g.NVMLIndex, g.Name))
+	}
+	want := []string{
+		"0:0000:17:00.0:nvml1:Tesla P100-PCIE-16GB",
+		"1:0000:3b:00.0:nvml0:NVIDIA H100 80GB HBM3",
+		"2:0000:86:00.0:nvml2:NVIDIA A100-SXM4-40GB",
+		"3:0001:04:00.0:nvml3:Tesla V100-SXM2-16GB",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("GPUs\n%v\nwant (PCI order)\n%v", got, want)
+	}
+	wantName := "nvml (4 GPUs; GPU 0: power usage (instantaneous), no energy counter; GPU 1,3: power instant, energy counter; " +
+		"GPU 2: power usage (instantaneous), energy counter; gpu0=0000:17:00.0 gpu1=0000:3b:00.0 gpu2=0000:86:00.0 gpu3=0001:04:00.0)"
+	if got := n.Name(); got != wantName {
+		t.Errorf("Name %q,\nwant %q", got, wantName)
+	}
+	pw, e := mustRead(t, n)
+	if !eqf(pw, []float64{180.5, 612.345, 398.25, 250}) || !eqf(e, []float64{math.NaN(), 61.5, 40, 0}) {
+		t.Errorf("read %v W %v J, want the P100, H100, A100, V100 in that order", pw, e)
+	}
+	// A failing GPU is named by its place in the reading and its bus id.
+	h.fail = map[string]map[int]nvmlReturn{"field": {2: retGPUIsLost}}
+	if _, err := n.Read(); err == nil || err.Error() != "GPU 1 (0000:3b:00.0): instant power field: GPU is lost" {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestNVMLPCIAddressErrors(t *testing.T) {
+	// Without its bus id a GPU cannot be numbered: Open fails and says why.
+	g := fakeA100()
+	g.fail = map[string]map[int]nvmlReturn{"pci": {0: retUnknown}}
+	f := &fakeNVML{gpus: []*fakeGPU{fakeA100(), g}}
+	_, err := openNVML(f)
+	if want := "nvml: NVML device 1: PCI bus id (needed to number it as flux-core does): Unknown Error"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	if f.shutdowns != 1 {
+		t.Errorf("%d shutdowns after a failed open, want 1", f.shutdowns)
+	}
+	g = fakeA100()
+	g.busID, g.bus = "ZZZZ", 0x5a5a5a5a
+	_, err = openNVML(&fakeNVML{gpus: []*fakeGPU{g}})
+	if want := `nvml: NVML device 0: PCI bus id (needed to number it as flux-core does): busId "ZZZZ" is not a PCI address, nor are domain 0x0 bus 0x5a5a5a5a device 0x0`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}
+
+func TestParsePCIAddr(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"0000:17:00.0", "0000:17:00.0"},
+		{"00000000:3B:00.0", "0000:3b:00.0"},
+		{"10000:01:1f.7", "10000:01:1f.7"},
+		{"0000:17:00", ""},
+		{"0000:17:20.0", ""},
+		{"0000:100:00.0", ""},
+		{"0000:17:00.8", ""},
+		{"0000::00.0", ""},
+		{"0x0:17:00.0", ""},
+		{"", ""},
+	} {
+		a, err := parsePCIAddr(c.in)
+		got := a.String()
+		if err != nil {
+			got = ""
+			if want := fmt.Sprintf("%q is not a PCI address (domain:bus:device.function)", c.in); err.Error() != want {
+				t.Errorf("%q: error %v, want %q", c.in, err, want)
+			}
+		}
+		if got != c.want {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		}
+	}
+	// Numbers, not strings: a 5-digit domain sorts after a 4-digit one.
+	a, _ := parsePCIAddr("10000:01:00.0")
+	b, _ := parsePCIAddr("0000:ff:00.0")
+	c, _ := parsePCIAddr("0000:3b:00.0")
+	d, _ := parsePCIAddr("0000:3b:00.1")
+	if a.less(b) || !b.less(a) || !c.less(b) || !c.less(d) || d.less(c) || c.less(c) {
+		t.Errorf("order of %v %v %v %v", a, b, c, d)
+	}
+}
+
 func TestNVMLErrorMidRun(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -459,13 +569,13 @@ func TestNVMLErrorMidRun(t *testing.T) {
 		want string
 	}{
 		{"instant field", fakeH100, map[string]map[int]nvmlReturn{"field": {2: retGPUIsLost}},
-			"GPU 1: instant power field: GPU is lost"},
+			"GPU 1 (0000:11:00.0): instant power field: GPU is lost"},
 		{"field call", fakeH100, map[string]map[int]nvmlReturn{"field-call": {2: retUnknown}},
-			"GPU 1: instant power: Unknown Error"},
+			"GPU 1 (0000:11:00.0): instant power: Unknown Error"},
 		{"power usage", fakeA100, map[string]map[int]nvmlReturn{"usage": {2: retGPUIsLost}},
-			"GPU 1: power usage: GPU is lost"},
+			"GPU 1 (0000:11:00.0): power usage: GPU is lost"},
 		{"energy", fakeA100, map[string]map[int]nvmlReturn{"energy": {2: retUnknown}},
-			"GPU 1: total energy: Unknown Error"},
+			"GPU 1 (0000:11:00.0): total energy: Unknown Error"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bad := c.gpu()
@@ -509,7 +619,7 @@ func TestNVMLOpenErrors(t *testing.T) {
 	g := fakeA100()
 	g.fail = map[string]map[int]nvmlReturn{"usage": {0: retGPUIsLost}}
 	f = &fakeNVML{gpus: []*fakeGPU{fakeA100(), g}}
-	if _, err = openNVML(f); err == nil || err.Error() != "nvml: GPU 1: power usage: GPU is lost" {
+	if _, err = openNVML(f); err == nil || err.Error() != "nvml: GPU 1 (0000:11:00.0): power usage: GPU is lost" {
 		t.Errorf("error %v", err)
 	}
 	if f.shutdowns != 1 {

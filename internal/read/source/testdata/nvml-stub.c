@@ -2,18 +2,25 @@
  * NVIDIA's own nvml.h (go-nvml's copy), so that the structures it fills in
  * have NVIDIA's layout and the test checks ours against them.
  *
- * GPU 0 behaves as an H100 on driver R535: NVML_FI_DEV_POWER_INSTANT
- * answers (unsigned int, mW), nvmlDeviceGetPowerUsage a different value
- * (its 1 s average), the energy counter grows 1000 mJ a call.
- * GPU 1 behaves as a P100 on driver R470: the field call succeeds but the
- * field says NOT_SUPPORTED, no energy counter.
- * NVML_STUB_LOST=1 (read at nvmlInit) makes GPU 1's power read fail with
+ * NVML device 0 behaves as an H100 on driver R535:
+ * NVML_FI_DEV_POWER_INSTANT answers (unsigned int, mW),
+ * nvmlDeviceGetPowerUsage a different value (its 1 s average), the energy
+ * counter grows 1000 mJ a call. NVML device 1 behaves as a P100 on driver
+ * R470: the field call succeeds but the field says NOT_SUPPORTED, no energy
+ * counter.
+ * NVML_STUB_LOST=1 (read at nvmlInit) makes device 1's power read fail with
  * GPU_IS_LOST after the first call.
+ *
+ * NVML's index order is not PCI order here, as NVML does not promise it:
+ * device 0 (the H100) is at 0000:3b:00.0 and device 1 (the P100) at
+ * 0000:17:00.0, so flux-core, which numbers GPUs in PCI order, calls the
+ * P100 gpu 0 and the H100 gpu 1, and so must the source.
  *
  * go-nvml's nvml.h wraps the device handle in a struct (typedef struct {
  * struct nvmlDevice_st *handle; } nvmlDevice_t) where NVIDIA's has the
  * pointer itself; both are passed alike (one pointer-sized value).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "nvml.h"
@@ -93,7 +100,15 @@ nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t d, nvmlDeviceArchitecture_t 
 
 nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t d, nvmlPciInfo_t *p)
 {
+    unsigned int bus = IDX(d) == 0 ? 0x3b : 0x17;
+
     memset(p, 0x5a, sizeof *p);
+    /* as NVML writes them: busId with an 8-digit domain, upper case */
+    snprintf(p->busIdLegacy, sizeof p->busIdLegacy, "0000:%02X:00.0", bus);
+    snprintf(p->busId, sizeof p->busId, "00000000:%02X:00.0", bus);
+    p->domain = 0;
+    p->bus = bus;
+    p->device = 0;
     p->pciDeviceId = IDX(d) == 0 ? 0x233010de : 0x15f810de;
     p->pciSubSystemId = 0x16c110de;
     return NVML_SUCCESS;
