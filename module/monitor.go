@@ -32,6 +32,9 @@ type monitor struct {
 	hostlist  string   // broker attribute: hostnames in rank order
 	hostnames []string // hostlist decoded
 	loaded    time.Time
+	// the instance's R by rank, read by the first query about a job and
+	// again after a failure (module/query.go)
+	instanceR wire.Resources
 
 	// node samples this rank (internal/node): sources, sampler, ring and
 	// exporter; the handlers reach each through it.

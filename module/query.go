@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +16,15 @@ import (
 
 // jobAttrs are the job-list attributes a query needs.
 const jobAttrs = `["userid","state","t_run","t_cleanup","ranks"]`
+
+// The RPCs that read the R's of a job's shares: job-info's lookup of the
+// job's R, and the resource module's R of the instance (rank 0's holds it
+// whichever way the instance got its resources: configured, from the
+// enclosing instance, or discovered).
+const (
+	topicJobInfoLookup = "job-info.lookup"
+	topicResourceGet   = "resource.get"
+)
 
 // jobInfo is the part of a job-list.list-id answer we use. A field is
 // absent until the job reached the state that sets it.
@@ -30,8 +40,9 @@ type jobInfo struct {
 }
 
 // jobQuery is one power-monitor.query request in flight: a job-list lookup,
-// then one power-monitor.window RPC to every rank at once, each with a
-// timeout. Everything runs on the reactor thread; nothing blocks.
+// then one power-monitor.window RPC to every rank at once and, for a job,
+// the lookups of its R and the instance's, each with a timeout. Everything
+// runs on the reactor thread; nothing blocks.
 type jobQuery struct {
 	m       *monitor
 	msg     *fluxbind.Msg // referenced until answered
@@ -39,6 +50,12 @@ type jobQuery struct {
 	lookup  *fluxbind.Future
 	pending map[uint32]*fluxbind.Future
 	resp    wire.QueryResponse
+	// the job's R, and the instance's while the monitor has none: their
+	// lookups in flight, the job's R once read, and why a share is unknown
+	jobRFu   *fluxbind.Future
+	instRFu  *fluxbind.Future
+	jobR     wire.Resources
+	shareErr []string
 	// onDone, when set, takes the answer instead of a requester (rank 0's
 	// job summaries, module/jobs.go).
 	onDone func(*wire.QueryResponse)
@@ -168,8 +185,118 @@ func (q *jobQuery) runJob(tRun, tEnd float64, ranks string) error {
 		q.resp.End = now()
 		q.resp.Running = true
 	}
+	q.lookupShares()
 	q.fanout(ids)
 	return nil
+}
+
+// lookupShares asks job-info for the job's R and, unless this load of the
+// module already read it, rank 0's resource module for the instance's R.
+// They are read alongside the ranks' windows; maybeFinish sets each rank's
+// share once everything is in. A failure leaves the ranks without a share
+// and says why in the answer's share_error.
+func (q *jobQuery) lookupShares() {
+	payload, _ := json.Marshal(struct {
+		ID    uint64   `json:"id"`
+		Keys  []string `json:"keys"`
+		Flags int      `json:"flags"`
+	}{q.resp.ID, []string{"R"}, 0})
+	q.jobRFu = q.ask(topicJobInfoLookup, string(payload), fluxbind.NodeIDAny, q.onJobR)
+	if q.m.instanceR == nil {
+		q.instRFu = q.ask(topicResourceGet, "", 0, q.onInstanceR)
+	}
+}
+
+// ask sends one of the share lookups; nil (and the reason noted) if it
+// could not be sent.
+func (q *jobQuery) ask(topic, payload string, nodeid uint32, cb func(*fluxbind.Future)) *fluxbind.Future {
+	fu, err := q.m.h.RPC(topic, payload, nodeid)
+	if err == nil {
+		if err = fu.Then(q.timeout, cb); err != nil {
+			fu.Destroy()
+		}
+	}
+	if err != nil {
+		q.shareErr = append(q.shareErr, fmt.Sprintf("%s: %v", topic, err))
+		return nil
+	}
+	return fu
+}
+
+// shareLookupError says why a share lookup failed, naming the service.
+func (q *jobQuery) shareLookupError(what, topic string, err error) string {
+	if errors.Is(err, syscall.ETIMEDOUT) {
+		return fmt.Sprintf("%s: %s did not answer within %gs", what, topic, q.timeout)
+	}
+	return fmt.Sprintf("%s: %s: %v", what, topic, err)
+}
+
+func (q *jobQuery) onJobR(fu *fluxbind.Future) {
+	payload, err := fu.Get()
+	fu.Destroy()
+	q.jobRFu = nil
+	const what = "reading the job's R"
+	var answer struct {
+		R *string `json:"R"`
+	}
+	switch {
+	case err != nil:
+		q.shareErr = append(q.shareErr, q.shareLookupError(what, topicJobInfoLookup, err))
+	case json.Unmarshal([]byte(payload), &answer) != nil || answer.R == nil:
+		q.shareErr = append(q.shareErr, fmt.Sprintf("%s: %s answered without R as a string", what, topicJobInfoLookup))
+	default:
+		if q.jobR, err = wire.ParseR([]byte(*answer.R)); err != nil {
+			q.shareErr = append(q.shareErr, fmt.Sprintf("%s: %v", what, err))
+		}
+	}
+	q.maybeFinish()
+}
+
+func (q *jobQuery) onInstanceR(fu *fluxbind.Future) {
+	payload, err := fu.Get()
+	fu.Destroy()
+	q.instRFu = nil
+	const what = "reading the instance's R"
+	var answer struct {
+		R json.RawMessage `json:"R"`
+	}
+	switch {
+	case err != nil:
+		q.shareErr = append(q.shareErr, q.shareLookupError(what, topicResourceGet+" on rank 0", err))
+	case json.Unmarshal([]byte(payload), &answer) != nil || len(answer.R) == 0:
+		q.shareErr = append(q.shareErr, fmt.Sprintf("%s: %s answered without R", what, topicResourceGet))
+	default:
+		res, err := wire.ParseR(answer.R)
+		if err != nil {
+			q.shareErr = append(q.shareErr, fmt.Sprintf("%s: %v", what, err))
+		} else {
+			q.m.instanceR = res
+		}
+	}
+	q.maybeFinish()
+}
+
+// setShares sets the share of each rank that answered, from the job's R
+// and the instance's. Where they do not fit together the instance's R may
+// have changed (flux resource reload): the next query reads it again.
+func (q *jobQuery) setShares() {
+	if q.jobR != nil && q.m.instanceR != nil {
+		stale := false
+		for i := range q.resp.Ranks {
+			r := &q.resp.Ranks[i]
+			s, err := wire.ShareOf(r.Rank, q.jobR, q.m.instanceR)
+			if err != nil {
+				q.shareErr = append(q.shareErr, err.Error())
+				stale = true
+				continue
+			}
+			r.Share = &s
+		}
+		if stale {
+			q.m.instanceR = nil
+		}
+	}
+	q.resp.ShareError = strings.Join(q.shareErr, "; ")
 }
 
 // fanout asks every rank at once; each answer or timeout arrives through its
@@ -230,9 +357,10 @@ func (q *jobQuery) missing(rank uint32, err error) {
 }
 
 func (q *jobQuery) maybeFinish() {
-	if len(q.pending) > 0 || q.lookup != nil || (q.msg == nil && q.onDone == nil) {
+	if len(q.pending) > 0 || q.lookup != nil || q.jobRFu != nil || q.instRFu != nil || (q.msg == nil && q.onDone == nil) {
 		return
 	}
+	q.setShares()
 	wire.Summarize(&q.resp)
 	if done := q.onDone; done != nil {
 		q.onDone = nil
@@ -260,9 +388,11 @@ func (q *jobQuery) fail(e syscall.Errno, text string) {
 
 // abort answers with an error and drops every future (module unload).
 func (q *jobQuery) abort(err error) {
-	if q.lookup != nil {
-		q.lookup.Destroy()
-		q.lookup = nil
+	for _, fu := range []**fluxbind.Future{&q.lookup, &q.jobRFu, &q.instRFu} {
+		if *fu != nil {
+			(*fu).Destroy()
+			*fu = nil
+		}
 	}
 	for r, fu := range q.pending {
 		fu.Destroy()

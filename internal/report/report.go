@@ -306,6 +306,7 @@ type JSONRank struct {
 	Coverage   float64         `json:"coverage"`
 	Samples    int             `json:"samples"`
 	Source     string          `json:"source"`
+	Share      *wire.Share     `json:"share,omitempty"` // what the job holds on the rank
 	Detail     *wire.Aggregate `json:"detail"`
 }
 
@@ -321,14 +322,16 @@ type JSONDoc struct {
 	RankSet string         `json:"rankset"`
 	Ranks   []JSONRank     `json:"ranks"`
 	Missing []wire.Missing `json:"missing"`
-	Total   wire.Total     `json:"total"`
+	// ShareError says why ranks have no share.
+	ShareError string     `json:"share_error,omitempty"`
+	Total      wire.Total `json:"total"`
 }
 
 // JSON prints resp as one indented JSON document.
 func JSON(w io.Writer, resp *wire.QueryResponse) error {
 	doc := JSONDoc{ID: resp.ID, JobID: resp.JobID, UserID: resp.UserID, State: resp.State,
 		Running: resp.Running, Start: resp.Start, End: resp.End, RankSet: resp.RankSet,
-		Ranks: []JSONRank{}, Missing: resp.Missing, Total: resp.Total}
+		Ranks: []JSONRank{}, Missing: resp.Missing, ShareError: resp.ShareError, Total: resp.Total}
 	if doc.Missing == nil {
 		doc.Missing = []wire.Missing{}
 	}
@@ -338,7 +341,7 @@ func JSON(w io.Writer, resp *wire.QueryResponse) error {
 			Rank: r.Rank, Hostname: r.Hostname, EnergyJ: r.Node.EnergyJ,
 			NodePowerW: r.Node.MeanW, MinPowerW: r.Node.MinW, MaxPowerW: r.Node.MaxW,
 			Presence: r.Presence, Reason: r.Reason, Coverage: r.Coverage,
-			Samples: r.Samples, Source: r.Source, Detail: &r.Aggregate,
+			Samples: r.Samples, Source: r.Source, Share: r.Share, Detail: &r.Aggregate,
 		})
 	}
 	enc := json.NewEncoder(w)

@@ -78,6 +78,40 @@ func TestJSON(t *testing.T) {
 	}
 }
 
+// TestJSONShare: each rank's share goes out as the answer has it, and a
+// rank without one has no share field; share_error says why.
+func TestJSONShare(t *testing.T) {
+	resp := sample()
+	resp.Ranks[0].Share = &wire.Share{Cores: "0-3", GPUs: "1", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5}
+	resp.Ranks = append(resp.Ranks, wire.RankResult{Rank: 2, Hostname: "node2", Source: "variorum"})
+	resp.ShareError = "the instance's R has no rank 2"
+	var b bytes.Buffer
+	if err := JSON(&b, resp); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Ranks []struct {
+			Rank  uint32           `json:"rank"`
+			Share *json.RawMessage `json:"share"`
+		} `json:"ranks"`
+		ShareError string `json:"share_error"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"cores":"0-3","gpus":"1","ncores":4,"ngpus":1,"node_cores":8,"node_gpus":4,"core_fraction":0.5,"exclusive":false}`
+	var got bytes.Buffer
+	if doc.Ranks[0].Share == nil || json.Compact(&got, *doc.Ranks[0].Share) != nil || got.String() != want {
+		t.Errorf("rank 0 share %s, want %s", got.String(), want)
+	}
+	if doc.Ranks[1].Share != nil {
+		t.Errorf("rank 2 has a share: %s", *doc.Ranks[1].Share)
+	}
+	if doc.ShareError != resp.ShareError {
+		t.Errorf("share_error %q", doc.ShareError)
+	}
+}
+
 func TestCSV(t *testing.T) {
 	var b bytes.Buffer
 	if err := CSV(&b, sample()); err != nil {
