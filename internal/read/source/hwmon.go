@@ -21,8 +21,11 @@ import (
 // Documentation/hwmon/sysfs-interface.rst: power*_input (instantaneous) and
 // power*_average in microwatts, energy*_input (cumulative) in microjoules.
 //
-// Mapping: devices named "amdgpu" are GPUs, one per device, in hwmon index
-// order; their power is power1_average, else power1_input (amdgpu exposes
+// Mapping: devices named "amdgpu" are GPUs, one per device, numbered in the
+// order of their PCI addresses (the target of hwmonN/device,
+// .../0000:c1:00.0) as flux-core numbers GPUs (gpuorder.go), not in hwmon
+// index order; one without a PCI address is ignored, since which of R's
+// GPUs it is cannot be known. Their power is power1_average, else power1_input (amdgpu exposes
 // the one its firmware supports; "On APUs this includes the CPU"), and an
 // energy*_input is that GPU's counter. Devices named "power_meter" (the ACPI
 // 4.0 power meter driver, ACPI000D) are the node: their power*_average
@@ -51,11 +54,12 @@ type Hwmon struct {
 type hwmonDev struct {
 	entry    string // hwmon3
 	num      int
-	dir      string // where name and the attributes are
-	name     string // amdgpu, power_meter
-	power    string // attribute read for power; "" none
-	energy   string // attribute read for energy; "" none
-	interval string // averaging interval of power, e.g. "1000 ms"
+	dir      string  // where name and the attributes are
+	name     string  // amdgpu, power_meter
+	power    string  // attribute read for power; "" none
+	energy   string  // attribute read for energy; "" none
+	interval string  // averaging interval of power, e.g. "1000 ms"
+	pci      pciAddr // a GPU's PCI address
 
 	primed bool      // prev holds a reading of energy
 	prev   uint64    // last energy µJ
@@ -106,6 +110,7 @@ func (h *Hwmon) discover() error {
 			return err
 		}
 	}
+	sort.SliceStable(h.gpus, func(i, j int) bool { return h.gpus[i].pci.less(h.gpus[j].pci) })
 	if len(h.gpus) == 0 && len(h.meters) == 0 {
 		msg := fmt.Sprintf("hwmon: no power or energy sensors under %s", dir)
 		if len(h.ignored) > 0 {
@@ -174,6 +179,16 @@ func (h *Hwmon) classify(entryDir string, d *hwmonDev) error {
 		}
 	}
 	if d.name == "amdgpu" {
+		// The device link's target is the PCI device: ../../../0000:c1:00.0.
+		link := filepath.Join(entryDir, "device")
+		target, err := os.Readlink(link)
+		if err == nil {
+			d.pci, err = parsePCIAddr(filepath.Base(target))
+		}
+		if err != nil {
+			h.ignored = append(h.ignored, fmt.Sprintf("%s %s (no PCI address: %v)", d.entry, d.name, err))
+			return nil
+		}
 		h.gpus = append(h.gpus, d)
 	} else {
 		h.meters = append(h.meters, d)
@@ -207,7 +222,9 @@ func hwmonLowest(have map[string]bool, suffix string) string {
 	return best
 }
 
-// Name lists the devices read and those ignored.
+// Name lists the devices read, each GPU with its index in the reading and
+// its PCI address ("gpu0=0000:41:00.0 hwmon10 amdgpu power1_input"), and
+// those ignored.
 func (h *Hwmon) Name() string {
 	var parts []string
 	desc := func(d *hwmonDev) string {
@@ -227,8 +244,8 @@ func (h *Hwmon) Name() string {
 	}
 	if len(h.gpus) > 0 {
 		var ds []string
-		for _, d := range h.gpus {
-			ds = append(ds, desc(d))
+		for i, d := range h.gpus {
+			ds = append(ds, fmt.Sprintf("gpu%d=%s %s", i, d.pci, desc(d)))
 		}
 		gpus := "GPUs"
 		if len(h.gpus) == 1 {

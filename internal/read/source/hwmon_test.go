@@ -15,11 +15,13 @@ func hwmonFile(root, dev, file string) string {
 	return filepath.Join(root, "class", "hwmon", dev, file)
 }
 
-const hwmonFixtureName = "hwmon (2 GPUs: hwmon2 amdgpu power1_average+energy1_input, hwmon10 amdgpu power1_input; " +
+const hwmonFixtureName = "hwmon (2 GPUs: gpu0=0000:41:00.0 hwmon10 amdgpu power1_input, " +
+	"gpu1=0000:c1:00.0 hwmon2 amdgpu power1_average+energy1_input; " +
 	"node: hwmon0 power_meter power1_average (1000 ms average); ignored: hwmon3 ina2xx)"
 
-// Two GPUs in hwmon index order, the ACPI power meter as the node, an
-// energy counter that resets.
+// Two GPUs, numbered in PCI order as flux-core numbers them (hwmon10 at
+// 0000:41:00.0 is gpu 0, hwmon2 at 0000:c1:00.0 gpu 1: not hwmon index
+// order), the ACPI power meter as the node, an energy counter that resets.
 func TestHwmon(t *testing.T) {
 	root := sysfsFixture(t, "sysfs-hwmon.txt")
 	clk := newSysfsClock()
@@ -46,12 +48,12 @@ func TestHwmon(t *testing.T) {
 	}
 	checkFloats(t, "CPU", rd.CPU, nil)
 	checkFloats(t, "Mem", rd.Mem, nil)
-	checkFloats(t, "GPU", rd.GPU, []float64{190, 95.5})
+	checkFloats(t, "GPU", rd.GPU, []float64{95.5, 190})
 	if rd.Energy == nil {
 		t.Fatal("Energy is nil with an energy counter")
 	}
 	checkFloat(t, "Energy.Node", rd.Energy.Node, nanW)
-	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{187, nanW})
+	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{nanW, 187})
 
 	// The driver is reloaded: the counter starts again from 0 and is at
 	// 2 J by the next read.
@@ -60,13 +62,13 @@ func TestHwmon(t *testing.T) {
 	if rd, err = h.Read(); err != nil {
 		t.Fatal(err)
 	}
-	checkFloats(t, "Energy.GPU after a reset", rd.Energy.GPU, []float64{189, nanW})
+	checkFloats(t, "Energy.GPU after a reset", rd.Energy.GPU, []float64{nanW, 189})
 	clk.advance(time.Second)
 	sysfsSet(t, energy, 12_500_000)
 	if rd, err = h.Read(); err != nil {
 		t.Fatal(err)
 	}
-	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{199.5, nanW})
+	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{nanW, 199.5})
 	if resets, unavailable := h.Resets(); resets != 1 || unavailable != 0 {
 		t.Errorf("Resets() = %d, %d; want 1, 0", resets, unavailable)
 	}
@@ -98,8 +100,8 @@ func TestHwmonRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkFloats(t, "GPU", rd.GPU, []float64{187, nanW})
-	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{0, nanW})
+	checkFloats(t, "GPU", rd.GPU, []float64{nanW, 187})
+	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{nanW, 0})
 	if _, unavailable := h.Resets(); unavailable != 2 {
 		t.Errorf("unavailable = %d, want 2", unavailable)
 	}
@@ -111,8 +113,8 @@ func TestHwmonRefused(t *testing.T) {
 	if rd, err = h.Read(); err != nil {
 		t.Fatal(err)
 	}
-	checkFloats(t, "GPU", rd.GPU, []float64{187, 95.5})
-	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{15, nanW})
+	checkFloats(t, "GPU", rd.GPU, []float64{95.5, 187})
+	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{nanW, 15})
 
 	meter := hwmonFile(root, "hwmon0", "device/power1_average")
 	refuse[meter] = syscall.EIO
@@ -146,8 +148,45 @@ func TestHwmonEnergyOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkFloats(t, "GPU", rd.GPU, []float64{100, 95.5})
-	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{50, nanW})
+	checkFloats(t, "GPU", rd.GPU, []float64{95.5, 100})
+	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{nanW, 50})
+}
+
+// An amdgpu whose device is not a PCI address cannot be placed among R's
+// GPUs: it is ignored, with the reason, and the others keep PCI order.
+func TestHwmonNoPCIAddress(t *testing.T) {
+	for _, c := range []struct{ what, target, why string }{
+		{"no device link", "", "readlink ROOT/class/hwmon/hwmon2/device: no such file or directory"},
+		{"not a PCI device", "../../../amdgpu.0", `"amdgpu.0" is not a PCI address (domain:bus:device.function)`},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			root := sysfsFixture(t, "sysfs-hwmon.txt")
+			link := hwmonFile(root, "hwmon2", "device")
+			if err := os.Remove(link); err != nil {
+				t.Fatal(err)
+			}
+			if c.target != "" {
+				if err := os.Symlink(c.target, link); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h, err := openHwmon(root, os.ReadFile, os.ReadDir, newSysfsClock().now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "hwmon (1 GPU: gpu0=0000:41:00.0 hwmon10 amdgpu power1_input; " +
+				"node: hwmon0 power_meter power1_average (1000 ms average); " +
+				"ignored: hwmon2 amdgpu (no PCI address: " + strings.ReplaceAll(c.why, "ROOT", root) + "), hwmon3 ina2xx)"
+			if got := h.Name(); got != want {
+				t.Errorf("Name() = %q,\nwant %q", got, want)
+			}
+			rd, err := h.Read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFloats(t, "GPU", rd.GPU, []float64{95.5})
+		})
+	}
 }
 
 func TestHwmonNone(t *testing.T) {
