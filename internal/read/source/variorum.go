@@ -9,6 +9,14 @@ import (
 
 // Variorum reads the node's power through libvariorum's
 // variorum_get_power_json, loaded at run time.
+//
+// GPUs: Variorum's GPU k, numbered across sockets (socket_1 of a node with
+// 2 GPUs a socket holds GPU_2 and GPU_3), is the reading's gpu k, taken as
+// R's gpu k (gpuorder.go). Variorum gives no PCI address to check that by:
+// its NVIDIA back end numbers GPUs by NVML index (nvmlDeviceGetCount, then
+// one handle per index), which is PCI order on the usual node but is not
+// promised to be. Where GPUs must match R for certain, list nvml before
+// variorum in --source, so that the GPUs come from nvml.
 type Variorum struct {
 	lib *variorum.Lib
 }
