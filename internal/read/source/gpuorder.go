@@ -9,14 +9,15 @@ import (
 // GPU numbering. A reading's GPU k must be the GPU that a job's R calls
 // gpu k on that rank. flux-core numbers a node's GPUs 0..n-1 in the order
 // of hwloc's OS devices, one per PCI device (librlist/rhwloc.c,
-// rhwloc_gpu_objects), which hwloc keeps in PCI address order, and the job
-// shell hands them to CUDA with CUDA_DEVICE_ORDER=PCI_BUS_ID
-// (shell/gpubind.c). So the sources that see GPUs one by one number them by
-// PCI address, domain:bus:device.function compared as numbers: NVML by
-// each device's bus id (not by NVML index, which carries no such promise),
-// hwmon's amdgpu devices by the PCI device their hwmon entry belongs to (not
-// by hwmonN). Each names the address of each of its GPUs in its Name
-// ("gpu0=0000:17:00.0").
+// rhwloc_gpu_objects), which is PCI address order, and the job shell's
+// gpu-affinity exports R's ids as CUDA_VISIBLE_DEVICES with
+// CUDA_DEVICE_ORDER=PCI_BUS_ID (shell/gpubind.c): to a job's tasks, gpu k is
+// the k-th GPU by PCI address. So the sources that see GPUs one by one
+// number them by PCI address, domain:bus:device.function compared as
+// numbers: NVML by each device's bus id (not by NVML index, which carries
+// no such promise), hwmon's amdgpu devices by the PCI device their hwmon
+// entry belongs to (not by hwmonN). Each names the address of each of its
+// GPUs in its Name ("gpu0=0000:17:00.0").
 
 // pciAddr is a PCI address, domain:bus:device.function.
 type pciAddr struct {
