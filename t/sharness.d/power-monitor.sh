@@ -75,6 +75,18 @@ test_under_flux() {
         /bin/sh "$0" $pm_test_args
 }
 
+# pm_config_R DIR FLUX-R-ENCODE-ARGS...: make DIR a config directory for
+# test_under_flux N --config-path=DIR whose resources are the R that
+# `flux R encode ARGS...` prints, not verified against this machine's.
+# Call it before test_under_flux, outside the instance only (PM_UNDER_FLUX
+# unset).
+pm_config_R() {
+    _dir=$1; shift
+    mkdir -p "$_dir" &&
+    "$FLUX" R encode "$@" >"$_dir/R.json" &&
+    printf '[resource]\npath = "%s/R.json"\nnoverify = true\n' "$_dir" >"$_dir/resource.toml"
+}
+
 pm_skip_without_flux() {
     if test -n "$pm_skip_reason"; then
         skip_all=$pm_skip_reason

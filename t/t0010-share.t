@@ -1,0 +1,166 @@
+#!/bin/sh
+
+test_description='Each rank of a job has its share of the rank, as the R of
+the job and the R of the instance say: the cores and GPUs, their counts, the
+core fraction and whether the job is exclusive there. Jobs with different
+cores and GPUs running at the same time on one rank, an exclusive job, and a
+job with a different share on each of its two ranks, in an instance whose
+resources are configured (two ranks of 8 cores and 4 GPUs).'
+
+. "$(dirname "$0")"/sharness.d/power-monitor.sh
+# The instance's R, whatever this machine has: the stand-in libvariorum reads
+# 4 GPUs a rank, as R says.
+if test -z "$pm_skip_reason" && test -z "$PM_UNDER_FLUX"; then
+	PM_SHARE_CONF=${TMPDIR:-/tmp}/pm-share-conf.$$
+	export PM_SHARE_CONF
+	pm_config_R "$PM_SHARE_CONF" -r 0-1 -c 0-7 -g 0-3 -H "$(hostname),$(hostname)" || exit 1
+fi
+test_under_flux 2 --config-path="$PM_SHARE_CONF"
+. "$SHARNESS"
+pm_skip_without_flux
+
+# submit NAME ARGS...: submit a job, not bound to this machine's cores and
+# GPUs (R names more than it has); its jobid goes to NAME.id.
+submit() {
+	_name=$1; shift
+	flux submit -o cpu-affinity=off -o gpu-affinity=off "$@" >$_name.id
+}
+
+# query NAME: the job's R as flux job info prints it (NAME.R) and its JSON
+# report (NAME.json), once it ended.
+query() {
+	flux job wait-event -t 30 $(cat $1.id) clean &&
+	flux job info $(cat $1.id) R >$1.R &&
+	flux power-query -j $(cat $1.id) -f json >$1.json
+}
+
+# check_share NAME: every rank of the report has the share that the job's R
+# and the instance's (decoded by libflux, through flux python) give, and
+# there is no share_error.
+check_share() {
+	flux python -c '
+import json, sys
+from flux.idset import IDset
+def by_rank(R):
+    out = {}
+    for e in R["execution"]["R_lite"]:
+        for r in IDset(e["rank"]):
+            out[r] = e["children"]
+    return out
+job = by_rank(json.load(open(sys.argv[1])))
+inst = by_rank(json.load(open(sys.argv[2])))
+doc = json.load(open(sys.argv[3]))
+bad = []
+if sorted(r["rank"] for r in doc["ranks"]) != sorted(job):
+    bad.append("ranks %s, the R has %s" % ([r["rank"] for r in doc["ranks"]], sorted(job)))
+if "share_error" in doc:
+    bad.append("share_error: " + doc["share_error"])
+for r in doc["ranks"]:
+    c, n = job[r["rank"]], inst[r["rank"]]
+    jc, jg = IDset(c.get("core", "")), IDset(c.get("gpu", ""))
+    nc, ng = IDset(n.get("core", "")), IDset(n.get("gpu", ""))
+    want = {"cores": c.get("core", ""), "gpus": c.get("gpu", ""),
+            "ncores": jc.count(), "ngpus": jg.count(),
+            "node_cores": nc.count(), "node_gpus": ng.count(),
+            "core_fraction": jc.count() / nc.count(),
+            "exclusive": jc.count() == nc.count() and jg.count() == ng.count()}
+    if r.get("share") != want:
+        bad.append("rank %d: share %s, want %s" % (r["rank"], r.get("share"), want))
+for b in bad:
+    print(b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+' $1.R "$PM_SHARE_CONF/R.json" $1.json
+}
+
+# share NAME RANK: the share of RANK in NAME.json, as a Python dict.
+share() {
+	pm_json "[r[\"share\"] for r in d[\"ranks\"] if r[\"rank\"] == $2][0]" <$1.json
+}
+
+test_expect_success 'the instance has the configured resources' '
+	flux resource list -no "{nnodes} {ncores} {ngpus}" -s all >resources &&
+	test "$(cat resources)" = "2 16 8"
+'
+test_expect_success 'load the module on all ranks' '
+	pm_load_all -r 0.05
+'
+test_expect_success 'three jobs share rank 0 at the same time, an exclusive job holds rank 1' '
+	submit a --requires=rank:0 -N1 -n1 -c4 -g1 sleep 2 &&
+	submit b --requires=rank:0 -N1 -n1 -c2 -g2 sleep 2 &&
+	submit c --requires=rank:0 -N1 -n1 -c1 sleep 2 &&
+	submit x --requires=rank:1 -N1 -n1 -c8 -g4 sleep 2 &&
+	for j in a b c x; do
+		flux job wait-event -t 30 $(cat $j.id) start || return 1
+	done &&
+	flux resource list -no "{ncores} {ngpus}" -s allocated >allocated &&
+	test "$(cat allocated)" = "15 7"
+'
+test_expect_success 'each job on rank 0 has its share as its R says' '
+	for j in a b c; do
+		query $j && check_share $j || return 1
+	done
+'
+test_expect_success 'the shares on rank 0: cores and GPUs, counts, core fraction' '
+	test "$(share a 0 | pm_json "(d[\"ncores\"], d[\"ngpus\"], d[\"node_cores\"], d[\"node_gpus\"], d[\"core_fraction\"], d[\"exclusive\"])")" = "(4, 1, 8, 4, 0.5, False)" &&
+	test "$(share b 0 | pm_json "(d[\"ncores\"], d[\"ngpus\"], d[\"core_fraction\"], d[\"exclusive\"])")" = "(2, 2, 0.25, False)" &&
+	test "$(share c 0 | pm_json "(d[\"ncores\"], d[\"gpus\"], d[\"ngpus\"], d[\"core_fraction\"], d[\"exclusive\"])")" = "(1, '"''"', 0, 0.125, False)"
+'
+test_expect_success 'the jobs on rank 0 hold no core and no GPU twice' '
+	for j in a b c; do
+		share $j 0 | pm_json "d[\"cores\"] + \" \" + d[\"gpus\"]" || return 1
+	done >held &&
+	cat held &&
+	flux python -c "
+import sys
+from flux.idset import IDset
+cores, gpus = [], []
+for line in open(sys.argv[1]):
+    f = line.split()
+    cores += list(IDset(f[0]))
+    gpus += list(IDset(f[1] if len(f) > 1 else \"\"))
+sys.exit(0 if len(cores) == len(set(cores)) == 7 and len(gpus) == len(set(gpus)) == 3 else 1)
+" held
+'
+test_expect_success 'the exclusive job holds all of rank 1' '
+	query x && check_share x &&
+	test "$(share x 1 | pm_json "(d[\"cores\"], d[\"gpus\"], d[\"core_fraction\"], d[\"exclusive\"])")" = "('"'0-7'"', '"'0-3'"', 1, True)"
+'
+# three slots of 4 cores and a GPU: two on one rank, one on the other
+test_expect_success 'a job over both ranks has a different share on each' '
+	submit ab -n3 -c4 -g1 sleep 1 &&
+	query ab && check_share ab &&
+	share ab 0 >ab.0 && share ab 1 >ab.1 &&
+	test "$(pm_json "d[\"ncores\"]" <ab.0)" != "$(pm_json "d[\"ncores\"]" <ab.1)" &&
+	test $(($(pm_json "d[\"ncores\"]" <ab.0) + $(pm_json "d[\"ncores\"]" <ab.1))) = 12 &&
+	test $(($(pm_json "d[\"ngpus\"]" <ab.0) + $(pm_json "d[\"ngpus\"]" <ab.1))) = 3
+'
+test_expect_success 'a running job has its share too' '
+	submit run --requires=rank:1 -N1 -n1 -c3 -g2 sleep 30 &&
+	flux job wait-event -t 30 $(cat run.id) start &&
+	flux job info $(cat run.id) R >run.R &&
+	flux power-query -j $(cat run.id) -f json >run.json &&
+	test "$(pm_json "d[\"running\"]" <run.json)" = True &&
+	check_share run &&
+	flux cancel $(cat run.id)
+'
+test_expect_success 'a query by ranks and time (no job) has no share and no share_error' '
+	flux power-query --ranks=0-1 --start=$(($(date +%s) - 2)) -f json >ranks.json &&
+	test "$(pm_json "[\"share\" in r for r in d[\"ranks\"]], \"share_error\" in d" <ranks.json)" = "([False, False], False)"
+'
+test_expect_success 'without job-info the answer says why there is no share' '
+	flux module remove job-info &&
+	test_when_finished "flux module load job-info" &&
+	flux power-query -j $(cat a.id) -f json >nojobinfo.json &&
+	pm_json "d[\"share_error\"]" <nojobinfo.json >reason &&
+	cat reason &&
+	grep "reading the job.s R: job-info.lookup" reason &&
+	test "$(pm_json "[\"share\" in r for r in d[\"ranks\"]]" <nojobinfo.json)" = "[false]"
+'
+test_expect_success 'job-info back, the share is back' '
+	query a && check_share a
+'
+test_expect_success 'unload, remove the configuration' '
+	pm_unload_all &&
+	rm -rf "$PM_SHARE_CONF"
+'
+test_done
