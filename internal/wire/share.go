@@ -206,8 +206,16 @@ func copyDomains(ds []Domain) []Domain {
 	return append([]Domain{}, ds...)
 }
 
-// union of two sorted, distinct id lists.
+// union of two sorted, distinct id lists. Where one is empty it is the
+// other itself, not a copy: the ranks of one R_lite entry share its lists,
+// which nothing modifies.
 func union(a, b []uint32) []uint32 {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
 	out := make([]uint32, 0, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
