@@ -6,9 +6,15 @@
  * for this job over its run window so far, then:
  *   - log one line to the job's output:
  *       power: 12.4 kJ in 24.1 s, average 514 W over 4 nodes (cpu 4.8 kJ, ...)
- *   - set memo annotations user.energy_j, user.power_w, user.duration_s and
- *     user.power_presence (flux jobs -o '{annotations.user.energy_j}');
+ *     where a node was shared with other jobs, the line ends its parts with
+ *     what the nodes drew: (cpu ...; shared nodes drew 24.8 kJ);
+ *   - set memo annotations user.energy_j, user.power_w, user.node_energy_j,
+ *     user.node_power_w, user.duration_s and user.power_presence
+ *     (flux jobs -o '{annotations.user.energy_j}');
  *   - append a "power" event with the same figures to the exec eventlog.
+ * The energy and power are the job's own (the module's total: each rank's
+ * share of the node, doc/rpc.md); the node_ figures are what its nodes drew
+ * over the same time, equal to the job's where it had its nodes to itself.
  * On every shell, tell the local module (power-monitor.running) when the job
  * starts and when its local tasks are done, so that the samples the module
  * publishes to MQTT carry the jobid.
@@ -112,6 +118,18 @@ static double num (json_t *o, const char *key)
     return json_is_number (v) ? json_number_value (v) : 0.;
 }
 
+/* The node's figure of a total or rank, key "node_" KEY, or the job's own
+ * where the module gives none. */
+static double node_num (json_t *o, const char *key, double job)
+{
+    char k[64];
+    json_t *v;
+
+    snprintf (k, sizeof (k), "node_%s", key);
+    v = json_object_get (o, k);
+    return json_is_number (v) ? json_number_value (v) : job;
+}
+
 static void append_part (char *buf, size_t len, const char *name, double j, int *n)
 {
     char e[32];
@@ -134,10 +152,13 @@ static void report (struct power *p, json_t *resp)
     double energy = num (total, "energy_j");
     double duration = num (total, "duration_s");
     double power = num (total, "avg_power_w");
+    double node_energy = node_num (total, "energy_j", energy);
+    double node_power = node_num (total, "avg_power_w", power);
+    int shared = json_is_true (json_object_get (total, "shared"));
     double coverage = num (total, "coverage");
     const char *presence = json_string_value (json_object_get (total, "data_presence"));
     int nranks = (int)num (total, "ranks");
-    char e[32], parts[256] = "", cov[96] = "";
+    char e[32], ne[32], parts[256] = "", cov[96] = "";
     int n = 0;
 
     if (!presence)
@@ -145,6 +166,13 @@ static void report (struct power *p, json_t *resp)
     append_part (parts, sizeof (parts), "cpu", num (total, "cpu_energy_j"), &n);
     append_part (parts, sizeof (parts), "gpu", num (total, "gpu_energy_j"), &n);
     append_part (parts, sizeof (parts), "mem", num (total, "mem_energy_j"), &n);
+    if (shared) {
+        size_t used = strlen (parts);
+        fmt_energy (ne, sizeof (ne), node_energy);
+        snprintf (parts + used, sizeof (parts) - used, "%sshared nodes drew %s",
+                  n ? "; " : "", ne);
+        n++;
+    }
     if (strcmp (presence, "complete") != 0)
         /* truncated, not rounded: partial data never reads as 100% */
         snprintf (cov, sizeof (cov), "; %s data: %.1f%% of the job covered%s",
@@ -163,15 +191,27 @@ static void report (struct power *p, json_t *resp)
             const char *pr = json_string_value (json_object_get (r, "data_presence"));
             const char *why = json_string_value (json_object_get (r, "reason"));
             json_t *node = json_object_get (r, "node");
-            char rcov[96] = "";
+            json_t *job = json_object_get (r, "job");
+            double rj = num (node, "energy_j"), rw = num (node, "mean_w");
+            char rcov[96] = "", rnode[96] = "";
+            /* the job's figures on the rank where the module charged it a
+             * share; the node's beside them where that share is not all */
+            if (json_is_object (job)) {
+                if (!json_is_true (json_object_get (job, "exclusive"))) {
+                    fmt_energy (ne, sizeof (ne), rj);
+                    snprintf (rnode, sizeof (rnode), " (node %s, %.0f W)", ne, rw);
+                }
+                rj = num (job, "energy_j");
+                rw = num (job, "mean_w");
+            }
             if (pr && strcmp (pr, "complete") != 0)
                 snprintf (rcov, sizeof (rcov), " (%.1f%% covered%s%s)",
                           (double)(long)(1000. * num (r, "coverage")) / 10.,
                           why ? ": " : "", why ? why : "");
-            fmt_energy (e, sizeof (e), num (node, "energy_j"));
-            shell_log ("rank %d (%s): %s, average %.0f W, %s%s",
+            fmt_energy (e, sizeof (e), rj);
+            shell_log ("rank %d (%s): %s, average %.0f W%s, %s%s",
                        (int)num (r, "rank"), host ? host : "?", e,
-                       num (node, "mean_w"), pr ? pr : "?", rcov);
+                       rw, rnode, pr ? pr : "?", rcov);
         }
         json_array_foreach (missing, i, r) {
             const char *reason = json_string_value (json_object_get (r, "reason"));
@@ -183,11 +223,13 @@ static void report (struct power *p, json_t *resp)
     /* Memo: annotations.user.* survive the job's end. */
     track (p,
            flux_rpc_pack (p->h, "job-manager.memo", FLUX_NODEID_ANY, 0,
-                          "{s:I s:{s:f s:f s:f s:s}}",
+                          "{s:I s:{s:f s:f s:f s:f s:f s:s}}",
                           "id", (json_int_t)p->id,
                           "memo",
                           "energy_j", energy,
                           "power_w", power,
+                          "node_energy_j", node_energy,
+                          "node_power_w", node_power,
                           "duration_s", duration,
                           "power_presence", presence),
            "set the energy memo");
@@ -198,12 +240,14 @@ static void report (struct power *p, json_t *resp)
     flux_kvs_txn_t *txn = NULL;
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
-    if (!(entry = json_pack ("{s:f s:s s:{s:f s:f s:f s:f s:f s:f s:f s:s s:i s:i}}",
+    if (!(entry = json_pack ("{s:f s:s s:{s:f s:f s:f s:f s:f s:f s:f s:f s:f s:s s:i s:i}}",
                              "timestamp", ts.tv_sec + ts.tv_nsec / 1e9,
                              "name", "power",
                              "context",
                                "energy_j", energy,
                                "power_w", power,
+                               "node_energy_j", node_energy,
+                               "node_power_w", node_power,
                                "duration_s", duration,
                                "cpu_energy_j", num (total, "cpu_energy_j"),
                                "gpu_energy_j", num (total, "gpu_energy_j"),
