@@ -277,8 +277,10 @@ func (q *jobQuery) onInstanceR(fu *fluxbind.Future) {
 }
 
 // setShares sets the share of each rank that answered, from the job's R
-// and the instance's. Where they do not fit together the instance's R may
-// have changed (flux resource reload): the next query reads it again.
+// and the instance's, and with it the job's part of the rank's figures
+// (wire.Charge: job, or job_error), which the totals sum. Where they do
+// not fit together the instance's R may have changed (flux resource
+// reload): the next query reads it again.
 func (q *jobQuery) setShares() {
 	if q.jobR != nil && q.m.instanceR != nil {
 		stale := false
@@ -295,6 +297,7 @@ func (q *jobQuery) setShares() {
 		if stale {
 			q.m.instanceR = nil
 		}
+		wire.Charge(q.resp.Ranks)
 	}
 	q.resp.ShareError = strings.Join(q.shareErr, "; ")
 }

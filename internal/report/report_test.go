@@ -82,7 +82,7 @@ func TestJSON(t *testing.T) {
 // rank without one has no share field; share_error says why.
 func TestJSONShare(t *testing.T) {
 	resp := sample()
-	resp.Ranks[0].Share = &wire.Share{Cores: "0-3", GPUs: "1", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5}
+	resp.Ranks[0].Share = &wire.Share{Cores: "0-3", GPUs: "1", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.5}
 	resp.Ranks = append(resp.Ranks, wire.RankResult{Rank: 2, Hostname: "node2", Source: "variorum"})
 	resp.ShareError = "the instance's R has no rank 2"
 	var b bytes.Buffer
@@ -99,7 +99,7 @@ func TestJSONShare(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"cores":"0-3","gpus":"1","ncores":4,"ngpus":1,"node_cores":8,"node_gpus":4,"core_fraction":0.5,"exclusive":false}`
+	want := `{"cores":"0-3","gpus":"1","ncores":4,"ngpus":1,"node_cores":8,"node_gpus":4,"node_gpu_ids":"0-3","core_fraction":0.5,"exclusive":false}`
 	var got bytes.Buffer
 	if doc.Ranks[0].Share == nil || json.Compact(&got, *doc.Ranks[0].Share) != nil || got.String() != want {
 		t.Errorf("rank 0 share %s, want %s", got.String(), want)

@@ -10,10 +10,12 @@ import (
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 )
 
-// goldenResponse sets every field of a QueryResponse: two answered ranks
-// (one measured with every kind of domain and a share of the node, one
-// without a source, whose domain lists are empty or absent, and without a
-// share, which share_error explains) and a missing rank.
+// goldenResponse sets every field of a QueryResponse: three answered ranks
+// (one measured with every kind of domain, a share of the node and the
+// job's part of it, one without a source, whose domain lists are empty or
+// absent, and without a share, which share_error explains, and one whose
+// share names a GPU its reading does not have: a job_error) and a missing
+// rank.
 func goldenResponse() QueryResponse {
 	uid := uint32(1001)
 	d := func(kind string, i int, e float64, method, src string) aggregate.Domain {
@@ -34,15 +36,18 @@ func goldenResponse() QueryResponse {
 	}
 	resp := QueryResponse{
 		ID: 1234, JobID: "ƒ2eoTe1ogb", UserID: &uid, State: "RUN", Running: true,
-		Start: 100.25, End: 110.25, RankSet: "0-2",
+		Start: 100.25, End: 110.25, RankSet: "0-3",
 		Ranks: []RankResult{
 			{Rank: 0, Hostname: "node0", Source: "rapl+nvml", Aggregate: FromAggregate(measured),
-				Share: &Share{Cores: "0-3", GPUs: "0", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5}},
+				Share: &Share{Cores: "0-3", GPUs: "0", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 1, NodeGPUIDs: "0", CoreFraction: 0.5}},
 			{Rank: 2, Hostname: "node2", Source: "none", Aggregate: FromAggregate(none)},
+			{Rank: 3, Hostname: "node3", Source: "rapl+nvml", Aggregate: FromAggregate(measured),
+				Share: &Share{Cores: "0-7", GPUs: "1", NCores: 8, NGPUs: 1, NodeCores: 8, NodeGPUs: 2, NodeGPUIDs: "0-1", CoreFraction: 1}},
 		},
 		Missing:    []Missing{{Rank: 1, Hostname: "node1", Reason: ReasonNoAnswer, Error: "no answer within 10s"}},
 		ShareError: "the instance's R has no rank 2",
 	}
+	Charge(resp.Ranks)
 	Summarize(&resp)
 	return resp
 }

@@ -121,15 +121,19 @@ type WindowRequest struct {
 }
 
 // RankResult is one rank's answer: who it is, where its data came from, and
-// the aggregate of its samples over the window. Share, in the answer about a
-// job, is what the job holds on the rank; the rank that answers the query
-// sets it from the R's (a window request's answer has none).
+// the aggregate of its samples over the window (the node's figures). Share,
+// in the answer about a job, is what the job holds on the rank; the rank
+// that answers the query sets it from the R's (a window request's answer
+// has none), and with it Job, the job's part of the rank's figures
+// (Attribute), or JobError, why that part could not be computed.
 type RankResult struct {
 	Rank     uint32 `json:"rank"`
 	Hostname string `json:"hostname"`
 	Source   string `json:"source"`
 	Aggregate
-	Share *Share `json:"share,omitempty"`
+	Share    *Share      `json:"share,omitempty"`
+	Job      *JobFigures `json:"job,omitempty"`
+	JobError string      `json:"job_error,omitempty"`
 }
 
 // Aggregate is one rank's aggregate over a window as sent: the fields of
@@ -200,20 +204,26 @@ type Missing struct {
 	Error    string `json:"error,omitempty"`
 }
 
-// Total sums a job over all its ranks. Energies are joules over the covered
-// part of the window; Coverage counts missing ranks as uncovered.
+// Total sums a job over all its ranks (Totals). Energies are joules over
+// the covered part of the window; Coverage counts missing ranks as
+// uncovered. EnergyJ, AvgPowerW and the domain energies are the job's; the
+// nodes' sums are beside them.
 type Total struct {
-	EnergyJ    float64 `json:"energy_j"`
-	DurationS  float64 `json:"duration_s"`
-	AvgPowerW  float64 `json:"avg_power_w"`
-	CPUEnergyJ float64 `json:"cpu_energy_j"`
-	MemEnergyJ float64 `json:"mem_energy_j"`
-	GPUEnergyJ float64 `json:"gpu_energy_j"`
-	Samples    int     `json:"samples"`
-	Ranks      int     `json:"ranks"`    // ranks in the request
-	Answered   int     `json:"answered"` // ranks that answered
-	Coverage   float64 `json:"coverage"`
-	Presence   string  `json:"data_presence"`
+	EnergyJ       float64 `json:"energy_j"`
+	DurationS     float64 `json:"duration_s"`
+	AvgPowerW     float64 `json:"avg_power_w"`
+	CPUEnergyJ    float64 `json:"cpu_energy_j"`
+	MemEnergyJ    float64 `json:"mem_energy_j"`
+	GPUEnergyJ    float64 `json:"gpu_energy_j"`
+	NodeEnergyJ   float64 `json:"node_energy_j"`    // the node energy of every rank
+	NodeAvgPowerW float64 `json:"node_avg_power_w"` // NodeEnergyJ / DurationS
+	Shared        bool    `json:"shared"`           // some rank's share is not exclusive
+	JobErrors     int     `json:"job_errors"`       // ranks with a job_error, charged nothing
+	Samples       int     `json:"samples"`
+	Ranks         int     `json:"ranks"`    // ranks in the request
+	Answered      int     `json:"answered"` // ranks that answered
+	Coverage      float64 `json:"coverage"`
+	Presence      string  `json:"data_presence"`
 }
 
 // QueryResponse is the answer to TopicQuery.

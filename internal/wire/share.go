@@ -17,6 +17,7 @@ type Share struct {
 	NGPUs        int     `json:"ngpus"`         // the job's GPUs on the rank
 	NodeCores    int     `json:"node_cores"`    // the cores the instance's R holds on the rank
 	NodeGPUs     int     `json:"node_gpus"`     // the GPUs the instance's R holds on the rank
+	NodeGPUIDs   string  `json:"node_gpu_ids"`  // RFC 22 idset of those GPUs, "" for none
 	CoreFraction float64 `json:"core_fraction"` // NCores / NodeCores
 	Exclusive    bool    `json:"exclusive"`     // the job holds every core and GPU of the rank
 }
@@ -107,7 +108,7 @@ func ShareOf(rank uint32, job, instance Resources) (Share, error) {
 	return Share{
 		Cores: FormatIDSet(j.Cores), GPUs: FormatIDSet(j.GPUs),
 		NCores: len(j.Cores), NGPUs: len(j.GPUs),
-		NodeCores: len(n.Cores), NodeGPUs: len(n.GPUs),
+		NodeCores: len(n.Cores), NodeGPUs: len(n.GPUs), NodeGPUIDs: FormatIDSet(n.GPUs),
 		CoreFraction: float64(len(j.Cores)) / float64(len(n.Cores)),
 		Exclusive:    len(j.Cores) == len(n.Cores) && len(j.GPUs) == len(n.GPUs),
 	}, nil
@@ -130,16 +131,23 @@ type JobFigures struct {
 // there:
 //
 //	energy = the energy of the job's GPUs (each whole, reading gpu k is R's gpu k)
-//	       + core fraction x max(0, node energy - energy of all the node's GPUs)
+//	       + core fraction x max(0, node energy - energy of the instance's GPUs)
+//
+// "The instance's GPUs" are those the instance's R holds on the rank
+// (Share.NodeGPUIDs): only they can be given to a job. A GPU that the
+// reading sees but the instance does not hold is part of the rest of the
+// node, split by the core fraction like the rest.
 //
 // Per domain: the job's GPUs whole, each CPU socket and memory domain x the
-// core fraction, and the rest of the node (node - cpu - mem - all GPUs, not
-// below 0) x the core fraction. A job that is exclusive on the rank gets
-// the node's figures. Jobs that share a rank at the same time never sum
-// above the node's energy (as long as the node's GPUs do not alone read
-// more than the node). A rank with no measured node energy charges nothing
-// (its reason says why). A GPU of the share that the reading does not have,
-// or does not measure, is an error, not a guess.
+// core fraction (sockets are charged by the core fraction, not by which
+// socket the job's cores sit on), and the rest of the node (node - cpu -
+// mem - the instance's GPUs, not below 0) x the core fraction. A job that
+// is exclusive on the rank (every core and GPU of the instance's R there)
+// gets the node's figures. Jobs that share a rank at the same time never
+// sum above the node's energy (as long as the instance's GPUs do not alone
+// read more than the node). A rank with no measured node energy charges
+// nothing (its reason says why). A GPU of the share that the reading does
+// not have, or does not measure, is an error, not a guess.
 func Attribute(r RankResult, s Share) (JobFigures, error) {
 	if s.Exclusive {
 		f := JobFigures{Exclusive: true, CoreFraction: 1, EnergyJ: r.Node.EnergyJ, MeanW: r.Node.MeanW,
@@ -154,6 +162,16 @@ func Attribute(r RankResult, s Share) (JobFigures, error) {
 	gpus, err := ParseIDSet(s.GPUs)
 	if err != nil {
 		return JobFigures{}, fmt.Errorf("rank %d: the share's GPUs: %v", r.Rank, err)
+	}
+	nodeGPUs, err := ParseIDSet(s.NodeGPUIDs)
+	if err != nil {
+		return JobFigures{}, fmt.Errorf("rank %d: the share's node GPUs: %v", r.Rank, err)
+	}
+	if len(nodeGPUs) != s.NodeGPUs {
+		return JobFigures{}, fmt.Errorf("rank %d: the share counts %d node GPUs but lists %q", r.Rank, s.NodeGPUs, s.NodeGPUIDs)
+	}
+	if extra := minus(gpus, nodeGPUs); len(extra) > 0 {
+		return JobFigures{}, fmt.Errorf("rank %d: the job's GPUs %s are not among the instance's (%q)", r.Rank, FormatIDSet(extra), s.NodeGPUIDs)
 	}
 	f := JobFigures{CoreFraction: cf, CPU: scaleDomains(r.CPU, cf), Mem: scaleDomains(r.Mem, cf), GPU: []Domain{}}
 	if !r.Node.Measured {
@@ -172,13 +190,37 @@ func Attribute(r RankResult, s Share) (JobFigures, error) {
 		f.GPU = append(f.GPU, *d)
 		jobGPU += d.EnergyJ
 	}
-	allGPU := sumEnergy(r.GPU)
-	f.EnergyJ = jobGPU + cf*math.Max(0, r.Node.EnergyJ-allGPU)
-	f.RestJ = cf * math.Max(0, r.Node.EnergyJ-sumEnergy(r.CPU)-sumEnergy(r.Mem)-allGPU)
+	instGPU := 0.0
+	for _, k := range nodeGPUs {
+		if d := findGPU(r.GPU, k); d != nil && d.Measured {
+			instGPU += d.EnergyJ
+		}
+	}
+	f.EnergyJ = jobGPU + cf*math.Max(0, r.Node.EnergyJ-instGPU)
+	f.RestJ = cf * math.Max(0, r.Node.EnergyJ-sumEnergy(r.CPU)-sumEnergy(r.Mem)-instGPU)
 	if r.CoveredS > 0 {
 		f.MeanW = f.EnergyJ / r.CoveredS
 	}
 	return f, nil
+}
+
+// Charge sets the job's part of each rank that has a share: Job from
+// Attribute, or JobError with the reason it failed. Ranks without a share
+// are left as they are (Totals charges them the node's figures).
+func Charge(ranks []RankResult) {
+	for i := range ranks {
+		r := &ranks[i]
+		r.Job, r.JobError = nil, ""
+		if r.Share == nil {
+			continue
+		}
+		f, err := Attribute(*r, *r.Share)
+		if err != nil {
+			r.JobError = err.Error()
+			continue
+		}
+		r.Job = &f
+	}
 }
 
 func findGPU(ds []Domain, k uint32) *Domain {

@@ -61,14 +61,14 @@ func TestShareOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Share{Cores: "4-5", GPUs: "", NCores: 2, NGPUs: 0, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.25}); s0 != want {
+	if want := (Share{Cores: "4-5", GPUs: "", NCores: 2, NGPUs: 0, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.25}); s0 != want {
 		t.Errorf("rank 0: %+v, want %+v", s0, want)
 	}
 	s1, err := ShareOf(1, job, inst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Share{Cores: "0-7", GPUs: "0-3", NCores: 8, NGPUs: 4, NodeCores: 8, NodeGPUs: 4, CoreFraction: 1, Exclusive: true}); s1 != want {
+	if want := (Share{Cores: "0-7", GPUs: "0-3", NCores: 8, NGPUs: 4, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 1, Exclusive: true}); s1 != want {
 		t.Errorf("rank 1: %+v, want %+v", s1, want)
 	}
 	// every core but not every GPU is not exclusive
@@ -139,7 +139,7 @@ func attribute(t *testing.T, r RankResult, s Share) JobFigures {
 // and half the rest, summing to the node.
 func TestAttributeClosedForm(t *testing.T) {
 	r := reading()
-	a := attribute(t, r, Share{Cores: "0-3", GPUs: "2", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5})
+	a := attribute(t, r, Share{Cores: "0-3", GPUs: "2", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.5})
 	// 600 + 0.5 x (5200 - 2200)
 	if !near(a.EnergyJ, 2100) || !near(a.MeanW, 210) || !near(a.RestJ, 300) || a.Exclusive || a.CoreFraction != 0.5 {
 		t.Errorf("job a: %+v", a)
@@ -161,7 +161,7 @@ func TestAttributeClosedForm(t *testing.T) {
 		t.Errorf("job a domains sum to %g, energy %g", sum, a.EnergyJ)
 	}
 
-	b := attribute(t, r, Share{Cores: "4-7", GPUs: "0-1,3", NCores: 4, NGPUs: 3, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5})
+	b := attribute(t, r, Share{Cores: "4-7", GPUs: "0-1,3", NCores: 4, NGPUs: 3, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.5})
 	// 400 + 500 + 700 + 0.5 x 3000
 	if !near(b.EnergyJ, 3100) || !reflect.DeepEqual(energies(b.GPU), []float64{400, 500, 700}) {
 		t.Errorf("job b: %+v", b)
@@ -176,7 +176,7 @@ func TestAttributeClosedForm(t *testing.T) {
 
 func TestAttributeExclusiveIsTheNode(t *testing.T) {
 	r := reading()
-	f := attribute(t, r, Share{Cores: "0-7", GPUs: "0-3", NCores: 8, NGPUs: 4, NodeCores: 8, NodeGPUs: 4, CoreFraction: 1, Exclusive: true})
+	f := attribute(t, r, Share{Cores: "0-7", GPUs: "0-3", NCores: 8, NGPUs: 4, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 1, Exclusive: true})
 	if f.EnergyJ != 5200 || f.MeanW != 520 || !f.Exclusive || f.CoreFraction != 1 || !near(f.RestJ, 600) {
 		t.Errorf("exclusive: %+v", f)
 	}
@@ -184,7 +184,7 @@ func TestAttributeExclusiveIsTheNode(t *testing.T) {
 		t.Errorf("exclusive domains are not the node's: %+v", f)
 	}
 	// the same share without the flag comes to the same energy by the rule
-	s := Share{Cores: "0-7", GPUs: "0-3", NCores: 8, NGPUs: 4, NodeCores: 8, NodeGPUs: 4, CoreFraction: 1}
+	s := Share{Cores: "0-7", GPUs: "0-3", NCores: 8, NGPUs: 4, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 1}
 	if g := attribute(t, r, s); !near(g.EnergyJ, 5200) {
 		t.Errorf("all cores and GPUs by the rule: %g", g.EnergyJ)
 	}
@@ -196,7 +196,7 @@ func TestAttributeNoGPUs(t *testing.T) {
 	r := reading()
 	sum := 0.0
 	for c := 0; c < 8; c++ {
-		f := attribute(t, r, Share{Cores: FormatIDSet([]uint32{uint32(c)}), NCores: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.125})
+		f := attribute(t, r, Share{Cores: FormatIDSet([]uint32{uint32(c)}), NCores: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.125})
 		if !near(f.EnergyJ, 375) || len(f.GPU) != 0 || f.GPU == nil {
 			t.Fatalf("single-core job: %+v, want 375 J and no GPU", f)
 		}
@@ -208,7 +208,7 @@ func TestAttributeNoGPUs(t *testing.T) {
 }
 
 func TestAttributeReasons(t *testing.T) {
-	half := Share{Cores: "0-3", GPUs: "4", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 5, CoreFraction: 0.5}
+	half := Share{Cores: "0-3", GPUs: "4", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 5, NodeGPUIDs: "0-4", CoreFraction: 0.5}
 	if _, err := Attribute(reading(), half); err == nil || !strings.Contains(err.Error(), "gpu 4, which the rank's reading does not have (it reads 4 GPUs)") {
 		t.Errorf("a GPU the reading does not have: %v", err)
 	}
@@ -241,7 +241,7 @@ func TestAttributeReasons(t *testing.T) {
 // nothing (its reason says why), without an error for the share's GPUs.
 func TestAttributeNothingMeasured(t *testing.T) {
 	r := RankResult{Rank: 2, Aggregate: Aggregate{Presence: "none", Reason: ReasonNoSource, Node: Domain{Kind: "node", Index: -1}, CPU: []Domain{}}}
-	f, err := Attribute(r, Share{Cores: "0-3", GPUs: "0", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5})
+	f, err := Attribute(r, Share{Cores: "0-3", GPUs: "0", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.5})
 	if err != nil || f.EnergyJ != 0 || f.MeanW != 0 || len(f.GPU) != 0 {
 		t.Errorf("nothing measured: %+v, %v", f, err)
 	}
@@ -253,7 +253,7 @@ func TestAttributeNothingMeasured(t *testing.T) {
 func TestAttributeGPUsAboveNode(t *testing.T) {
 	r := reading()
 	r.Node.EnergyJ = 2000
-	f := attribute(t, r, Share{Cores: "0-3", GPUs: "3", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.5})
+	f := attribute(t, r, Share{Cores: "0-3", GPUs: "3", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.5})
 	if f.EnergyJ != 700 || f.RestJ != 0 {
 		t.Errorf("GPUs above the node: %+v", f)
 	}
@@ -284,7 +284,7 @@ func TestAttributeNeverAboveTheNode(t *testing.T) {
 		sum := 0.0
 		for j := 0; j < jobs; j++ {
 			s := Share{Cores: FormatIDSet(cores[j]), GPUs: FormatIDSet(gpus[j]), NCores: len(cores[j]), NGPUs: len(gpus[j]),
-				NodeCores: 8, NodeGPUs: 4, CoreFraction: float64(len(cores[j])) / 8,
+				NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: float64(len(cores[j])) / 8,
 				Exclusive: len(cores[j]) == 8 && len(gpus[j]) == 4}
 			sum += attribute(t, r, s).EnergyJ
 		}
@@ -306,4 +306,135 @@ func sumGPUs(r RankResult, gpus [][]uint32) float64 {
 		}
 	}
 	return s
+}
+
+// TestAttributeGPUsOutsideTheInstance: the GPUs subtracted before the split
+// by cores are those the instance's R holds, not every GPU the reading
+// sees. A test instance on a machine without GPUs (R with no GPUs) under a
+// source that reads 4: a job with 1 of 2 cores is charged half the node,
+// GPUs included, and the two halves sum to the node.
+func TestAttributeGPUsOutsideTheInstance(t *testing.T) {
+	r := reading()
+	half := Share{Cores: "0", NCores: 1, NodeCores: 2, CoreFraction: 0.5}
+	f := attribute(t, r, half)
+	// 0.5 x 5200; the rest is 0.5 x (5200 - 2000 - 400), the GPUs in it
+	if !near(f.EnergyJ, 2600) || !near(f.MeanW, 260) || !near(f.RestJ, 1400) || len(f.GPU) != 0 {
+		t.Errorf("half of a rank whose R has no GPUs: %+v, want 2600 J, rest 1400 J, no GPU", f)
+	}
+	if sum := sumEnergy(f.CPU) + sumEnergy(f.Mem) + sumEnergy(f.GPU) + f.RestJ; !near(sum, f.EnergyJ) {
+		t.Errorf("domains sum to %g, energy %g", sum, f.EnergyJ)
+	}
+	other := attribute(t, r, Share{Cores: "1", NCores: 1, NodeCores: 2, CoreFraction: 0.5})
+	if !near(f.EnergyJ+other.EnergyJ, r.Node.EnergyJ) {
+		t.Errorf("the two halves sum to %g, the node drew %g", f.EnergyJ+other.EnergyJ, r.Node.EnergyJ)
+	}
+	// both cores and no GPU is exclusive there: the node's figures
+	excl := attribute(t, r, Share{Cores: "0-1", NCores: 2, NodeCores: 2, CoreFraction: 1, Exclusive: true})
+	if excl.EnergyJ != r.Node.EnergyJ || !reflect.DeepEqual(excl.GPU, r.GPU) {
+		t.Errorf("exclusive on a rank whose R has no GPUs: %+v, want the node's", excl)
+	}
+	// the instance holds gpus 0-1 of the 4 read: 2 and 3 (1300 J) are the rest's
+	s := Share{Cores: "0-3", GPUs: "1", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 2, NodeGPUIDs: "0-1", CoreFraction: 0.5}
+	g := attribute(t, r, s)
+	// 500 + 0.5 x (5200 - 900); rest 0.5 x (5200 - 2000 - 400 - 900)
+	if !near(g.EnergyJ, 2650) || !near(g.RestJ, 950) || !reflect.DeepEqual(energies(g.GPU), []float64{500}) {
+		t.Errorf("gpu 1 of an instance that holds gpus 0-1: %+v, want 2650 J, rest 950 J", g)
+	}
+	s2 := Share{Cores: "4-7", GPUs: "0", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 2, NodeGPUIDs: "0-1", CoreFraction: 0.5}
+	if sum := g.EnergyJ + attribute(t, r, s2).EnergyJ; !near(sum, r.Node.EnergyJ) {
+		t.Errorf("two jobs holding the instance's whole rank sum to %g, the node drew %g", sum, r.Node.EnergyJ)
+	}
+}
+
+// TestAttributeShareMismatch: a share whose node GPUs do not agree with
+// themselves, or whose job holds a GPU outside them, is an error, never a
+// GPU charged twice.
+func TestAttributeShareMismatch(t *testing.T) {
+	for _, c := range []struct {
+		s    Share
+		want string
+	}{
+		{Share{Cores: "0", GPUs: "0", NCores: 1, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, CoreFraction: 0.125}, `counts 4 node GPUs but lists ""`},
+		{Share{Cores: "0", GPUs: "3", NCores: 1, NGPUs: 1, NodeCores: 8, NodeGPUs: 2, NodeGPUIDs: "0-1", CoreFraction: 0.125}, `the job's GPUs 3 are not among the instance's ("0-1")`},
+		{Share{Cores: "0", NCores: 1, NodeCores: 8, NodeGPUs: 1, NodeGPUIDs: "y", CoreFraction: 0.125}, "the share's node GPUs"},
+	} {
+		if f, err := Attribute(reading(), c.s); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Attribute(%+v): %+v, %v; want an error with %q", c.s, f, err, c.want)
+		}
+	}
+}
+
+// TestAttributeNeverAboveTheNodeOutsideGPUs: as TestAttributeNeverAboveTheNode
+// where the instance holds only some of the GPUs the reading sees: jobs at
+// the same time sum to no more than the node, and to the node when every
+// core is held and every instance GPU is held.
+func TestAttributeNeverAboveTheNodeOutsideGPUs(t *testing.T) {
+	r := reading()
+	rng := rand.New(rand.NewSource(2))
+	for trial := 0; trial < 1000; trial++ {
+		inst := []uint32{}
+		for g := uint32(0); g < 4; g++ {
+			if rng.Intn(2) == 0 {
+				inst = append(inst, g)
+			}
+		}
+		jobs := 1 + rng.Intn(4)
+		cores := make([][]uint32, jobs)
+		gpus := make([][]uint32, jobs)
+		heldCores, heldGPUs := 0, 0
+		for c := uint32(0); c < 8; c++ {
+			if j := rng.Intn(jobs + 1); j < jobs {
+				cores[j] = append(cores[j], c)
+				heldCores++
+			}
+		}
+		for _, g := range inst {
+			if j := rng.Intn(jobs + 1); j < jobs {
+				gpus[j] = append(gpus[j], g)
+				heldGPUs++
+			}
+		}
+		sum := 0.0
+		for j := 0; j < jobs; j++ {
+			s := Share{Cores: FormatIDSet(cores[j]), GPUs: FormatIDSet(gpus[j]), NCores: len(cores[j]), NGPUs: len(gpus[j]),
+				NodeCores: 8, NodeGPUs: len(inst), NodeGPUIDs: FormatIDSet(inst), CoreFraction: float64(len(cores[j])) / 8,
+				Exclusive: len(cores[j]) == 8 && len(gpus[j]) == len(inst)}
+			sum += attribute(t, r, s).EnergyJ
+		}
+		if sum > r.Node.EnergyJ*(1+1e-12) {
+			t.Fatalf("trial %d: instance gpus %v, %d jobs (cores %v, gpus %v) sum to %g, above the node's %g", trial, inst, jobs, cores, gpus, sum, r.Node.EnergyJ)
+		}
+		if heldCores == 8 && heldGPUs == len(inst) && !near(sum, r.Node.EnergyJ) {
+			t.Fatalf("trial %d: instance gpus %v all held with every core, sum %g, want the node's %g", trial, inst, sum, r.Node.EnergyJ)
+		}
+	}
+}
+
+// TestCharge: each rank with a share gets its Job or its JobError; a rank
+// without one is left alone; a second Charge replaces the first.
+func TestCharge(t *testing.T) {
+	noShare := reading()
+	noShare.Rank = 1
+	bad := reading()
+	bad.Rank = 2
+	bad.Share = &Share{Cores: "0", GPUs: "3", NCores: 1, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.125}
+	bad.GPU = bad.GPU[:2]
+	good := reading()
+	good.Share = &Share{Cores: "0-3", GPUs: "2", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.5}
+	ranks := []RankResult{good, noShare, bad}
+	Charge(ranks)
+	if ranks[0].Job == nil || !near(ranks[0].Job.EnergyJ, 2100) || ranks[0].JobError != "" {
+		t.Errorf("rank with a share: job %+v, error %q", ranks[0].Job, ranks[0].JobError)
+	}
+	if ranks[1].Job != nil || ranks[1].JobError != "" {
+		t.Errorf("rank without a share: job %+v, error %q", ranks[1].Job, ranks[1].JobError)
+	}
+	if ranks[2].Job != nil || !strings.Contains(ranks[2].JobError, "rank 2: the job holds gpu 3, which the rank's reading does not have") {
+		t.Errorf("rank whose GPU is not read: job %+v, error %q", ranks[2].Job, ranks[2].JobError)
+	}
+	ranks[2].Share = nil
+	Charge(ranks)
+	if ranks[2].Job != nil || ranks[2].JobError != "" {
+		t.Errorf("a share removed, Charge again: job %+v, error %q", ranks[2].Job, ranks[2].JobError)
+	}
 }

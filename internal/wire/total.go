@@ -27,12 +27,18 @@ func Summarize(resp *QueryResponse) {
 // summaries sent to the exporters and the agent's summary of its run all
 // come from here.
 //
-// Energy sums the node energy of every rank (measured node power, or the sum
-// of its domains where the platform has no node sensor); cpu, mem and gpu
-// energies sum those domains. Duration is the window length. Average power is
-// energy / duration, the job's mean draw over the whole window: where
+// Energy sums the job's energy on every rank: its part of the rank (Job,
+// from Attribute) where its share is known, nothing where the share is
+// known but its part could not be computed (JobError; JobErrors counts
+// them), and the rank's node energy (measured node power, or the sum of its
+// domains where the platform has no node sensor) where no share is known (a
+// query by ranks and interval, or the R's could not be read). cpu, mem and
+// gpu energies sum those domains alike. NodeEnergyJ sums the node energy of
+// every rank whatever the share. Duration is the window length. Average
+// power is energy / duration, the mean draw over the whole window: where
 // coverage is below 1 (gaps, missing ranks) it is lower than the sum of the
-// ranks' means, and the presence says so.
+// ranks' means, and the presence says so. Shared says that the job held
+// only part of some rank.
 // Coverage is the covered rank-seconds over ranks x duration, so a rank that
 // did not answer counts as uncovered; presence is complete only when every
 // rank answered with complete data.
@@ -45,11 +51,26 @@ func Totals(start, end float64, ranks []RankResult, missing int) Total {
 	covered := 0.0
 	complete := missing == 0
 	for i := range ranks {
-		r := &ranks[i].Aggregate
-		t.EnergyJ += r.Node.EnergyJ
-		t.CPUEnergyJ += sumEnergy(r.CPU)
-		t.MemEnergyJ += sumEnergy(r.Mem)
-		t.GPUEnergyJ += sumEnergy(r.GPU)
+		rr := &ranks[i]
+		r := &rr.Aggregate
+		switch {
+		case rr.Job != nil:
+			t.EnergyJ += rr.Job.EnergyJ
+			t.CPUEnergyJ += sumEnergy(rr.Job.CPU)
+			t.MemEnergyJ += sumEnergy(rr.Job.Mem)
+			t.GPUEnergyJ += sumEnergy(rr.Job.GPU)
+		case rr.JobError != "":
+			t.JobErrors++
+		default:
+			t.EnergyJ += r.Node.EnergyJ
+			t.CPUEnergyJ += sumEnergy(r.CPU)
+			t.MemEnergyJ += sumEnergy(r.Mem)
+			t.GPUEnergyJ += sumEnergy(r.GPU)
+		}
+		if rr.Share != nil && !rr.Share.Exclusive {
+			t.Shared = true
+		}
+		t.NodeEnergyJ += r.Node.EnergyJ
 		t.Samples += r.Samples
 		covered += r.CoveredS
 		if r.Presence != aggregate.PresenceComplete {
@@ -58,6 +79,7 @@ func Totals(start, end float64, ranks []RankResult, missing int) Total {
 	}
 	if t.DurationS > 0 {
 		t.AvgPowerW = t.EnergyJ / t.DurationS
+		t.NodeAvgPowerW = t.NodeEnergyJ / t.DurationS
 		if t.Ranks > 0 {
 			t.Coverage = math.Min(1, covered/(float64(t.Ranks)*t.DurationS))
 		}

@@ -32,7 +32,8 @@ func TestSummarizeComplete(t *testing.T) {
 	tot := resp.Total
 	// 2000+3000 J over 10 s: 500 W; unmeasured cpu1 (99 J) is not counted.
 	if !near(tot.EnergyJ, 5000) || !near(tot.AvgPowerW, 500) || !near(tot.DurationS, 10) ||
-		!near(tot.CPUEnergyJ, 1800) || !near(tot.GPUEnergyJ, 2400) || tot.MemEnergyJ != 0 {
+		!near(tot.CPUEnergyJ, 1800) || !near(tot.GPUEnergyJ, 2400) || tot.MemEnergyJ != 0 ||
+		!near(tot.NodeEnergyJ, 5000) || !near(tot.NodeAvgPowerW, 500) || tot.Shared || tot.JobErrors != 0 {
 		t.Fatalf("totals %+v", tot)
 	}
 	if tot.Presence != aggregate.PresenceComplete || !near(tot.Coverage, 1) || tot.Samples != 20 || tot.Ranks != 2 || tot.Answered != 2 {
@@ -73,5 +74,36 @@ func TestSummarizeNothing(t *testing.T) {
 	Summarize(&resp)
 	if resp.Total.Presence != aggregate.PresenceNone {
 		t.Fatalf("presence %q, want none", resp.Total.Presence)
+	}
+}
+
+// TestTotalsCharge: the totals sum the job's part of each rank (Job), 0
+// where it failed (JobError, counted), and the node's figures where no
+// share is known; the nodes' sums are beside them.
+func TestTotalsCharge(t *testing.T) {
+	job := rank(0, 2000, 800, 900, 10, aggregate.PresenceComplete)
+	job.Share = &Share{Cores: "0-3", NCores: 4, NodeCores: 8, CoreFraction: 0.5}
+	job.Job = &JobFigures{CoreFraction: 0.5, EnergyJ: 1000, CPU: []Domain{{Kind: "cpu", Measured: true, EnergyJ: 400}},
+		Mem: []Domain{{Kind: "mem", Measured: true, EnergyJ: 50}}, GPU: []Domain{{Kind: "gpu", Measured: true, EnergyJ: 300}}}
+	noShare := rank(1, 3000, 1000, 1500, 10, aggregate.PresenceComplete)
+	failed := rank(2, 500, 100, 100, 10, aggregate.PresenceComplete)
+	failed.Share = &Share{Cores: "0-7", NCores: 8, NodeCores: 8, CoreFraction: 1, Exclusive: true}
+	failed.JobError = "rank 2: the job holds gpu 3, which the rank's reading does not have (it reads 1 GPUs)"
+	tot := Totals(100, 110, []RankResult{job, noShare, failed}, 0)
+	if !near(tot.EnergyJ, 4000) || !near(tot.AvgPowerW, 400) || !near(tot.CPUEnergyJ, 1400) ||
+		!near(tot.MemEnergyJ, 50) || !near(tot.GPUEnergyJ, 1800) {
+		t.Errorf("the job's totals %+v, want 1000+3000+0 J", tot)
+	}
+	if !near(tot.NodeEnergyJ, 5500) || !near(tot.NodeAvgPowerW, 550) || !tot.Shared || tot.JobErrors != 1 {
+		t.Errorf("the nodes' totals %+v, want 5500 J, shared, 1 job error", tot)
+	}
+	if tot.Presence != aggregate.PresenceComplete {
+		t.Errorf("a job error is no gap in the data: presence %q", tot.Presence)
+	}
+	// exclusive everywhere: not shared, and the job's totals are the nodes'
+	job.Share.Exclusive = true
+	job.Job = &JobFigures{Exclusive: true, CoreFraction: 1, EnergyJ: 2000}
+	if tot := Totals(100, 110, []RankResult{job, noShare}, 0); tot.Shared || !near(tot.EnergyJ, tot.NodeEnergyJ) || !near(tot.AvgPowerW, tot.NodeAvgPowerW) {
+		t.Errorf("exclusive: %+v", tot)
 	}
 }
