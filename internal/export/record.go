@@ -61,31 +61,74 @@ func (v Value) Device() string {
 }
 
 // JobSummary is a job's energy once it has ended: the module's query over
-// its ranks, or the agent's run.
+// its ranks, or the agent's run. EnergyJ, PowerW and the domains' energies
+// are the job's own (on a node it shared, its share of the node: doc/rpc.md);
+// NodeEnergyJ and NodePowerW are what its nodes drew over the same time,
+// equal to the job's where it had them to itself.
 type JobSummary struct {
-	ID        string    `json:"jobid"`
-	UserID    *uint32   `json:"userid,omitempty"`
-	Start     float64   `json:"start"` // unix seconds
-	End       float64   `json:"end"`
-	DurationS float64   `json:"duration_s"`
-	EnergyJ   float64   `json:"energy_j"`
-	PowerW    float64   `json:"power_w"` // mean
-	CPUJ      float64   `json:"cpu_energy_j"`
-	MemJ      float64   `json:"mem_energy_j"`
-	GPUJ      float64   `json:"gpu_energy_j"`
-	Ranks     int       `json:"ranks"`
-	Missing   []uint32  `json:"missing_ranks"`
-	Coverage  float64   `json:"coverage"`
-	Presence  string    `json:"data_presence"`
-	Nodes     []JobNode `json:"nodes,omitempty"`
+	ID          string    `json:"jobid"`
+	UserID      *uint32   `json:"userid,omitempty"`
+	Start       float64   `json:"start"` // unix seconds
+	End         float64   `json:"end"`
+	DurationS   float64   `json:"duration_s"`
+	EnergyJ     float64   `json:"energy_j"`
+	PowerW      float64   `json:"power_w"` // mean
+	NodeEnergyJ float64   `json:"node_energy_j"`
+	NodePowerW  float64   `json:"node_power_w"` // mean
+	Shared      bool      `json:"shared"`       // some node was shared with other jobs
+	CPUJ        float64   `json:"cpu_energy_j"`
+	MemJ        float64   `json:"mem_energy_j"`
+	GPUJ        float64   `json:"gpu_energy_j"`
+	Ranks       int       `json:"ranks"`
+	Missing     []uint32  `json:"missing_ranks"`
+	Coverage    float64   `json:"coverage"`
+	Presence    string    `json:"data_presence"`
+	Nodes       []JobNode `json:"nodes,omitempty"`
 }
 
-// JobNode is one rank's share of a job.
+// JobNode is one rank's part of a job: the job's energy and mean power
+// there, and the node's beside them.
 type JobNode struct {
-	Rank     uint32  `json:"rank"`
-	Hostname string  `json:"hostname"`
-	EnergyJ  float64 `json:"energy_j"`
-	PowerW   float64 `json:"power_w"`
+	Rank        uint32  `json:"rank"`
+	Hostname    string  `json:"hostname"`
+	EnergyJ     float64 `json:"energy_j"`
+	PowerW      float64 `json:"power_w"`
+	NodeEnergyJ float64 `json:"node_energy_j"`
+	NodePowerW  float64 `json:"node_power_w"`
+}
+
+// UnmarshalJSON reads a summary. One spooled by an earlier version has no
+// node figures: it charged the job its nodes whole, so they are its own.
+func (j *JobSummary) UnmarshalJSON(b []byte) error {
+	type plain JobSummary
+	if err := json.Unmarshal(b, (*plain)(j)); err != nil {
+		return err
+	}
+	if !hasNodeFigures(b) {
+		j.NodeEnergyJ, j.NodePowerW = j.EnergyJ, j.PowerW
+	}
+	return nil
+}
+
+// UnmarshalJSON reads a rank's part, as JobSummary's.
+func (n *JobNode) UnmarshalJSON(b []byte) error {
+	type plain JobNode
+	if err := json.Unmarshal(b, (*plain)(n)); err != nil {
+		return err
+	}
+	if !hasNodeFigures(b) {
+		n.NodeEnergyJ, n.NodePowerW = n.EnergyJ, n.PowerW
+	}
+	return nil
+}
+
+// hasNodeFigures says whether a summary's or a rank's JSON object (already
+// decoded without error) has node_energy_j.
+func hasNodeFigures(b []byte) bool {
+	var probe struct {
+		NodeEnergyJ *float64 `json:"node_energy_j"`
+	}
+	return json.Unmarshal(b, &probe) == nil && probe.NodeEnergyJ != nil
 }
 
 // Record is what a spool holds: one line of JSON.

@@ -6,23 +6,26 @@ import (
 )
 
 // SummaryFromQuery is a job's summary from the module's answer to
-// power-monitor.query over the job's ranks (its totals from wire.Totals).
+// power-monitor.query over the job's ranks (its totals from wire.Totals):
+// the job's figures, and its nodes' beside them.
 func SummaryFromQuery(q *wire.QueryResponse) JobSummary {
 	return summary(q.JobID, q.UserID, q.Start, q.End, q.Total, q.Ranks, q.Missing)
 }
 
 // SummaryFromWindow is the summary of a job measured on one node outside
 // Flux (the agent): the totals of one rank, its aggregate over the job's run.
+// The job has the node to itself: its figures are the node's.
 func SummaryFromWindow(jobid, hostname string, res aggregate.Result) JobSummary {
 	ranks := []wire.RankResult{{Rank: 0, Hostname: hostname, Aggregate: wire.FromAggregate(res)}}
 	return summary(jobid, nil, res.Start, res.End, wire.Totals(res.Start, res.End, ranks, 0), ranks, nil)
 }
 
-// summary is a job's summary: its totals, and each rank's share.
+// summary is a job's summary: its totals, and each rank's part.
 func summary(jobid string, uid *uint32, start, end float64, t wire.Total, ranks []wire.RankResult, missing []wire.Missing) JobSummary {
 	js := JobSummary{
 		ID: jobid, UserID: uid, Start: start, End: end,
 		DurationS: t.DurationS, EnergyJ: t.EnergyJ, PowerW: t.AvgPowerW,
+		NodeEnergyJ: t.NodeEnergyJ, NodePowerW: t.NodeAvgPowerW, Shared: t.Shared,
 		CPUJ: t.CPUEnergyJ, MemJ: t.MemEnergyJ, GPUJ: t.GPUEnergyJ,
 		Ranks: t.Ranks, Missing: []uint32{}, Coverage: t.Coverage, Presence: t.Presence,
 	}
@@ -30,7 +33,18 @@ func summary(jobid string, uid *uint32, start, end float64, t wire.Total, ranks 
 		js.Missing = append(js.Missing, m.Rank)
 	}
 	for _, r := range ranks {
-		js.Nodes = append(js.Nodes, JobNode{Rank: r.Rank, Hostname: r.Hostname, EnergyJ: r.Node.EnergyJ, PowerW: r.Node.MeanW})
+		n := JobNode{Rank: r.Rank, Hostname: r.Hostname,
+			EnergyJ: r.Node.EnergyJ, PowerW: r.Node.MeanW, NodeEnergyJ: r.Node.EnergyJ, NodePowerW: r.Node.MeanW}
+		// charged as wire.Totals charges it: its part of the rank, nothing
+		// where that part could not be computed, the node where no share
+		// is known
+		switch {
+		case r.Job != nil:
+			n.EnergyJ, n.PowerW = r.Job.EnergyJ, r.Job.MeanW
+		case r.JobError != "":
+			n.EnergyJ, n.PowerW = 0, 0
+		}
+		js.Nodes = append(js.Nodes, n)
 	}
 	return js
 }
