@@ -127,6 +127,9 @@ func jobPayload(rec *export.Record) []byte {
 	field(&b, "duration[s]", num(j.DurationS, false))
 	field(&b, "energy[J]", num(j.EnergyJ, false))
 	field(&b, "power[W]", num(j.PowerW, false))
+	field(&b, "node-energy[J]", num(j.NodeEnergyJ, false))
+	field(&b, "node-power[W]", num(j.NodePowerW, false))
+	field(&b, "shared", strconv.FormatBool(j.Shared))
 	field(&b, "cpu-energy[J]", num(j.CPUJ, false))
 	field(&b, "mem-energy[J]", num(j.MemJ, false))
 	field(&b, "gpu-energy[J]", num(j.GPUJ, false))
@@ -151,6 +154,8 @@ func jobPayload(rec *export.Record) []byte {
 		}
 		field(&b, "energy[J]", num(n.EnergyJ, false))
 		field(&b, "power[W]", num(n.PowerW, false))
+		field(&b, "node-energy[J]", num(n.NodeEnergyJ, false))
+		field(&b, "node-power[W]", num(n.NodePowerW, false))
 		b.WriteByte('}')
 	}
 	b.WriteByte(']')

@@ -71,8 +71,9 @@ func TestSamplePayloadOutsideFluxAndVariorum(t *testing.T) {
 func TestJobPayload(t *testing.T) {
 	uid := uint32(1001)
 	js := export.JobSummary{ID: "f3Ab", UserID: &uid, Start: 100, End: 160.5, DurationS: 60.5, EnergyJ: 12100.25,
-		PowerW: 200, CPUJ: 6000, GPUJ: 6100.25, Ranks: 2, Missing: []uint32{1}, Coverage: 0.5, Presence: "partial",
-		Nodes: []export.JobNode{{Rank: 0, Hostname: "n0", EnergyJ: 12100.25, PowerW: 200}}}
+		PowerW: 200, NodeEnergyJ: 24200.5, NodePowerW: 400, Shared: true,
+		CPUJ: 6000, GPUJ: 6100.25, Ranks: 2, Missing: []uint32{1}, Coverage: 0.5, Presence: "partial",
+		Nodes: []export.JobNode{{Rank: 0, Hostname: "n0", EnergyJ: 12100.25, PowerW: 200, NodeEnergyJ: 24200.5, NodePowerW: 400}}}
 	rec := export.Record{Kind: export.KindJob, T: 160500000000, Hostname: "n0", Rank: 0, JobID: "f3Ab", Job: &js}
 	msgs := Messages(&rec, "power-monitor")
 	if len(msgs) != 1 || msgs[0].Topic != "power-monitor/jobs/f3Ab/power" {
@@ -83,6 +84,7 @@ func TestJobPayload(t *testing.T) {
 		t.Fatalf("%v: %s", err, msgs[0].Payload)
 	}
 	for k, v := range map[string]any{"jobid": "f3Ab", "userid": 1001.0, "energy[J]": 12100.25, "power[W]": 200.0,
+		"node-energy[J]": 24200.5, "node-power[W]": 400.0, "shared": true,
 		"duration[s]": 60.5, "gpu-energy[J]": 6100.25, "coverage": 0.5, "data-presence": "partial", "timestamp[ns]": 160500000000.0} {
 		if p[k] != v {
 			t.Errorf("%s = %v, want %v", k, p[k], v)
@@ -93,6 +95,14 @@ func TestJobPayload(t *testing.T) {
 	}
 	if n, _ := p["nodes"].([]any); len(n) != 1 {
 		t.Errorf("nodes %v", p["nodes"])
+	} else if n0, _ := n[0].(map[string]any); n0["energy[J]"] != 12100.25 || n0["power[W]"] != 200.0 ||
+		n0["node-energy[J]"] != 24200.5 || n0["node-power[W]"] != 400.0 || n0["rank"] != 0.0 {
+		t.Errorf("nodes[0] %v: want the job's energy and power, the node's beside", n0)
+	}
+	// the job's figures lead, the nodes' follow them, before the domains
+	s := string(msgs[0].Payload)
+	if !(strings.Index(s, `"power[W]":200,"node-energy[J]":24200.5,"node-power[W]":400,"shared":true,"cpu-energy[J]"`) > 0) {
+		t.Errorf("keys out of order: %s", s)
 	}
 }
 
