@@ -21,6 +21,7 @@ const (
 var metricNames = map[string]bool{
 	PowerName: true, EnergyName: true,
 	JobEnergyName: true, JobPowerName: true, JobDurationName: true, JobCoverageName: true, JobNodeEnergyName: true,
+	JobNodesEnergyName: true, JobNodesPowerName: true,
 	ExportDelivered: true, ExportDropped: true, ExportPending: true, ExportSpoolBytes: true, ExportUp: true,
 	LastSampleName: true,
 }

@@ -163,19 +163,21 @@ func split(ls []label) (names, values []string) {
 }
 
 var help = map[string]string{
-	PowerName:         "Power drawn by a device (node, CPU socket, memory domain, GPU), watts.",
-	EnergyName:        "Energy used by a device: its hardware counter, or its power integrated since the exporter started, joules.",
-	JobEnergyName:     "Energy of a job that ended, over its ranks, joules (domain all, cpu, mem, gpu).",
-	JobPowerName:      "Mean power of a job that ended, over its ranks, watts.",
-	JobDurationName:   "Duration of a job that ended, seconds.",
-	JobCoverageName:   "Fraction of a job's ranks x duration covered by samples.",
-	JobNodeEnergyName: "Energy of a job that ended, on one of its ranks, joules.",
-	ExportDelivered:   "Records a sink's server accepted.",
-	ExportDropped:     "Records not delivered, by reason: queue_full (the spool writer fell behind), spool_full (oldest dropped at the spool bound), rejected (refused by the server).",
-	ExportPending:     "Records waiting in a sink's spool.",
-	ExportSpoolBytes:  "Bytes of a sink's on-disk spool.",
-	ExportUp:          "1 when a sink's last delivery worked, 0 while it fails.",
-	LastSampleName:    "Time of the newest sample, unix seconds.",
+	PowerName:          "Power drawn by a device (node, CPU socket, memory domain, GPU), watts.",
+	EnergyName:         "Energy used by a device: its hardware counter, or its power integrated since the exporter started, joules.",
+	JobEnergyName:      "Energy of a job that ended, its own share of its nodes, over its ranks, joules (domain all, cpu, mem, gpu).",
+	JobPowerName:       "Mean power of a job that ended, its own share, over its ranks, watts.",
+	JobDurationName:    "Duration of a job that ended, seconds.",
+	JobCoverageName:    "Fraction of a job's ranks x duration covered by samples.",
+	JobNodeEnergyName:  "Energy of a job that ended, its own share, on one of its ranks, joules.",
+	JobNodesEnergyName: "Energy that the nodes of a job that ended drew over its run, whole (equal to the job's where it had them to itself), joules.",
+	JobNodesPowerName:  "Mean power that the nodes of a job that ended drew over its run, whole, watts.",
+	ExportDelivered:    "Records a sink's server accepted.",
+	ExportDropped:      "Records not delivered, by reason: queue_full (the spool writer fell behind), spool_full (oldest dropped at the spool bound), rejected (refused by the server).",
+	ExportPending:      "Records waiting in a sink's spool.",
+	ExportSpoolBytes:   "Bytes of a sink's on-disk spool.",
+	ExportUp:           "1 when a sink's last delivery worked, 0 while it fails.",
+	LastSampleName:     "Time of the newest sample, unix seconds.",
 }
 
 // Server serves /metrics.

@@ -97,7 +97,8 @@ func TestEncodeWriteRequest(t *testing.T) {
 func TestEncodeJob(t *testing.T) {
 	uid := uint32(5)
 	rec := export.Record{Kind: export.KindJob, T: 2e18, Job: &export.JobSummary{ID: "f9", UserID: &uid, EnergyJ: 42, PowerW: 7,
-		Nodes: []export.JobNode{{Rank: 1, Hostname: "h1", EnergyJ: 42}}}}
+		NodeEnergyJ: 84, NodePowerW: 14, Shared: true,
+		Nodes: []export.JobNode{{Rank: 1, Hostname: "h1", EnergyJ: 42, NodeEnergyJ: 84}}}}
 	wr := decode(t, must(Encode([]export.Record{rec})))
 	found := map[string]float64{}
 	for _, ts := range wr.Timeseries {
@@ -108,6 +109,8 @@ func TestEncodeJob(t *testing.T) {
 	}
 	if found["__name__=power_monitor_job_energy_joules,domain=all,jobid=f9,userid=5"] != 42 ||
 		found["__name__=power_monitor_job_power_watts,jobid=f9,userid=5"] != 7 ||
+		found["__name__=power_monitor_job_nodes_energy_joules,jobid=f9,userid=5"] != 84 ||
+		found["__name__=power_monitor_job_nodes_power_watts,jobid=f9,userid=5"] != 14 ||
 		found["__name__=power_monitor_job_node_energy_joules,host=h1,jobid=f9,rank=1,userid=5"] != 42 {
 		t.Fatalf("%v", found)
 	}
@@ -239,7 +242,8 @@ func TestRemoteWriteIntoPrometheus(t *testing.T) {
 	feed(ex, t0, 0, 300) // 30 s of samples, 100 ms apart
 	uid := uint32(1000)
 	ex.Job(export.JobSummary{ID: "f2job", UserID: &uid, Start: float64(t0) / 1e9, End: float64(t0)/1e9 + 30, DurationS: 30, EnergyJ: 11250, PowerW: 375,
-		Nodes: []export.JobNode{{Rank: 2, Hostname: "n1", EnergyJ: 11250, PowerW: 375}}})
+		NodeEnergyJ: 22500, NodePowerW: 750, Shared: true,
+		Nodes: []export.JobNode{{Rank: 2, Hostname: "n1", EnergyJ: 11250, PowerW: 375, NodeEnergyJ: 22500, NodePowerW: 750}}})
 	ex.Stop(20 * time.Second)
 	if st := ex.Stats().Sinks[0]; st.Delivered != 301 || st.Pending != 0 {
 		t.Fatalf("%+v\n%s", st, l.String())
@@ -263,6 +267,9 @@ func TestRemoteWriteIntoPrometheus(t *testing.T) {
 	}
 	if v := queryOne(t, p, `power_monitor_job_node_energy_joules{jobid="f2job",host="n1",rank="2"}`); v != 11250 {
 		t.Fatalf("job node energy %v", v)
+	}
+	if v := queryOne(t, p, `power_monitor_job_nodes_energy_joules{jobid="f2job",userid="1000"}`); v != 22500 {
+		t.Fatalf("the job's nodes' energy %v, want 22500", v)
 	}
 }
 

@@ -7,10 +7,15 @@
 //	power_monitor_energy_joules_total{host,rank,domain,device,source}  counter
 //	power_monitor_job_energy_joules{jobid,userid,domain}                at the job's end
 //	power_monitor_job_power_watts{jobid,userid}                         mean over the job
+//	power_monitor_job_nodes_energy_joules{jobid,userid}                 what its nodes drew meanwhile
+//	power_monitor_job_nodes_power_watts{jobid,userid}                   their mean
 //	power_monitor_job_duration_seconds{jobid,userid}
 //	power_monitor_job_coverage_ratio{jobid,userid}
 //	power_monitor_job_node_energy_joules{jobid,userid,host,rank}
 //
+// A job's energy and power are its own: on a node it shared with other
+// jobs, its share of what the node drew (doc/rpc.md); the nodes_ series are
+// what its nodes drew whole over the same time.
 // domain is node, cpu, mem or gpu; device names one (node, cpu-0, gpu-3);
 // source is the reader (rapl, nvml, variorum, hwmon, estimate, replay, or
 // sum for a node derived from its domains). rank is absent outside Flux.
@@ -31,6 +36,8 @@ const (
 	EnergyName         = "power_monitor_energy_joules_total"
 	JobEnergyName      = "power_monitor_job_energy_joules"
 	JobPowerName       = "power_monitor_job_power_watts"
+	JobNodesEnergyName = "power_monitor_job_nodes_energy_joules"
+	JobNodesPowerName  = "power_monitor_job_nodes_power_watts"
 	JobDurationName    = "power_monitor_job_duration_seconds"
 	JobCoverageName    = "power_monitor_job_coverage_ratio"
 	JobNodeEnergyName  = "power_monitor_job_node_energy_joules"
@@ -92,6 +99,8 @@ func points(rec *export.Record) []point {
 			{JobEnergyName, with(jl, label{"domain", "mem"}), j.MemJ, tms},
 			{JobEnergyName, with(jl, label{"domain", "gpu"}), j.GPUJ, tms},
 			{JobPowerName, jl, j.PowerW, tms},
+			{JobNodesEnergyName, jl, j.NodeEnergyJ, tms},
+			{JobNodesPowerName, jl, j.NodePowerW, tms},
 			{JobDurationName, jl, j.DurationS, tms},
 			{JobCoverageName, jl, j.Coverage, tms},
 		}
