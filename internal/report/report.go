@@ -150,6 +150,15 @@ func Notes(resp *wire.QueryResponse) []string {
 			add(r.Reason, r.Rank)
 		}
 	}
+	for i := range resp.Ranks {
+		r := &resp.Ranks[i]
+		switch {
+		case r.JobError != "":
+			add("the job is charged nothing: "+strings.TrimPrefix(r.JobError, fmt.Sprintf("rank %d: ", r.Rank)), r.Rank)
+		case r.Share != nil && !r.Share.Exclusive:
+			add(SharedNote(r.Share), r.Rank)
+		}
+	}
 	for _, m := range resp.Missing {
 		text := m.Reason
 		if m.Error != "" {
@@ -167,6 +176,25 @@ func Notes(resp *wire.QueryResponse) []string {
 		notes = append(notes, fmt.Sprintf("%s %s: %s", word, RankSet(rs), text))
 	}
 	return notes
+}
+
+// SharedNote says what a job that shares a rank with others is charged for
+// there (the rule of wire.Attribute).
+func SharedNote(s *wire.Share) string {
+	var b strings.Builder
+	b.WriteString("shared: charged ")
+	switch s.NGPUs {
+	case 0:
+	case 1:
+		fmt.Fprintf(&b, "its GPU %s whole and ", s.GPUs)
+	default:
+		fmt.Fprintf(&b, "its GPUs %s whole and ", s.GPUs)
+	}
+	fmt.Fprintf(&b, "its %d of %d cores' part of the node", s.NCores, s.NodeCores)
+	if s.NodeGPUs > 0 {
+		fmt.Fprintf(&b, " without the instance's GPUs (%s)", s.NodeGPUIDs)
+	}
+	return b.String()
 }
 
 // RankSet prints sorted ranks as a compact RFC 22 idset ("0-3,7").
@@ -191,10 +219,14 @@ func RankSet(rs []uint32) string {
 }
 
 // Table prints a title line, one row per rank (and per missing rank), and a
-// total line. Power columns are time-weighted means in watts.
+// total line. Power columns are time-weighted means in watts. power and
+// energy are what the job is charged (wire.RankResult.Charged); the node's
+// figures follow (node_power, node_energy, then each device of the node).
+// Notes under the table say where the job shared a rank and what it was
+// charged for there.
 func Table(w io.Writer, resp *wire.QueryResponse) error {
 	nc, nm, ng := width(resp)
-	header := []string{"rank", "hostname", "node_power"}
+	header := []string{"rank", "hostname", "power", "energy", "node_power", "node_energy"}
 	for i := 0; i < nc; i++ {
 		header = append(header, fmt.Sprintf("cpu_power_%d", i))
 	}
@@ -204,7 +236,7 @@ func Table(w io.Writer, resp *wire.QueryResponse) error {
 	for i := 0; i < nm; i++ {
 		header = append(header, fmt.Sprintf("mem_power_%d", i))
 	}
-	header = append(header, "energy", "start", "end", "data_presence")
+	header = append(header, "start", "end", "data_presence")
 
 	if _, err := fmt.Fprintln(w, Title(resp)); err != nil {
 		return err
@@ -220,25 +252,36 @@ func Table(w io.Writer, resp *wire.QueryResponse) error {
 	for _, row := range rows {
 		var cells []string
 		if row.res == nil {
-			cells = []string{fmt.Sprint(row.rank), row.missing.Hostname, "-"}
+			cells = []string{fmt.Sprint(row.rank), row.missing.Hostname, "-", "-", "-", "-"}
 			for i := 0; i < nc+ng+nm; i++ {
 				cells = append(cells, "-")
 			}
-			cells = append(cells, "-", "-", "-", "missing ("+row.missing.Reason+")")
+			cells = append(cells, "-", "-", "missing ("+row.missing.Reason+")")
 		} else {
 			r := row.res
-			cells = []string{fmt.Sprint(r.Rank), r.Hostname, watts(r.Node)}
+			power, energy := "-", "-"
+			if r.JobError == "" && r.Node.Measured {
+				f := r.Charged()
+				power, energy = strconv.FormatFloat(f.MeanW, 'f', 1, 64), Energy(f.EnergyJ)
+			}
+			nodeEnergy := "-"
+			if r.Node.Measured {
+				nodeEnergy = Energy(r.Node.EnergyJ)
+			}
+			cells = []string{fmt.Sprint(r.Rank), r.Hostname, power, energy, watts(r.Node), nodeEnergy}
 			cells = appendDomains(cells, r.CPU, nc)
 			cells = appendDomains(cells, r.GPU, ng)
 			cells = appendDomains(cells, r.Mem, nm)
-			cells = append(cells, Energy(r.Node.EnergyJ), clock(r.FirstSample), clock(r.LastSample), presence(&r.Aggregate))
+			cells = append(cells, clock(r.FirstSample), clock(r.LastSample), presence(&r.Aggregate))
 		}
 		if err := t.Append(cells); err != nil {
 			return err
 		}
 	}
 	tot := resp.Total
-	foot := []string{"total", fmt.Sprintf("%d/%d ranks", tot.Answered, tot.Ranks), strconv.FormatFloat(tot.AvgPowerW, 'f', 1, 64)}
+	foot := []string{"total", fmt.Sprintf("%d/%d ranks", tot.Answered, tot.Ranks),
+		strconv.FormatFloat(tot.AvgPowerW, 'f', 1, 64), Energy(tot.EnergyJ),
+		strconv.FormatFloat(tot.NodeAvgPowerW, 'f', 1, 64), Energy(tot.NodeEnergyJ)}
 	for i := 0; i < nc+ng+nm; i++ {
 		foot = append(foot, "")
 	}
@@ -246,7 +289,7 @@ func Table(w io.Writer, resp *wire.QueryResponse) error {
 	if tp != aggregate.PresenceComplete {
 		tp = fmt.Sprintf("%s %.0f%%", tp, 100*tot.Coverage)
 	}
-	foot = append(foot, Energy(tot.EnergyJ), "", seconds(tot.DurationS), tp)
+	foot = append(foot, "", seconds(tot.DurationS), tp)
 	t.Footer(foot)
 	if err := t.Render(); err != nil {
 		return err
@@ -293,21 +336,28 @@ func mergedRows(resp *wire.QueryResponse) []row {
 }
 
 // JSONRank is one rank in the JSON output: the answer of the rank, with the
-// figures people look for first at the top level.
+// figures people look for first at the top level. energy_j and power_w are
+// what the job is charged on the rank (wire.RankResult.Charged: its part
+// where its share is known, the node's where not, 0 with a job_error); the
+// node_ fields are the node's.
 type JSONRank struct {
-	Rank       uint32          `json:"rank"`
-	Hostname   string          `json:"hostname"`
-	EnergyJ    float64         `json:"energy_j"`
-	NodePowerW float64         `json:"node_power_w"` // time-weighted mean
-	MinPowerW  float64         `json:"node_power_min_w"`
-	MaxPowerW  float64         `json:"node_power_max_w"`
-	Presence   string          `json:"data_presence"`
-	Reason     string          `json:"reason,omitempty"`
-	Coverage   float64         `json:"coverage"`
-	Samples    int             `json:"samples"`
-	Source     string          `json:"source"`
-	Share      *wire.Share     `json:"share,omitempty"` // what the job holds on the rank
-	Detail     *wire.Aggregate `json:"detail"`
+	Rank        uint32           `json:"rank"`
+	Hostname    string           `json:"hostname"`
+	EnergyJ     float64          `json:"energy_j"`
+	PowerW      float64          `json:"power_w"` // EnergyJ over the covered seconds
+	NodeEnergyJ float64          `json:"node_energy_j"`
+	NodePowerW  float64          `json:"node_power_w"` // time-weighted mean
+	MinPowerW   float64          `json:"node_power_min_w"`
+	MaxPowerW   float64          `json:"node_power_max_w"`
+	Presence    string           `json:"data_presence"`
+	Reason      string           `json:"reason,omitempty"`
+	Coverage    float64          `json:"coverage"`
+	Samples     int              `json:"samples"`
+	Source      string           `json:"source"`
+	Share       *wire.Share      `json:"share,omitempty"`     // what the job holds on the rank
+	Job         *wire.JobFigures `json:"job,omitempty"`       // the job's part of the rank, by domain
+	JobError    string           `json:"job_error,omitempty"` // why the job's part is unknown
+	Detail      *wire.Aggregate  `json:"detail"`              // the node's figures
 }
 
 // JSONDoc is the JSON output.
@@ -337,11 +387,13 @@ func JSON(w io.Writer, resp *wire.QueryResponse) error {
 	}
 	for i := range resp.Ranks {
 		r := &resp.Ranks[i]
+		f := r.Charged()
 		doc.Ranks = append(doc.Ranks, JSONRank{
-			Rank: r.Rank, Hostname: r.Hostname, EnergyJ: r.Node.EnergyJ,
-			NodePowerW: r.Node.MeanW, MinPowerW: r.Node.MinW, MaxPowerW: r.Node.MaxW,
+			Rank: r.Rank, Hostname: r.Hostname, EnergyJ: f.EnergyJ, PowerW: f.MeanW,
+			NodeEnergyJ: r.Node.EnergyJ, NodePowerW: r.Node.MeanW, MinPowerW: r.Node.MinW, MaxPowerW: r.Node.MaxW,
 			Presence: r.Presence, Reason: r.Reason, Coverage: r.Coverage,
-			Samples: r.Samples, Source: r.Source, Share: r.Share, Detail: &r.Aggregate,
+			Samples: r.Samples, Source: r.Source, Share: r.Share, Job: r.Job, JobError: r.JobError,
+			Detail: &r.Aggregate,
 		})
 	}
 	enc := json.NewEncoder(w)
@@ -350,11 +402,16 @@ func JSON(w io.Writer, resp *wire.QueryResponse) error {
 }
 
 // CSV prints one line per rank. The first columns are flux-power-monitor's,
-// with its names and units (hostname, node_power in W, result_start_time and
-// result_end_time in microseconds since the epoch, data_presence, then
-// cpu_power_N, gpu_power_N, mem_power_N in W, -1.0 where unsupported); ours
-// follow (rank, energy_j, coverage, samples, reason, source, and the energy of
-// each device). A missing rank has data_presence "none" and its reason.
+// with its names, units and meaning, the node's (hostname, node_power in W,
+// result_start_time and result_end_time in microseconds since the epoch,
+// data_presence, then cpu_power_N, gpu_power_N, mem_power_N in W, -1.0 where
+// unsupported); ours follow (rank, node_energy_j, node_power_min_w,
+// node_power_max_w, coverage, samples, reason, source, the energy of each
+// device of the node), then the job's: job_energy_j and job_power_w (what it
+// is charged on the rank, wire.RankResult.Charged; -1.0 with a job_error),
+// its cores and gpus there (RFC 22 idsets), core_fraction and exclusive
+// (empty where its share is unknown). A missing rank has data_presence
+// "none" and its reason.
 func CSV(w io.Writer, resp *wire.QueryResponse) error {
 	nc, nm, ng := width(resp)
 	header := []string{"hostname", "node_power", "result_start_time", "result_end_time", "data_presence"}
@@ -366,7 +423,7 @@ func CSV(w io.Writer, resp *wire.QueryResponse) error {
 			header = append(header, fmt.Sprintf("%s_%d", p.name, i))
 		}
 	}
-	header = append(header, "rank", "energy_j", "node_power_min_w", "node_power_max_w", "coverage", "samples", "reason", "source")
+	header = append(header, "rank", "node_energy_j", "node_power_min_w", "node_power_max_w", "coverage", "samples", "reason", "source")
 	for _, p := range []struct {
 		name string
 		n    int
@@ -375,6 +432,7 @@ func CSV(w io.Writer, resp *wire.QueryResponse) error {
 			header = append(header, fmt.Sprintf("%s_%d", strings.TrimSuffix(p.name, "_j"), i)+"_j")
 		}
 	}
+	header = append(header, "job_energy_j", "job_power_w", "cores", "gpus", "core_fraction", "exclusive")
 	cw := csv.NewWriter(w)
 	if err := cw.Write(header); err != nil {
 		return err
@@ -409,6 +467,7 @@ func CSV(w io.Writer, resp *wire.QueryResponse) error {
 			for i := 0; i < nc+ng+nm; i++ {
 				rec = append(rec, "-1.0")
 			}
+			rec = append(rec, "-1.0", "-1.0", "", "", "", "")
 		} else {
 			r := rw.res
 			node, energyJ, minW, maxW := "-1.0", "-1.0", "-1.0", "-1.0"
@@ -424,6 +483,17 @@ func CSV(w io.Writer, resp *wire.QueryResponse) error {
 			rec = energy(r.CPU, nc, rec)
 			rec = energy(r.GPU, ng, rec)
 			rec = energy(r.Mem, nm, rec)
+			jobEnergy, jobPower := "-1.0", "-1.0"
+			if r.JobError == "" && r.Node.Measured {
+				c := r.Charged()
+				jobEnergy, jobPower = f(c.EnergyJ), f(c.MeanW)
+			}
+			rec = append(rec, jobEnergy, jobPower)
+			if s := r.Share; s != nil {
+				rec = append(rec, s.Cores, s.GPUs, f(s.CoreFraction), strconv.FormatBool(s.Exclusive))
+			} else {
+				rec = append(rec, "", "", "", "")
+			}
 		}
 		if err := cw.Write(rec); err != nil {
 			return err

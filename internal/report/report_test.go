@@ -122,7 +122,8 @@ func TestCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := strings.Join(recs[0], ",")
-	if !strings.HasPrefix(h, "hostname,node_power,result_start_time,result_end_time,data_presence,cpu_power_0,cpu_power_1,gpu_power_0,gpu_power_1,mem_power_0,mem_power_1,rank,energy_j") {
+	if !strings.HasPrefix(h, "hostname,node_power,result_start_time,result_end_time,data_presence,cpu_power_0,cpu_power_1,gpu_power_0,gpu_power_1,mem_power_0,mem_power_1,rank,node_energy_j") ||
+		!strings.HasSuffix(h, ",job_energy_j,job_power_w,cores,gpus,core_fraction,exclusive") {
 		t.Fatalf("header %s", h)
 	}
 	col := map[string]int{}
@@ -131,11 +132,13 @@ func TestCSV(t *testing.T) {
 	}
 	r0 := recs[1]
 	if r0[col["hostname"]] != "node0" || r0[col["node_power"]] != "340" || r0[col["result_start_time"]] != "100000000" ||
-		r0[col["mem_power_1"]] != "-1.0" || r0[col["energy_j"]] != "3400" || r0[col["gpu_energy_1_j"]] != "500" {
+		r0[col["mem_power_1"]] != "-1.0" || r0[col["node_energy_j"]] != "3400" || r0[col["gpu_energy_1_j"]] != "500" ||
+		r0[col["job_energy_j"]] != "3400" || r0[col["job_power_w"]] != "340" || r0[col["cores"]] != "" || r0[col["exclusive"]] != "" {
 		t.Fatalf("row 0: %v", r0)
 	}
 	r1 := recs[2]
-	if r1[col["rank"]] != "1" || r1[col["data_presence"]] != "none" || r1[col["reason"]] != wire.ReasonNotLoaded {
+	if r1[col["rank"]] != "1" || r1[col["data_presence"]] != "none" || r1[col["reason"]] != wire.ReasonNotLoaded ||
+		r1[col["job_energy_j"]] != "-1.0" || len(r1) != len(recs[0]) {
 		t.Fatalf("missing row: %v", r1)
 	}
 	if len(recs) != 3 {
@@ -191,5 +194,153 @@ func TestDomainNotesListEachMethod(t *testing.T) {
 	want := "node: sum of rapl+nvml, mixed; cpu: rapl, counter; gpu: nvml, counter/power"
 	if got := domainNotes(&r); got != want {
 		t.Fatalf("notes %q, want %q", got, want)
+	}
+}
+
+// shared is sample() where the job holds 4 of rank 0's 8 cores and its
+// GPU 1 (of the instance's 0-1): charged 500 + 0.5 x (3400 - 1000) J, and
+// a rank 2 whose share names a GPU its reading lacks (a job_error).
+func shared() *wire.QueryResponse {
+	resp := sample()
+	resp.Ranks[0].Share = &wire.Share{Cores: "0-3", GPUs: "1", NCores: 4, NGPUs: 1, NodeCores: 8, NodeGPUs: 2, NodeGPUIDs: "0-1", CoreFraction: 0.5}
+	r2 := resp.Ranks[0]
+	r2.Rank, r2.Hostname = 2, "node2"
+	r2.Share = &wire.Share{Cores: "0-7", GPUs: "3", NCores: 8, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 1}
+	resp.Ranks = append(resp.Ranks, r2)
+	resp.RankSet = "0-2"
+	wire.Charge(resp.Ranks)
+	wire.Summarize(resp)
+	return resp
+}
+
+// TestTableShared: the table leads with the job's power and energy, the
+// node's beside, and says under it what the job was charged for where it
+// shared a rank, and why a rank charged it nothing.
+func TestTableShared(t *testing.T) {
+	resp := shared()
+	var b bytes.Buffer
+	if err := Table(&b, resp); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(out, "\n")
+	var head, row0 string
+	for _, l := range lines {
+		if strings.Contains(l, "hostname") && head == "" {
+			head = l
+		}
+		if strings.Contains(l, "node0") {
+			row0 = l
+		}
+	}
+	fields := func(l string) []string {
+		var out []string
+		for _, f := range strings.Split(l, "│") {
+			if f = strings.TrimSpace(f); f != "" {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	h, r := fields(head), fields(row0)
+	if len(h) < 6 || strings.Join(h[:6], " ") != "rank hostname power energy node_power node_energy" {
+		t.Fatalf("header %q:\n%s", h, out)
+	}
+	// 1700 J over 10 s, the node's 3400 J beside
+	if len(r) < 6 || strings.Join(r[:6], " ") != "0 node0 170.0 1700.0 J 340.0 3400.0 J" {
+		t.Errorf("rank 0 %q:\n%s", r, out)
+	}
+	for _, want := range []string{
+		"rank 0: shared: charged its GPU 1 whole and its 4 of 8 cores' part of the node without the instance's GPUs (0-1)",
+		"rank 2: the job is charged nothing: the job holds gpu 3, which the rank's reading does not have (it reads 2 GPUs)",
+		"1700.0 J", "6800.0 J", // the totals: the job's, the nodes'
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestJSONJob: each rank's energy_j and power_w are what the job is
+// charged there, the node's beside, with the share and the job's part.
+func TestJSONJob(t *testing.T) {
+	var b bytes.Buffer
+	if err := JSON(&b, shared()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Ranks []struct {
+			EnergyJ     float64          `json:"energy_j"`
+			PowerW      float64          `json:"power_w"`
+			NodeEnergyJ float64          `json:"node_energy_j"`
+			NodePowerW  float64          `json:"node_power_w"`
+			MinW        *float64         `json:"node_power_min_w"`
+			Share       *wire.Share      `json:"share"`
+			Job         *wire.JobFigures `json:"job"`
+			JobError    string           `json:"job_error"`
+		} `json:"ranks"`
+		Total wire.Total `json:"total"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	r0 := doc.Ranks[0]
+	if r0.EnergyJ != 1700 || r0.PowerW != 170 || r0.NodeEnergyJ != 3400 || r0.NodePowerW != 340 || r0.MinW == nil ||
+		r0.Share == nil || r0.Share.NodeGPUIDs != "0-1" || r0.Job == nil || r0.Job.EnergyJ != 1700 || len(r0.Job.GPU) != 1 || r0.JobError != "" {
+		t.Errorf("rank 0: %+v\n%s", r0, b.String())
+	}
+	r2 := doc.Ranks[1]
+	if r2.EnergyJ != 0 || r2.NodeEnergyJ != 3400 || r2.Job != nil || !strings.Contains(r2.JobError, "gpu 3") {
+		t.Errorf("rank 2: %+v", r2)
+	}
+	if tot := doc.Total; tot.EnergyJ != 1700 || tot.NodeEnergyJ != 6800 || !tot.Shared || tot.JobErrors != 1 {
+		t.Errorf("total: %+v", tot)
+	}
+}
+
+// TestCSVShared: flux-power-monitor's columns keep the node's figures; the
+// job's columns say what it is charged and what it holds.
+func TestCSVShared(t *testing.T) {
+	var b bytes.Buffer
+	if err := CSV(&b, shared()); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, n := range recs[0] {
+		col[n] = i
+	}
+	get := func(rec []string, names ...string) string {
+		var out []string
+		for _, n := range names {
+			out = append(out, rec[col[n]])
+		}
+		return strings.Join(out, " ")
+	}
+	names := []string{"node_power", "gpu_power_0", "node_energy_j", "job_energy_j", "job_power_w", "cores", "gpus", "core_fraction", "exclusive"}
+	if got, want := get(recs[1], names...), "340 50 3400 1700 170 0-3 1 0.5 false"; got != want {
+		t.Errorf("rank 0: %s, want %s", got, want)
+	}
+	// rank 2 (after missing rank 1): charged nothing, so no figure
+	if got, want := get(recs[3], append([]string{"rank"}, names...)...), "2 340 50 3400 -1.0 -1.0 0-7 3 1 false"; got != want {
+		t.Errorf("rank 2: %s, want %s", got, want)
+	}
+}
+
+func TestSharedNote(t *testing.T) {
+	for _, c := range []struct {
+		s    wire.Share
+		want string
+	}{
+		{wire.Share{Cores: "0", NCores: 1, NodeCores: 2, CoreFraction: 0.5}, "shared: charged its 1 of 2 cores' part of the node"},
+		{wire.Share{Cores: "0-3", GPUs: "0-1", NCores: 4, NGPUs: 2, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.5},
+			"shared: charged its GPUs 0-1 whole and its 4 of 8 cores' part of the node without the instance's GPUs (0-3)"},
+	} {
+		if got := SharedNote(&c.s); got != c.want {
+			t.Errorf("SharedNote(%+v) = %q, want %q", c.s, got, c.want)
+		}
 	}
 }

@@ -150,9 +150,8 @@ type JobFigures struct {
 // not have, or does not measure, is an error, not a guess.
 func Attribute(r RankResult, s Share) (JobFigures, error) {
 	if s.Exclusive {
-		f := JobFigures{Exclusive: true, CoreFraction: 1, EnergyJ: r.Node.EnergyJ, MeanW: r.Node.MeanW,
-			CPU: copyDomains(r.CPU), Mem: copyDomains(r.Mem), GPU: copyDomains(r.GPU)}
-		f.RestJ = math.Max(0, r.Node.EnergyJ-sumEnergy(r.CPU)-sumEnergy(r.Mem)-sumEnergy(r.GPU))
+		f := nodeFigures(&r)
+		f.Exclusive, f.CoreFraction = true, 1
 		return f, nil
 	}
 	cf := s.CoreFraction
@@ -202,6 +201,14 @@ func Attribute(r RankResult, s Share) (JobFigures, error) {
 		f.MeanW = f.EnergyJ / r.CoveredS
 	}
 	return f, nil
+}
+
+// nodeFigures are the rank's own figures as a job's part of it (copies of
+// its domain lists).
+func nodeFigures(r *RankResult) JobFigures {
+	return JobFigures{EnergyJ: r.Node.EnergyJ, MeanW: r.Node.MeanW,
+		CPU: copyDomains(r.CPU), Mem: copyDomains(r.Mem), GPU: copyDomains(r.GPU),
+		RestJ: math.Max(0, r.Node.EnergyJ-sumEnergy(r.CPU)-sumEnergy(r.Mem)-sumEnergy(r.GPU))}
 }
 
 // Charge sets the job's part of each rank that has a share: Job from

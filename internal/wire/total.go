@@ -53,19 +53,13 @@ func Totals(start, end float64, ranks []RankResult, missing int) Total {
 	for i := range ranks {
 		rr := &ranks[i]
 		r := &rr.Aggregate
-		switch {
-		case rr.Job != nil:
-			t.EnergyJ += rr.Job.EnergyJ
-			t.CPUEnergyJ += sumEnergy(rr.Job.CPU)
-			t.MemEnergyJ += sumEnergy(rr.Job.Mem)
-			t.GPUEnergyJ += sumEnergy(rr.Job.GPU)
-		case rr.JobError != "":
+		f := rr.Charged()
+		t.EnergyJ += f.EnergyJ
+		t.CPUEnergyJ += sumEnergy(f.CPU)
+		t.MemEnergyJ += sumEnergy(f.Mem)
+		t.GPUEnergyJ += sumEnergy(f.GPU)
+		if rr.JobError != "" {
 			t.JobErrors++
-		default:
-			t.EnergyJ += r.Node.EnergyJ
-			t.CPUEnergyJ += sumEnergy(r.CPU)
-			t.MemEnergyJ += sumEnergy(r.Mem)
-			t.GPUEnergyJ += sumEnergy(r.GPU)
 		}
 		if rr.Share != nil && !rr.Share.Exclusive {
 			t.Shared = true
@@ -95,6 +89,20 @@ func Totals(start, end float64, ranks []RankResult, missing int) Total {
 		t.Presence = aggregate.PresenceNone
 	}
 	return t
+}
+
+// Charged is what a job is charged on the rank: its part (Job) where its
+// share is known, nothing where the share is known but the part could not
+// be computed (JobError), and the node's figures where no share is known.
+// Totals sums it; the reports print it.
+func (r *RankResult) Charged() JobFigures {
+	switch {
+	case r.Job != nil:
+		return *r.Job
+	case r.JobError != "":
+		return JobFigures{}
+	}
+	return nodeFigures(r)
 }
 
 func sumEnergy(ds []Domain) float64 {
