@@ -158,7 +158,8 @@ static void report (struct power *p, json_t *resp)
     double coverage = num (total, "coverage");
     const char *presence = json_string_value (json_object_get (total, "data_presence"));
     int nranks = (int)num (total, "ranks");
-    char e[32], ne[32], parts[256] = "", cov[96] = "";
+    int job_errors = (int)num (total, "job_errors");
+    char e[32], ne[32], parts[256] = "", cov[96] = "", uncharged[96] = "";
     int n = 0;
 
     if (!presence)
@@ -178,10 +179,14 @@ static void report (struct power *p, json_t *resp)
         snprintf (cov, sizeof (cov), "; %s data: %.1f%% of the job covered%s",
                   presence, (double)(long)(1000. * coverage) / 10.,
                   json_array_size (missing) ? ", ranks missing" : "");
+    if (job_errors > 0)
+        snprintf (uncharged, sizeof (uncharged),
+                  "; %d rank%s not charged (power.ranks=1 says why)",
+                  job_errors, job_errors == 1 ? "" : "s");
     fmt_energy (e, sizeof (e), energy);
-    shell_log ("%s in %.1f s, average %.0f W over %d node%s%s%s%s%s",
+    shell_log ("%s in %.1f s, average %.0f W over %d node%s%s%s%s%s%s",
                e, duration, power, nranks, nranks == 1 ? "" : "s",
-               n ? " (" : "", parts, n ? ")" : "", cov);
+               n ? " (" : "", parts, n ? ")" : "", cov, uncharged);
 
     if (p->ranks) {
         size_t i;
@@ -192,11 +197,19 @@ static void report (struct power *p, json_t *resp)
             const char *why = json_string_value (json_object_get (r, "reason"));
             json_t *node = json_object_get (r, "node");
             json_t *job = json_object_get (r, "job");
+            const char *jerr = json_string_value (json_object_get (r, "job_error"));
             double rj = num (node, "energy_j"), rw = num (node, "mean_w");
-            char rcov[96] = "", rnode[96] = "";
+            char rcov[96] = "", rnode[512] = "";
             /* the job's figures on the rank where the module charged it a
-             * share; the node's beside them where that share is not all */
-            if (json_is_object (job)) {
+             * share; the node's beside them where that share is not all;
+             * nothing, and why, where its share could not be charged */
+            if (jerr) {
+                fmt_energy (ne, sizeof (ne), rj);
+                snprintf (rnode, sizeof (rnode), " (node %s, %.0f W; not charged: %s)",
+                          ne, rw, jerr);
+                rj = rw = 0.;
+            }
+            else if (json_is_object (job)) {
                 if (!json_is_true (json_object_get (job, "exclusive"))) {
                     fmt_energy (ne, sizeof (ne), rj);
                     snprintf (rnode, sizeof (rnode), " (node %s, %.0f W)", ne, rw);
