@@ -2,10 +2,11 @@
 
 test_description='Each rank of a job has its share of the rank, as the R of
 the job and the R of the instance say: the cores and GPUs, their counts, the
-core fraction and whether the job is exclusive there. Jobs with different
-cores and GPUs running at the same time on one rank, an exclusive job, and a
-job with a different share on each of its two ranks, in an instance whose
-resources are configured (two ranks of 8 cores and 4 GPUs).'
+core fraction and whether the job is exclusive there; and each job is charged
+its own energy by the rule (its GPUs whole, its core fraction of the rest).
+Jobs with different cores and GPUs running at the same time on one rank, an
+exclusive job, and a job with a different share on each of its two ranks, in
+an instance whose resources are configured (two ranks of 8 cores and 4 GPUs).'
 
 . "$(dirname "$0")"/sharness.d/power-monitor.sh
 # The instance's R, whatever this machine has: the stand-in libvariorum reads
@@ -61,7 +62,7 @@ for r in doc["ranks"]:
     nc, ng = IDset(n.get("core", "")), IDset(n.get("gpu", ""))
     want = {"cores": c.get("core", ""), "gpus": c.get("gpu", ""),
             "ncores": jc.count(), "ngpus": jg.count(),
-            "node_cores": nc.count(), "node_gpus": ng.count(),
+            "node_cores": nc.count(), "node_gpus": ng.count(), "node_gpu_ids": n.get("gpu", ""),
             "core_fraction": jc.count() / nc.count(),
             "exclusive": jc.count() == nc.count() and jg.count() == ng.count()}
     if r.get("share") != want:
@@ -70,6 +71,50 @@ for b in bad:
     print(b, file=sys.stderr)
 sys.exit(1 if bad else 0)
 ' $1.R "$PM_SHARE_CONF/R.json" $1.json
+}
+
+# The stand-in: 2 sockets of 100 W cpu and 20 W mem, 4 GPUs of 50 W (gpu k
+# is R's gpu k): 440 W a node, 240 W without its GPUs.
+NODE_W=440
+GPU_W=50
+
+# check_energy NAME: each rank of NAME.json is charged the rule's closed form
+# on the stand-in, within 1%: exclusive, the node (440 W); otherwise its GPUs
+# whole (50 W each) and its core fraction of the node without the instance's
+# GPUs (440 W - 4 x 50 W), times the window. power_w is that power, the
+# node's figures are beside, and the total is the sum of the ranks. It prints
+# the job's power (W).
+check_energy() {
+	python3 -c '
+import json, sys
+node_w, gpu_w = float(sys.argv[2]), float(sys.argv[3])
+d = json.load(open(sys.argv[1]))
+dur = d["end"] - d["start"]
+bad, total_w = [], 0.0
+def near(got, want, what):
+    if abs(got - want) > 0.01 * want:
+        bad.append("%s: %g, want %g" % (what, got, want))
+for r in d["ranks"]:
+    s = r["share"]
+    w = node_w if s["exclusive"] else gpu_w * s["ngpus"] + s["core_fraction"] * (node_w - gpu_w * s["node_gpus"])
+    total_w += w
+    near(r["energy_j"], w * dur, "rank %d energy_j" % r["rank"])
+    near(r["power_w"], w, "rank %d power_w" % r["rank"])
+    near(r["job"]["energy_j"], w * dur, "rank %d job.energy_j" % r["rank"])
+    near(r["node_energy_j"], node_w * dur, "rank %d node_energy_j" % r["rank"])
+    near(r["node_power_w"], node_w, "rank %d node_power_w" % r["rank"])
+t = d["total"]
+near(t["energy_j"], total_w * dur, "total energy_j")
+near(t["node_energy_j"], len(d["ranks"]) * node_w * dur, "total node_energy_j")
+if abs(t["energy_j"] - sum(r["energy_j"] for r in d["ranks"])) > 1e-6 * t["energy_j"]:
+    bad.append("total energy_j %g is not the sum of the ranks" % t["energy_j"])
+if t["shared"] != any(not r["share"]["exclusive"] for r in d["ranks"]):
+    bad.append("total shared %s" % t["shared"])
+for b in bad:
+    print(b, file=sys.stderr)
+print(total_w)
+sys.exit(1 if bad else 0)
+' $1.json $NODE_W $GPU_W
 }
 
 # share NAME RANK: the share of RANK in NAME.json, as a Python dict.
@@ -125,6 +170,33 @@ test_expect_success 'the exclusive job holds all of rank 1' '
 	query x && check_share x &&
 	test "$(share x 1 | pm_json "(d[\"cores\"], d[\"gpus\"], d[\"core_fraction\"], d[\"exclusive\"])")" = "('"'0-7'"', '"'0-3'"', 1, True)"
 '
+# a: 50 + 4/8 x 240 = 170 W; b: 2 x 50 + 2/8 x 240 = 160 W; c: 1/8 x 240 = 30 W
+test_expect_success 'each job on rank 0 is charged its GPUs and its core fraction of the rest' '
+	for j in a b c; do
+		check_energy $j >$j.w || return 1
+	done &&
+	test "$(cat a.w b.w c.w)" = "$(printf "170.0\n160.0\n30.0")" &&
+	for j in a b c; do
+		pm_json "d[\"total\"][\"shared\"]" <$j.json || return 1
+	done >shared &&
+	test "$(sort -u shared)" = True
+'
+# They ran at the same time, each over its own window: the same window is
+# their power. 360 W, the node less its free core (30 W) and GPU (50 W).
+test_expect_success 'the jobs on rank 0 sum to no more than the node' '
+	python3 -c "
+import json, sys
+ds = [json.load(open(f)) for f in sys.argv[1:]]
+jobs = sum(d[\"ranks\"][0][\"power_w\"] for d in ds)
+node = min(d[\"ranks\"][0][\"node_power_w\"] for d in ds)
+print(jobs, node)
+sys.exit(0 if jobs <= node and abs(jobs - 360) <= 0.01 * 360 else 1)
+" a.json b.json c.json
+'
+test_expect_success 'the exclusive job is charged the node' '
+	check_energy x &&
+	test "$(pm_json "(d[\"ranks\"][0][\"energy_j\"] == d[\"ranks\"][0][\"node_energy_j\"], d[\"total\"][\"energy_j\"] == d[\"total\"][\"node_energy_j\"], d[\"total\"][\"shared\"])" <x.json)" = "(True, True, False)"
+'
 # three slots of 4 cores and a GPU: two on one rank, one on the other
 test_expect_success 'a job over both ranks has a different share on each' '
 	submit ab -n3 -c4 -g1 sleep 1 &&
@@ -133,6 +205,14 @@ test_expect_success 'a job over both ranks has a different share on each' '
 	test "$(pm_json "d[\"ncores\"]" <ab.0)" != "$(pm_json "d[\"ncores\"]" <ab.1)" &&
 	test $(($(pm_json "d[\"ncores\"]" <ab.0) + $(pm_json "d[\"ncores\"]" <ab.1))) = 12 &&
 	test $(($(pm_json "d[\"ngpus\"]" <ab.0) + $(pm_json "d[\"ngpus\"]" <ab.1))) = 3
+'
+# 8 cores and 2 GPUs on one rank: 2 x 50 + 240 = 340 W; 4 cores and a GPU on
+# the other: 50 + 4/8 x 240 = 170 W
+test_expect_success 'the job over both ranks is charged its share of each' '
+	check_energy ab >ab.w &&
+	test "$(cat ab.w)" = 510.0 &&
+	pm_json "sorted(round(r[\"power_w\"]) for r in d[\"ranks\"])" <ab.json >ab.p &&
+	test "$(cat ab.p)" = "[170, 340]"
 '
 test_expect_success 'a running job has its share too' '
 	submit run --requires=rank:1 -N1 -n1 -c3 -g2 sleep 30 &&
@@ -154,7 +234,8 @@ test_expect_success 'without job-info the answer says why there is no share' '
 	pm_json "d[\"share_error\"]" <nojobinfo.json >reason &&
 	cat reason &&
 	grep "reading the job.s R: job-info.lookup" reason &&
-	test "$(pm_json "[\"share\" in r for r in d[\"ranks\"]]" <nojobinfo.json)" = "[false]"
+	test "$(pm_json "[\"share\" in r for r in d[\"ranks\"]]" <nojobinfo.json)" = "[false]" &&
+	test "$(pm_json "(d[\"total\"][\"energy_j\"] == d[\"total\"][\"node_energy_j\"], d[\"total\"][\"shared\"])" <nojobinfo.json)" = "(True, False)"
 '
 test_expect_success 'job-info back, the share is back' '
 	query a && check_share a
