@@ -13,14 +13,18 @@ pm_skip_without_flux
 # 50 W: 440 W a node.
 NODE_W=440
 
-# check_energy FILE: every rank's energy is NODE_W x the window, and the
-# total is the sum, to a microjoule-per-joule plus a microsecond of NODE_W:
-# start and end are Unix seconds in float64, exact to about 0.24 us, which on
-# a job of a few tens of ms is more than 1e-6 of its energy.
+# check_energy FILE [W]: every rank's node energy is NODE_W x the window and
+# the job's energy W x the window (W: NODE_W, the whole node, unless given),
+# and the totals are the sums, to a microjoule-per-joule plus a microsecond of
+# the power: start and end are Unix seconds in float64, exact to about
+# 0.24 us, which on a job of a few tens of ms is more than 1e-6 of its energy.
 check_energy() {
+	_w=${2:-$NODE_W}
 	pm_json "
-all(abs(r[\"energy_j\"] - $NODE_W * (d[\"end\"] - d[\"start\"])) <= 1e-6 * r[\"energy_j\"] + $NODE_W * 1e-6 for r in d[\"ranks\"])
-and abs(d[\"total\"][\"energy_j\"] - len(d[\"ranks\"]) * $NODE_W * d[\"total\"][\"duration_s\"]) < 1e-3
+all(abs(r[\"node_energy_j\"] - $NODE_W * (d[\"end\"] - d[\"start\"])) <= 1e-6 * r[\"node_energy_j\"] + $NODE_W * 1e-6 for r in d[\"ranks\"])
+and all(abs(r[\"energy_j\"] - $_w * (d[\"end\"] - d[\"start\"])) <= 1e-6 * r[\"energy_j\"] + $_w * 1e-6 for r in d[\"ranks\"])
+and abs(d[\"total\"][\"node_energy_j\"] - len(d[\"ranks\"]) * $NODE_W * d[\"total\"][\"duration_s\"]) < 1e-3
+and abs(d[\"total\"][\"energy_j\"] - len(d[\"ranks\"]) * $_w * d[\"total\"][\"duration_s\"]) < 1e-3
 and abs(d[\"total\"][\"duration_s\"] - (d[\"end\"] - d[\"start\"])) < 1e-9
 " <"$1" | grep True
 }
@@ -28,8 +32,10 @@ and abs(d[\"total\"][\"duration_s\"] - (d[\"end\"] - d[\"start\"])) < 1e-9
 test_expect_success 'load the module on all ranks' '
 	pm_load_all -r 0.05
 '
+# The instance's R is this machine's (2 cores a rank, no GPUs): the jobs
+# whose energies are the node's hold their nodes whole (-x).
 test_expect_success 'run a 4-node job' '
-	flux run -N4 sleep 1 &&
+	flux run -N4 -x sleep 1 &&
 	jobid=$(flux job last) &&
 	echo $jobid >jobid
 '
@@ -45,7 +51,10 @@ test_expect_success 'the JSON report has 4 complete ranks' '
 test_expect_success 'energies are the stand-in watts times the job duration' '
 	check_energy job.json &&
 	test "$(pm_json "abs(d[\"ranks\"][0][\"node_power_w\"] - 440) < 1e-6" <job.json)" = True &&
-	test "$(pm_json "abs(d[\"total\"][\"avg_power_w\"] - 1760) < 1e-3" <job.json)" = True
+	test "$(pm_json "abs(d[\"total\"][\"avg_power_w\"] - 1760) < 1e-3" <job.json)" = True &&
+	test "$(pm_json "abs(d[\"total\"][\"node_avg_power_w\"] - 1760) < 1e-3" <job.json)" = True &&
+	test "$(pm_json "[(r[\"share\"][\"exclusive\"], r[\"energy_j\"] == r[\"node_energy_j\"]) for r in d[\"ranks\"]]" <job.json)" = "[[true, true], [true, true], [true, true], [true, true]]" &&
+	test "$(pm_json "d[\"total\"][\"shared\"]" <job.json)" = False
 '
 test_expect_success 'the window is the job run window (t_run to t_cleanup)' '
 	flux jobs -n -o "{t_run} {t_cleanup}" $(cat jobid) >times &&
@@ -65,19 +74,41 @@ test_expect_success 'the table has a row per rank, device columns and a total' '
 	flux power-query -j $(cat jobid) >table &&
 	cat table &&
 	grep "^job [ƒf]" table &&
-	for col in rank hostname node_power cpu_power_0 cpu_power_1 gpu_power_3 mem_power_1 energy start end data_presence; do
+	for col in rank hostname power energy node_power node_energy cpu_power_0 cpu_power_1 gpu_power_3 mem_power_1 start end data_presence; do
 		grep -q " $col " table || return 1
 	done &&
 	test "$(grep -c " complete " table)" = 5 &&
 	grep "total" table | grep -q "4/4 ranks" &&
-	grep "total" table | grep -q "1760.0"
+	grep "total" table | grep -q "1760.0" &&
+	! grep "shared" table
 '
 test_expect_success 'the CSV keeps flux-power-monitor columns first' '
 	flux power-query -j $(cat jobid) --format=csv >job.csv &&
-	head -1 job.csv | grep "^hostname,node_power,result_start_time,result_end_time,data_presence,cpu_power_0,cpu_power_1,gpu_power_0,gpu_power_1,gpu_power_2,gpu_power_3,mem_power_0,mem_power_1,rank,energy_j" &&
+	head -1 job.csv | grep "^hostname,node_power,result_start_time,result_end_time,data_presence,cpu_power_0,cpu_power_1,gpu_power_0,gpu_power_1,gpu_power_2,gpu_power_3,mem_power_0,mem_power_1,rank,node_energy_j" &&
+	head -1 job.csv | grep ",job_energy_j,job_power_w,cores,gpus,core_fraction,exclusive$" &&
 	test $(wc -l <job.csv) = 5 &&
 	cut -d, -f2,5,6 job.csv | sort -u >cols &&
-	grep "^440,complete,100$" cols
+	grep "^440,complete,100$" cols &&
+	python3 -c "
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+sys.exit(0 if all(r[\"job_energy_j\"] == r[\"node_energy_j\"] and r[\"job_power_w\"] == r[\"node_power\"] and (r[\"cores\"], r[\"gpus\"], r[\"core_fraction\"], r[\"exclusive\"]) == (\"0-1\", \"\", \"1\", \"true\") for r in rows) else 1)
+" job.csv
+'
+# One task a rank holds 1 of its 2 cores: the job shares each node and is
+# charged its core fraction of it, 1/2 x 440 W (the instance holds no GPU,
+# so the stand-in'"'"'s 4 GPUs are part of what is split).
+test_expect_success 'a job of one core a rank is charged half of each node' '
+	flux run -N4 -n4 sleep 0.5 &&
+	flux power-query -j $(flux job last) -f json >half.json &&
+	test "$(pm_json "[(r[\"share\"][\"cores\"], r[\"share\"][\"core_fraction\"], r[\"share\"][\"exclusive\"]) for r in d[\"ranks\"]]" <half.json)" = "[[\"0\", 0.5, false], [\"0\", 0.5, false], [\"0\", 0.5, false], [\"0\", 0.5, false]]" &&
+	check_energy half.json 220 &&
+	test "$(pm_json "all(abs(r[\"power_w\"] - 220) < 1e-6 and abs(r[\"node_power_w\"] - 440) < 1e-6 for r in d[\"ranks\"])" <half.json)" = True &&
+	test "$(pm_json "(abs(d[\"total\"][\"avg_power_w\"] - 880) < 1e-3, abs(d[\"total\"][\"node_avg_power_w\"] - 1760) < 1e-3, d[\"total\"][\"shared\"])" <half.json)" = "(True, True, True)" &&
+	flux power-query -j $(flux job last) >half.table &&
+	cat half.table &&
+	grep "^ranks 0-3: shared: charged its 1 of 2 cores'"'"' part of the node$" half.table &&
+	grep "total" half.table | grep -q "880.0 .* 1760.0"
 '
 test_expect_success '-o FILE writes the report there and nothing to stdout' '
 	flux power-query -j $(cat jobid) -f json -o out.json >stdout &&
@@ -100,7 +131,7 @@ test_expect_success 'a job shorter than one sampling period is complete' '
 	pm_unload_all &&
 	pm_load_all -r 2 &&
 	sleep 2.5 &&
-	flux run -N4 true &&
+	flux run -N4 -x true &&
 	flux power-query -j $(flux job last) -f json >short.json &&
 	test "$(pm_json "d[\"total\"][\"duration_s\"] < 2" <short.json)" = True &&
 	test "$(pm_json "d[\"total\"][\"data_presence\"]" <short.json)" = complete &&
@@ -109,7 +140,7 @@ test_expect_success 'a job shorter than one sampling period is complete' '
 	pm_load_all -r 0.05
 '
 test_expect_success 'a running job is reported up to now and says so' '
-	jobid=$(flux submit -N4 sleep 300) &&
+	jobid=$(flux submit -N4 -x sleep 300) &&
 	flux job wait-event $jobid start &&
 	sleep 1 &&
 	flux power-query -j $jobid -f json >run.json 2>run.err &&

@@ -47,7 +47,7 @@ test_expect_success 'a job during which the counters advance (and wrap)' '
 	sleep 0.5 &&
 	cat gate/totals.json
 '
-test_expect_success 'the job energy is exactly the counters'"'"' advance, per device' '
+test_expect_success 'the node energy is exactly the counters'"'"' advance, per device; the job of one core a rank is charged half' '
 	flux power-query -j $(cat jobid) -f json >job.json &&
 	python3 - gate/totals.json job.json <<-\EOT
 	import json, sys
@@ -63,12 +63,16 @@ test_expect_success 'the job energy is exactly the counters'"'"' advance, per de
 	    want = [tot["dram-0"] / 1e6, tot["dram-1"] / 1e6]
 	    got = [m["energy_j"] for m in det["mem"]]
 	    assert all(abs(g - w) <= 1e-6 * det["samples"] for g, w in zip(got, want)), (got, want)
-	    assert abs(r["energy_j"] - sum(tot.values()) / 1e6) <= 1e-5 * det["samples"], r["energy_j"]
+	    assert abs(r["node_energy_j"] - sum(tot.values()) / 1e6) <= 1e-5 * det["samples"], r["node_energy_j"]
+	    # one task a rank holds 1 of its 2 cores: half of the node (no GPUs)
+	    s = r["share"]
+	    assert (s["ncores"], s["node_cores"], s["core_fraction"], s["exclusive"]) == (1, 2, 0.5, False), s
+	    assert abs(r["energy_j"] - 0.5 * r["node_energy_j"]) <= 1e-9 * r["node_energy_j"], (r["energy_j"], r["node_energy_j"])
 	    for dom in det["cpu"] + det["mem"]:
 	        assert dom["method"] == "counter" and dom["source"] == "rapl", dom
 	    assert det["node"]["source"] == "sum of rapl", det["node"]
 	    assert r["data_presence"] == "complete", r
-	print("exact:", [r["energy_j"] for r in d["ranks"]], "want", sum(tot.values()) / 1e6)
+	print("exact:", [r["node_energy_j"] for r in d["ranks"]], "want", sum(tot.values()) / 1e6)
 	EOT
 '
 test_expect_success 'the table names source and method' '
