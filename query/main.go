@@ -56,7 +56,9 @@ func usage(fs *flag.FlagSet, w io.Writer) func() {
        flux power-query --sources [--format=table|json]
 
 Print the power and energy of a job (or of ranks over a time interval), per
-rank and per device, from the power-monitor broker module. A running job is
+rank and per device, from the power-monitor broker module. A job is charged
+its own part of each node it shared with other jobs (its GPUs, and its
+cores' part of the rest); the node's figures are beside. A running job is
 reported up to now. TIME is seconds since the epoch or RFC 3339.
 
 Options:
