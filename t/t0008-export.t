@@ -105,6 +105,8 @@ test_expect_success 'Prometheus has every rank'"'"'s series' '
 	{ prom_query "power_monitor_power_watts{domain=\"node\"}"; false; } &&
 	test "$(prom_value "power_monitor_power_watts{rank=\"1\",device=\"cpu-1\",source=\"variorum\"}")" = 100
 '
+# -N3 alone holds its nodes whole (-N without -n implies -x): the job's
+# figures are its nodes'.
 test_expect_success 'a 3-node job: its summary reaches both sinks, equal to flux power-query' '
 	flux run -N3 sleep 1 &&
 	jobid=$(flux job last) && echo $jobid >jobid &&
@@ -113,8 +115,50 @@ test_expect_success 'a 3-node job: its summary reaches both sinks, equal to flux
 	grep "^power-monitor/jobs/$jobid/power " sub.out | head -1 | cut -d" " -f2- >summary.json &&
 	want=$(pm_json "d[\"total\"][\"energy_j\"]" <job.json) &&
 	pm_json "abs(d[\"energy[J]\"] - $want) <= 1e-6 * $want and d[\"ranks\"] == 3 and len(d[\"nodes\"]) == 3 and d[\"data-presence\"] == \"complete\" and d[\"jobid\"] == \"$jobid\"" <summary.json | grep True &&
+	pm_json "d[\"node-energy[J]\"] == d[\"energy[J]\"] and d[\"node-power[W]\"] == d[\"power[W]\"] and d[\"shared\"] is False" <summary.json | grep True &&
 	got=$(prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}") &&
 	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want)"
+'
+# shared.py QUERY SUMMARY: a job that shared its nodes: the MQTT summary
+# carries the job's energy and power (flux power-query's, and each rank's
+# core fraction of the node's within 1%: the instance's R holds no GPU) and
+# what the nodes drew beside them, in all and per node.
+cat >shared.py <<\EOF
+import json, sys
+q = json.load(open(sys.argv[1]))
+s = json.load(open(sys.argv[2]))
+t = q["total"]
+assert t["shared"] is True and s["shared"] is True, (t, s)
+assert all(0 < r["share"]["core_fraction"] < 1 and r["share"]["node_gpus"] == 0 for r in q["ranks"]), q["ranks"]
+closed = sum(r["share"]["core_fraction"] * r["node_energy_j"] for r in q["ranks"])
+assert abs(s["energy[J]"] - closed) <= 0.01 * closed, (s["energy[J]"], closed)
+for k, want in (("energy[J]", t["energy_j"]), ("power[W]", t["avg_power_w"]),
+                ("node-energy[J]", t["node_energy_j"]), ("node-power[W]", t["node_avg_power_w"])):
+    assert abs(s[k] - want) <= 1e-6 * want, (k, s[k], want)
+assert s["energy[J]"] < s["node-energy[J]"], s
+ranks = {r["rank"]: r for r in q["ranks"]}
+assert sorted(n["rank"] for n in s["nodes"]) == sorted(ranks), s["nodes"]
+for n in s["nodes"]:
+    r = ranks[n["rank"]]
+    for k, want in (("energy[J]", r["energy_j"]), ("node-energy[J]", r["node_energy_j"])):
+        assert abs(n[k] - want) <= 1e-6 * want, (n, k, want)
+    assert abs(n["energy[J]"] - r["share"]["core_fraction"] * n["node-energy[J]"]) <= 0.01 * n["energy[J]"], n
+print("job", s["energy[J]"], "J, its nodes", s["node-energy[J]"], "J")
+EOF
+test_expect_success 'a job that shares its 3 nodes: its summary carries its share and the nodes'"'"' beside, on both sinks' '
+	test "$(flux resource list -no "{ncores} {nnodes}" | awk "{ print (\$1 > \$2) }")" = 1 &&
+	flux run -N3 -n3 sleep 1 &&
+	jobid=$(flux job last) &&
+	flux power-query -j $jobid --format=json >shared.json &&
+	pm_wait_for 15 grep -q "^power-monitor/jobs/$jobid/power " sub.out &&
+	grep "^power-monitor/jobs/$jobid/power " sub.out | head -1 | cut -d" " -f2- >shared-summary.json &&
+	python3 shared.py shared.json shared-summary.json &&
+	want=$(pm_json "d[\"total\"][\"energy_j\"]" <shared.json) &&
+	nodes=$(pm_json "d[\"total\"][\"node_energy_j\"]" <shared.json) &&
+	got=$(prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}") &&
+	gotn=$(prom_value "power_monitor_job_nodes_energy_joules{jobid=\"$jobid\"}") &&
+	echo "prometheus: job $got J, nodes $gotn J; flux power-query: $want J, $nodes J" &&
+	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want or abs($gotn - $nodes) > 1e-6 * $nodes)"
 '
 cat >jobtag.py <<\EOF
 # jobtag.py JOBID T_RUN T_END <sub.out: per rank, the samples tagged with
