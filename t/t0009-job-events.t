@@ -80,7 +80,12 @@ test_expect_success 'a job of both ranks: its summary has both, and equals flux 
 	flux power-query -j $last --format=json >last.json &&
 	want=$(pm_json "d[\"total\"][\"energy_j\"]" <last.json) &&
 	echo "summary $got J, flux power-query $want J" &&
-	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want)"
+	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want)" &&
+	# what its nodes drew beside it: -N2 alone holds them whole, the same
+	gotn=$(grep "^power_monitor_job_nodes_energy_joules{jobid=\"$last\"" metrics.out | cut -d" " -f2) &&
+	wantn=$(pm_json "d[\"total\"][\"node_energy_j\"]" <last.json) &&
+	echo "nodes: summary $gotn J, flux power-query $wantn J" &&
+	python3 -c "import sys; sys.exit(abs($gotn - $wantn) > 1e-6 * $wantn or abs($gotn - $got) > 1e-6 * $got)"
 '
 # flux-core's job-list, job-exec and scheduler do not survive the
 # job-manager going away under them: take them out with it.
