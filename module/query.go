@@ -56,13 +56,18 @@ type jobQuery struct {
 	instRFu  *fluxbind.Future
 	jobR     wire.Resources
 	shareErr []string
+	// what a request about a job narrows it to (its ranks, window and an
+	// inner job's share), and whether a guest asks (wire.Narrowing.Apply)
+	narrow wire.Narrowing
+	guest  bool
 	// onDone, when set, takes the answer instead of a requester (rank 0's
 	// job summaries, module/jobs.go).
 	onDone func(*wire.QueryResponse)
 }
 
 // queryCB answers power-monitor.query (doc/rpc.md). Guests may ask about
-// their own jobs; the instance owner about any job, or any ranks and interval.
+// their own jobs, or a sub-window, some ranks and an inner job's share of
+// them; the instance owner about any job, or any ranks and interval.
 func (m *monitor) queryCB(msg *fluxbind.Msg) {
 	var req wire.QueryRequest
 	if err := msg.UnpackOptional(&req); err != nil {
@@ -76,11 +81,13 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 	q := &jobQuery{m: m, timeout: timeout, pending: map[uint32]*fluxbind.Future{}}
 
 	switch {
-	case req.JobID != "" && req.Ranks != "":
-		m.h.RespondError(msg, syscall.EINVAL, "give either a jobid or ranks with a time interval, not both")
 	case req.JobID != "":
 		id, err := fluxbind.ParseJobID(string(req.JobID))
 		if err != nil {
+			m.h.RespondError(msg, syscall.EINVAL, err.Error())
+			return
+		}
+		if q.narrow, err = wire.ParseNarrowing(req); err != nil {
 			m.h.RespondError(msg, syscall.EINVAL, err.Error())
 			return
 		}
@@ -98,6 +105,8 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 		q.resp.JobID = fluxbind.EncodeJobID(id, "f58")
 		q.lookup = fu
 		q.start(msg)
+	case len(req.Share) > 0:
+		m.h.RespondError(msg, syscall.EINVAL, "a share is only for a query about a job: give its jobid")
 	case req.Ranks != "":
 		if _, role, err := msg.Cred(); err != nil || role&fluxbind.RoleOwner == 0 {
 			m.h.RespondError(msg, syscall.EPERM, "only the instance owner may query ranks by time interval; ask with a jobid")
@@ -168,9 +177,32 @@ func (q *jobQuery) onJobInfo(fu *fluxbind.Future) {
 		q.fail(syscall.ENODATA, fmt.Sprintf("job %s has not run (state %s): there is no power data for it", q.resp.JobID, q.resp.State))
 		return
 	}
-	if err := q.runJob(j.TRun, j.TCleanup, j.Ranks); err != nil {
+	ids, err := fluxbind.DecodeIDSet(j.Ranks)
+	if err != nil {
 		q.fail(syscall.EPROTO, fmt.Sprintf("job %s: %v", q.resp.JobID, err))
+		return
 	}
+	run := wire.JobRun{JobID: q.resp.JobID, Start: j.TRun, End: j.TCleanup, Ranks: ids}
+	if run.End == 0 {
+		run.End = now()
+	}
+	_, role, err := q.msg.Cred()
+	q.guest = err != nil || role&fluxbind.RoleOwner == 0
+	asked, err := q.narrow.Apply(run, q.guest)
+	var denied *wire.Denied
+	switch {
+	case errors.As(err, &denied):
+		q.fail(syscall.EPERM, err.Error())
+		return
+	case err != nil:
+		q.fail(syscall.EINVAL, err.Error())
+		return
+	case asked.Ranks[len(asked.Ranks)-1] >= q.m.size:
+		q.fail(syscall.EINVAL, fmt.Sprintf("ranks %s: this instance has ranks 0-%d", wire.FormatIDSet(asked.Ranks), q.m.size-1))
+		return
+	}
+	q.resp.Running = j.TCleanup == 0 && q.narrow.End == 0
+	q.runWindow(asked.Start, asked.End, asked.Ranks)
 }
 
 // runJob asks the job's ranks (an RFC 22 idset) for its run window, t_run
@@ -180,14 +212,20 @@ func (q *jobQuery) runJob(tRun, tEnd float64, ranks string) error {
 	if err != nil {
 		return err
 	}
-	q.resp.Start, q.resp.End = tRun, tEnd
 	if tEnd == 0 {
-		q.resp.End = now()
+		tEnd = now()
 		q.resp.Running = true
 	}
-	q.lookupShares()
-	q.fanout(ids)
+	q.runWindow(tRun, tEnd, ids)
 	return nil
+}
+
+// runWindow asks ranks of the job for the window start to end, and looks
+// up the shares.
+func (q *jobQuery) runWindow(start, end float64, ranks []uint32) {
+	q.resp.Start, q.resp.End = start, end
+	q.lookupShares()
+	q.fanout(ranks)
 }
 
 // lookupShares asks job-info for the job's R and, unless this load of the
@@ -277,6 +315,7 @@ func (q *jobQuery) onInstanceR(fu *fluxbind.Future) {
 }
 
 // setShares sets the share of each rank that answered, from the job's R
+// (or the inner job's cores and GPUs that the request gives for the rank)
 // and the instance's, and with it the job's part of the rank's figures
 // (wire.Charge: job, or job_error), which the totals sum. Where they do
 // not fit together the instance's R may have changed (flux resource
@@ -286,7 +325,15 @@ func (q *jobQuery) setShares() {
 		stale := false
 		for i := range q.resp.Ranks {
 			r := &q.resp.Ranks[i]
-			s, err := wire.ShareOf(r.Rank, q.jobR, q.m.instanceR)
+			held := q.jobR
+			if inner, ok := q.narrow.Share[r.Rank]; ok {
+				held = wire.Resources{r.Rank: inner}
+			} else if _, ok := held[r.Rank]; !ok {
+				// the owner asked about a rank outside the job
+				q.shareErr = append(q.shareErr, fmt.Sprintf("rank %d is not one of job %s's ranks: it has no share", r.Rank, q.resp.JobID))
+				continue
+			}
+			s, err := wire.ShareOf(r.Rank, held, q.m.instanceR)
 			if err != nil {
 				q.shareErr = append(q.shareErr, err.Error())
 				stale = true
@@ -362,6 +409,13 @@ func (q *jobQuery) missing(rank uint32, err error) {
 func (q *jobQuery) maybeFinish() {
 	if len(q.pending) > 0 || q.lookup != nil || q.jobRFu != nil || q.instRFu != nil || (q.msg == nil && q.onDone == nil) {
 		return
+	}
+	if q.guest && q.jobR != nil {
+		// a guest may split only its own job's cores and GPUs
+		if err := wire.CheckShare(q.resp.JobID, q.narrow.Share, q.jobR); err != nil {
+			q.fail(syscall.EPERM, err.Error())
+			return
+		}
 	}
 	q.setShares()
 	wire.Summarize(&q.resp)

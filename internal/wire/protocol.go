@@ -104,14 +104,16 @@ func (j *JobID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// QueryRequest is the payload of TopicQuery: either JobID, or Ranks with
-// Start (and End, 0 meaning now).
+// QueryRequest is the payload of TopicQuery: either JobID, which Ranks,
+// Start, End and Share may narrow (Narrowing), or Ranks with Start (and
+// End, 0 meaning now).
 type QueryRequest struct {
-	JobID   JobID   `json:"jobid,omitempty"`
-	Ranks   string  `json:"ranks,omitempty"`   // RFC 22 idset, e.g. "0-3"
-	Start   float64 `json:"start,omitempty"`   // unix seconds
-	End     float64 `json:"end,omitempty"`     // unix seconds; 0: now
-	Timeout float64 `json:"timeout,omitempty"` // seconds per rank; 0: DefaultTimeout
+	JobID   JobID                `json:"jobid,omitempty"`
+	Ranks   string               `json:"ranks,omitempty"`   // RFC 22 idset, e.g. "0-3"
+	Start   float64              `json:"start,omitempty"`   // unix seconds
+	End     float64              `json:"end,omitempty"`     // unix seconds; 0: now (the job's end)
+	Share   map[string]RankShare `json:"share,omitempty"`   // rank -> what an inner job holds; with JobID only
+	Timeout float64              `json:"timeout,omitempty"` // seconds per rank; 0: DefaultTimeout
 }
 
 // WindowRequest is the payload of TopicWindow.
