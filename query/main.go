@@ -9,7 +9,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,11 +17,10 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/internal/nested"
 	"github.com/flux-framework/power-monitor/internal/report"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
@@ -182,49 +180,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	payload, err := json.Marshal(&req)
-	if err != nil {
-		return fail("%v", err)
-	}
-
 	h, err := fluxbind.Open("")
 	if err != nil {
 		return fail("%v (run it inside a Flux instance, or set FLUX_URI)", err)
 	}
 	defer h.Close()
-	fu, err := h.RPC(wire.TopicQuery, string(payload), fluxbind.NodeIDAny)
-	if err != nil {
-		return fail("%v", err)
-	}
 	// The module answers within its lookup and per-rank timeouts; bound
 	// the wait anyway so that a wedged broker cannot hang the command.
-	wait := 2*o.timeout + 5
-	if err := fu.WaitFor(wait); err != nil {
-		fu.Destroy()
-		return fail("no answer from power-monitor within %gs", wait)
-	}
-	answer, err := fu.Get()
-	fu.Destroy()
+	// Where this instance has no module, an enclosing one answers.
+	resp, origin, err := nested.Query(h, req, 2*o.timeout+5)
 	if err != nil {
-		var re *fluxbind.RPCError
-		if errors.As(err, &re) && re.Errno == syscall.ENOSYS && strings.HasPrefix(re.Text, "No service matching") {
-			return fail("the power-monitor module is not loaded (flux module load power-monitor)")
-		}
 		return fail("%v", err)
-	}
-	var resp wire.QueryResponse
-	if err := json.Unmarshal([]byte(answer), &resp); err != nil {
-		return fail("bad answer from power-monitor: %v", err)
 	}
 	if resp.ID != 0 {
 		resp.JobID = fluxbind.EncodeJobID(resp.ID, "f58") // in this user's locale
 	}
 
-	if err := emit(o, stdout, func(w io.Writer) error { return report.Write(w, o.format, &resp) }); err != nil {
+	if err := emit(o, stdout, func(w io.Writer) error { return report.WriteFrom(w, o.format, resp, origin) }); err != nil {
 		return fail("writing the report: %v", err)
 	}
 	if o.format != report.FormatTable && resp.Running {
-		fmt.Fprintf(stderr, "%s: %s is still running: figures cover up to now\n", prog, jobName(&resp))
+		fmt.Fprintf(stderr, "%s: %s is still running: figures cover up to now\n", prog, jobName(resp))
 	}
 	if len(resp.Missing) > 0 {
 		fmt.Fprintf(stderr, "%s: %d of %d ranks gave no data:", prog, len(resp.Missing), resp.Total.Ranks)

@@ -16,6 +16,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 
+	"github.com/flux-framework/power-monitor/internal/nested"
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
@@ -29,11 +30,19 @@ const (
 
 // Write prints resp in the given format.
 func Write(w io.Writer, format string, resp *wire.QueryResponse) error {
+	return WriteFrom(w, format, resp, nil)
+}
+
+// WriteFrom prints resp in the given format and says which instance's
+// samples answered (o; nil says nothing): the table in a line under its
+// title (where o is an enclosing instance, or this one is nested), the
+// JSON in answered_by and each rank's enclosing_rank.
+func WriteFrom(w io.Writer, format string, resp *wire.QueryResponse, o *nested.Origin) error {
 	switch format {
 	case FormatTable, "":
-		return Table(w, resp)
+		return table(w, resp, o)
 	case FormatJSON:
-		return JSON(w, resp)
+		return jsonDoc(w, resp, o)
 	case FormatCSV:
 		return CSV(w, resp)
 	}
@@ -224,7 +233,9 @@ func RankSet(rs []uint32) string {
 // figures follow (node_power, node_energy, then each device of the node).
 // Notes under the table say where the job shared a rank and what it was
 // charged for there.
-func Table(w io.Writer, resp *wire.QueryResponse) error {
+func Table(w io.Writer, resp *wire.QueryResponse) error { return table(w, resp, nil) }
+
+func table(w io.Writer, resp *wire.QueryResponse, o *nested.Origin) error {
 	nc, nm, ng := width(resp)
 	header := []string{"rank", "hostname", "power", "energy", "node_power", "node_energy"}
 	for i := 0; i < nc; i++ {
@@ -240,6 +251,11 @@ func Table(w io.Writer, resp *wire.QueryResponse) error {
 
 	if _, err := fmt.Fprintln(w, Title(resp)); err != nil {
 		return err
+	}
+	if o != nil && (!o.This || o.Level > 0) {
+		if _, err := fmt.Fprintln(w, o.Line()); err != nil {
+			return err
+		}
 	}
 	t := tablewriter.NewTable(w,
 		tablewriter.WithHeaderAutoFormat(tw.Off),
@@ -342,6 +358,7 @@ func mergedRows(resp *wire.QueryResponse) []row {
 // node_ fields are the node's.
 type JSONRank struct {
 	Rank        uint32           `json:"rank"`
+	Enclosing   *uint32          `json:"enclosing_rank,omitempty"` // its rank in the instance that answered
 	Hostname    string           `json:"hostname"`
 	EnergyJ     float64          `json:"energy_j"`
 	PowerW      float64          `json:"power_w"` // EnergyJ over the covered seconds
@@ -375,13 +392,18 @@ type JSONDoc struct {
 	// ShareError says why ranks have no share.
 	ShareError string     `json:"share_error,omitempty"`
 	Total      wire.Total `json:"total"`
+	// AnsweredBy says which instance's samples answered.
+	AnsweredBy *nested.Origin `json:"answered_by,omitempty"`
 }
 
 // JSON prints resp as one indented JSON document.
-func JSON(w io.Writer, resp *wire.QueryResponse) error {
+func JSON(w io.Writer, resp *wire.QueryResponse) error { return jsonDoc(w, resp, nil) }
+
+func jsonDoc(w io.Writer, resp *wire.QueryResponse, o *nested.Origin) error {
 	doc := JSONDoc{ID: resp.ID, JobID: resp.JobID, UserID: resp.UserID, State: resp.State,
 		Running: resp.Running, Start: resp.Start, End: resp.End, RankSet: resp.RankSet,
-		Ranks: []JSONRank{}, Missing: resp.Missing, ShareError: resp.ShareError, Total: resp.Total}
+		Ranks: []JSONRank{}, Missing: resp.Missing, ShareError: resp.ShareError, Total: resp.Total,
+		AnsweredBy: o}
 	if doc.Missing == nil {
 		doc.Missing = []wire.Missing{}
 	}
@@ -395,6 +417,11 @@ func JSON(w io.Writer, resp *wire.QueryResponse) error {
 			Samples: r.Samples, Source: r.Source, Share: r.Share, Job: r.Job, JobError: r.JobError,
 			Detail: &r.Aggregate,
 		})
+		if o != nil {
+			if er, ok := o.Enclosing[r.Rank]; ok {
+				doc.Ranks[len(doc.Ranks)-1].Enclosing = &er
+			}
+		}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
