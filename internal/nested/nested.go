@@ -25,20 +25,6 @@ import (
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
-// Resources held on one rank, as sent in a request's share.
-type ShareEntry struct {
-	Cores string `json:"cores"`
-	GPUs  string `json:"gpus"`
-}
-
-// Request is power-monitor.query with the share of the inner job: per rank
-// of the enclosing instance, the cores and GPUs the inner job holds there
-// (doc/rpc.md).
-type Request struct {
-	wire.QueryRequest
-	Share map[string]ShareEntry `json:"share,omitempty"`
-}
-
 // Origin says which instance's samples answered: this one (Level = this
 // instance's level, no URI), or an enclosing one at URI, about its job JobID
 // (f58) on Ranks (in its numbering). Enclosing maps each rank of the answer,
@@ -110,11 +96,12 @@ func MapUp(inner, enclosing wire.Resources) (wire.Resources, map[uint32]uint32, 
 	return out, from, nil
 }
 
-// ShareOf is the request's share for resources in the enclosing numbering.
-func ShareOf(r wire.Resources) map[string]ShareEntry {
-	out := map[string]ShareEntry{}
+// ShareOf is a request's share (wire.QueryRequest.Share) for resources in
+// the enclosing numbering.
+func ShareOf(r wire.Resources) map[string]wire.RankShare {
+	out := map[string]wire.RankShare{}
 	for rank, rr := range r {
-		out[strconv.FormatUint(uint64(rank), 10)] = ShareEntry{Cores: wire.FormatIDSet(rr.Cores), GPUs: wire.FormatIDSet(rr.GPUs)}
+		out[strconv.FormatUint(uint64(rank), 10)] = wire.RankShare{Cores: wire.FormatIDSet(rr.Cores), GPUs: wire.FormatIDSet(rr.GPUs)}
 	}
 	return out
 }

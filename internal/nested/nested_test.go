@@ -45,7 +45,7 @@ func TestMapUpRenumbersRanksAndCoresKeepsGPUs(t *testing.T) {
 		t.Errorf("from = %v", from)
 	}
 	share := ShareOf(got)
-	if share["0"] != (ShareEntry{Cores: "2,4", GPUs: "1"}) || share["1"] != (ShareEntry{Cores: "6", GPUs: ""}) {
+	if share["0"] != (wire.RankShare{Cores: "2,4", GPUs: "1"}) || share["1"] != (wire.RankShare{Cores: "6", GPUs: ""}) {
 		t.Errorf("ShareOf = %v", share)
 	}
 }
@@ -119,8 +119,8 @@ func TestRelabel(t *testing.T) {
 }
 
 func TestRequestJSON(t *testing.T) {
-	r := Request{QueryRequest: wire.QueryRequest{JobID: "123", Ranks: "4-5", Start: 10, End: 20},
-		Share: map[string]ShareEntry{"4": {Cores: "0-1", GPUs: "2"}}}
+	r := wire.QueryRequest{JobID: "123", Ranks: "4-5", Start: 10, End: 20,
+		Share: ShareOf(wire.Resources{4: {Cores: []uint32{0, 1}, GPUs: []uint32{2}}})}
 	b, err := json.Marshal(&r)
 	if err != nil {
 		t.Fatal(err)

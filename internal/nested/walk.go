@@ -100,10 +100,10 @@ func Query(h *fluxbind.Handle, req wire.QueryRequest, wait float64) (*wire.Query
 			return nil, nil, fmt.Errorf("mapping onto job %s of the enclosing instance at %s: %v", encID, uri, err)
 		}
 		held, toInner = mapped, Compose(from, toInner)
-		preq := Request{QueryRequest: wire.QueryRequest{
+		preq := wire.QueryRequest{
 			JobID: wire.JobID(strconv.FormatUint(pid, 10)), Ranks: wire.FormatIDSet(Ranks(held)),
-			Start: job.TRun, End: job.TCleanup, Timeout: req.Timeout,
-		}, Share: ShareOf(held)}
+			Start: job.TRun, End: job.TCleanup, Share: ShareOf(held), Timeout: req.Timeout,
+		}
 		payload, err := json.Marshal(&preq)
 		if err != nil {
 			return nil, nil, err
