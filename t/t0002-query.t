@@ -171,6 +171,24 @@ test_expect_success 'ranks outside the instance are refused' '
 	grep "ranks 2-9: this instance has ranks 0-3" err
 '
 
+# With a jobid, ranks and a window narrow the job (they are no longer
+# exclusive of it); the owner asked here, t0011 has a guest.
+test_expect_success 'a jobid with ranks and a window asks about part of the job' '
+	flux run -N4 -x sleep 1 &&
+	flux job last >part.id &&
+	flux jobs -n -o "{t_run} {t_cleanup}" $(cat part.id) >times &&
+	read t_run t_cleanup <times &&
+	t0=$(echo "$t_run + 0.2" | bc) && t1=$(echo "$t_cleanup - 0.2" | bc) &&
+	pm_rpc power-monitor.query "{\"jobid\": $(flux job id --to=dec $(cat part.id)), \"ranks\": \"1-2\", \"start\": $t0, \"end\": $t1}" >part.json &&
+	test "$(pm_json "([r[\"rank\"] for r in d[\"ranks\"]], abs(d[\"start\"] - $t0) < 1e-6, abs(d[\"end\"] - $t1) < 1e-6)" <part.json)" = "([1, 2], True, True)" &&
+	test "$(pm_json "all(abs(r[\"job\"][\"energy_j\"] - $NODE_W * ($t1 - $t0)) <= 0.01 * $NODE_W * ($t1 - $t0) for r in d[\"ranks\"])" <part.json)" = True
+'
+test_expect_success 'a jobid with ranks outside the instance is refused' '
+	test_must_fail pm_rpc power-monitor.query "{\"jobid\": $(flux job id --to=dec $(cat jobid)), \"ranks\": \"2-9\"}" 2>err &&
+	test $(wc -l <err) = 1 &&
+	grep "^22: ranks 2-9: this instance has ranks 0-3$" err
+'
+
 # Errors: one clear line on stderr, non-zero exit.
 test_expect_success 'an invalid jobid says so' '
 	test_must_fail flux power-query -j not-a-job 2>err &&
