@@ -42,6 +42,7 @@
 #include <time.h>
 #include <jansson.h>
 #include <flux/core.h>
+#include <flux/idset.h>
 #include <flux/shell.h>
 
 #define DEFAULT_TIMEOUT 5.0
@@ -293,6 +294,311 @@ out:
     json_decref (entry);
 }
 
+/* Nested instances (flux batch, flux alloc) with no module loaded: ask the
+ * nearest enclosing instance that has one, as flux power-query does
+ * (internal/nested, doc/man1/flux-power-query.rst, NESTED INSTANCES). The
+ * nested instance's R is the enclosing job's R renumbered: nested rank i is
+ * the i-th rank (ascending) of the enclosing job, nested core c there its
+ * c-th core, GPU ids kept. Synchronous, bounded by power.timeout. */
+
+struct held {
+    uint32_t rank;      /* in the numbering of the instance being asked */
+    uint32_t inner;     /* in this job's own instance */
+    struct idset *cores;
+    struct idset *gpus;
+};
+
+static double now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void held_free (struct held *h, int n)
+{
+    for (int i = 0; i < n; i++) {
+        idset_destroy (h[i].cores);
+        idset_destroy (h[i].gpus);
+    }
+    free (h);
+}
+
+static int cmp_held (const void *a, const void *b)
+{
+    const struct held *x = a, *y = b;
+    return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* Parse R's R_lite into one entry per rank, sorted by rank. */
+static struct held *parse_R (json_t *R, int *np)
+{
+    json_t *lite = json_object_get (json_object_get (R, "execution"), "R_lite");
+    struct held *h = NULL;
+    int n = 0;
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (lite, i, e) {
+        json_t *ch = json_object_get (e, "children");
+        const char *rs = json_string_value (json_object_get (e, "rank"));
+        const char *cs = json_string_value (json_object_get (ch, "core"));
+        const char *gs = json_string_value (json_object_get (ch, "gpu"));
+        struct idset *ranks = rs ? idset_decode (rs) : NULL;
+        unsigned int r;
+        if (!ranks)
+            goto error;
+        for (r = idset_first (ranks); r != IDSET_INVALID_ID; r = idset_next (ranks, r)) {
+            struct held *nh = realloc (h, (n + 1) * sizeof (*h));
+            if (!nh) {
+                idset_destroy (ranks);
+                goto error;
+            }
+            h = nh;
+            h[n].rank = h[n].inner = r;
+            h[n].cores = idset_decode (cs ? cs : "");
+            h[n].gpus = idset_decode (gs ? gs : "");
+            n++;
+            if (!h[n - 1].cores || !h[n - 1].gpus) {
+                idset_destroy (ranks);
+                goto error;
+            }
+        }
+        idset_destroy (ranks);
+    }
+    qsort (h, n, sizeof (*h), cmp_held);
+    *np = n;
+    return h;
+error:
+    held_free (h, n);
+    return NULL;
+}
+
+/* Map held (in a nested instance's numbering) onto the enclosing instance
+ * through the R of the job the nested instance runs as there. */
+static int map_up (struct held *h, int n, struct held *encl, int ne,
+                   char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        struct held *e;
+        struct idset *cores;
+        unsigned int c, g;
+        if (h[i].rank >= (uint32_t)ne) {
+            snprintf (err, errlen, "nested rank %u has no rank in the enclosing job's R",
+                      h[i].rank);
+            return -1;
+        }
+        e = &encl[h[i].rank];
+        if (!(cores = idset_create (0, IDSET_FLAG_AUTOGROW)))
+            return -1;
+        for (c = idset_first (h[i].cores); c != IDSET_INVALID_ID; c = idset_next (h[i].cores, c)) {
+            unsigned int k = 0, id = idset_first (e->cores);
+            while (id != IDSET_INVALID_ID && k < c) {
+                id = idset_next (e->cores, id);
+                k++;
+            }
+            if (id == IDSET_INVALID_ID) {
+                snprintf (err, errlen, "nested core %u on rank %u is not the enclosing job's",
+                          c, h[i].rank);
+                idset_destroy (cores);
+                return -1;
+            }
+            idset_set (cores, id);
+        }
+        for (g = idset_first (h[i].gpus); g != IDSET_INVALID_ID; g = idset_next (h[i].gpus, g)) {
+            if (!idset_test (e->gpus, g)) {
+                snprintf (err, errlen, "nested gpu %u on rank %u is not the enclosing job's",
+                          g, h[i].rank);
+                idset_destroy (cores);
+                return -1;
+            }
+        }
+        idset_destroy (h[i].cores);
+        h[i].cores = cores;
+        h[i].rank = e->rank;
+    }
+    return 0;
+}
+
+/* Wait for f until deadline and return its JSON payload, or NULL. */
+static const char *wait_get (flux_future_t *f, double deadline)
+{
+    const char *s = NULL;
+    double left = deadline - now ();
+    if (!f || flux_future_wait_for (f, left > 0 ? left : 0) < 0
+        || flux_rpc_get (f, &s) < 0)
+        return NULL;
+    return s ? s : "";
+}
+
+static json_t *idset_json (struct idset *ids)
+{
+    char *s = idset_encode (ids, IDSET_FLAG_RANGE);
+    json_t *o = json_string (s ? s : "");
+    free (s);
+    return o;
+}
+
+static void relabel (json_t *list, struct held *h, int n)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach (list, i, r) {
+        uint32_t rank = (uint32_t)num (r, "rank");
+        for (int k = 0; k < n; k++) {
+            if (h[k].rank == rank) {
+                json_object_set_new (r, "enclosing_rank", json_integer (rank));
+                json_object_set_new (r, "rank", json_integer (h[k].inner));
+                break;
+            }
+        }
+    }
+}
+
+/* The answer of the nearest enclosing instance with the module, ranks
+ * relabelled as in this instance, or NULL after logging why not. by says
+ * which instance answered. */
+static json_t *walk_up (struct power *p, char *by, size_t bylen)
+{
+    double deadline = now () + p->timeout;
+    json_t *R = NULL, *resp = NULL;
+    struct held *h = NULL;
+    int n = 0, level = 0;
+    flux_t *cur = p->h;
+    char err[256] = "";
+    const char *lvl = flux_attr_get (p->h, "instance-level");
+    double start;
+
+    if (lvl)
+        level = atoi (lvl);
+    if (flux_shell_info_unpack (p->shell, "{s:o}", "R", &R) < 0
+        || !(h = parse_R (R, &n)) || n == 0) {
+        shell_log ("no figures: cannot read the job's R");
+        goto out;
+    }
+    start = num (json_object_get (R, "execution"), "starttime");
+    for (;;) {
+        const char *a, *s;
+        char *uri = NULL;
+        flux_jobid_t pid;
+        flux_t *parent;
+        flux_future_t *f;
+        json_t *o, *share, *req;
+        struct held *encl = NULL;
+        int ne = 0;
+        struct idset *ranks;
+        char *rankstr;
+        char pidstr[64];
+
+        if (!(a = flux_attr_get (cur, "parent-uri"))) {
+            shell_log ("no figures: the power-monitor module is not loaded "
+                       "in this instance nor in any enclosing one");
+            goto out;
+        }
+        uri = strdup (a);
+        if (!uri || !(a = flux_attr_get (cur, "jobid")) || flux_job_id_parse (a, &pid) < 0) {
+            shell_log ("no figures: this instance has no jobid attribute");
+            free (uri);
+            goto out;
+        }
+        if (!(parent = flux_open (uri, 0))) {
+            shell_log ("no figures: cannot connect to the enclosing instance at %s: %s",
+                       uri, strerror (errno));
+            free (uri);
+            goto out;
+        }
+        if (cur != p->h)
+            flux_close (cur);
+        cur = parent;
+        level--;
+        f = flux_rpc_pack (parent, "job-info.lookup", FLUX_NODEID_ANY, 0,
+                           "{s:I s:[s] s:i}", "id", (json_int_t)pid, "keys", "R", "flags", 0);
+        if (!(s = wait_get (f, deadline)) || !(o = json_loads (s, 0, NULL))) {
+            shell_log ("no figures: cannot read the R of this instance's job in %s: %s",
+                       uri, f ? future_strerror (f, errno) : strerror (errno));
+            flux_future_destroy (f);
+            free (uri);
+            goto out;
+        }
+        {
+            json_t *eR = json_loads (json_string_value (json_object_get (o, "R")) ?
+                                     json_string_value (json_object_get (o, "R")) : "", 0, NULL);
+            encl = eR ? parse_R (eR, &ne) : NULL;
+            json_decref (eR);
+        }
+        json_decref (o);
+        flux_future_destroy (f);
+        if (!encl || map_up (h, n, encl, ne, err, sizeof (err)) < 0) {
+            shell_log ("no figures: mapping onto the enclosing job: %s",
+                       err[0] ? err : "its R cannot be read");
+            held_free (encl, ne);
+            free (uri);
+            goto out;
+        }
+        held_free (encl, ne);
+        ranks = idset_create (0, IDSET_FLAG_AUTOGROW);
+        share = json_object ();
+        for (int i = 0; i < n && ranks && share; i++) {
+            char key[16];
+            idset_set (ranks, h[i].rank);
+            snprintf (key, sizeof (key), "%u", h[i].rank);
+            json_object_set_new (share, key, json_pack ("{s:o s:o}",
+                                 "cores", idset_json (h[i].cores),
+                                 "gpus", idset_json (h[i].gpus)));
+        }
+        rankstr = ranks ? idset_encode (ranks, IDSET_FLAG_RANGE) : NULL;
+        idset_destroy (ranks);
+        req = json_pack ("{s:I s:s s:f s:o s:f}",
+                         "jobid", (json_int_t)pid,
+                         "ranks", rankstr ? rankstr : "",
+                         "start", start,
+                         "share", share,
+                         "timeout", p->timeout / 2);
+        s = NULL;
+        f = NULL;
+        if (req) {
+            char *rs = json_dumps (req, JSON_COMPACT);
+            f = rs ? flux_rpc (parent, "power-monitor.query", rs, FLUX_NODEID_ANY, 0) : NULL;
+            free (rs);
+            json_decref (req);
+        }
+        if (!(s = wait_get (f, deadline))) {
+            int e = errno;
+            if (e == ENOSYS) {
+                flux_future_destroy (f);
+                free (rankstr);
+                free (uri);
+                continue;
+            }
+            shell_log ("no figures: the enclosing instance at %s: %s", uri,
+                       f ? future_strerror (f, e) : strerror (e));
+            flux_future_destroy (f);
+            free (rankstr);
+            free (uri);
+            goto out;
+        }
+        if ((resp = json_loads (s, 0, NULL))) {
+            relabel (json_object_get (resp, "ranks"), h, n);
+            relabel (json_object_get (resp, "missing"), h, n);
+            flux_job_id_encode (pid, "f58", pidstr, sizeof (pidstr));
+            snprintf (by, bylen, "samples from the enclosing instance at %s "
+                      "(level %d; job %s, ranks %s there)", uri, level, pidstr,
+                      rankstr ? rankstr : "?");
+        }
+        else
+            shell_log ("no figures: bad answer from the enclosing instance at %s", uri);
+        flux_future_destroy (f);
+        free (rankstr);
+        free (uri);
+        goto out;
+    }
+out:
+    if (cur != p->h)
+        flux_close (cur);
+    held_free (h, n);
+    return resp;
+}
+
 static void query_cb (flux_future_t *f, void *arg)
 {
     struct power *p = arg;
@@ -301,13 +607,23 @@ static void query_cb (flux_future_t *f, void *arg)
 
     p->pending--;
     if (flux_rpc_get (f, &s) < 0) {
-        if (errno == ENOSYS)
+        char by[512] = "";
+        int e = errno;
+        /* no module here: in a nested instance, ask the enclosing ones */
+        if (e == ENOSYS && flux_attr_get (p->h, "parent-uri")) {
+            if ((resp = walk_up (p, by, sizeof (by)))) {
+                shell_log ("%s", by);
+                report (p, resp);
+                json_decref (resp);
+            }
+        }
+        else if (e == ENOSYS)
             shell_log ("no figures: the power-monitor module is not loaded");
-        else if (errno == ETIMEDOUT)
+        else if (e == ETIMEDOUT)
             shell_log ("no figures: power-monitor did not answer within %gs",
                        p->timeout);
         else
-            shell_log ("no figures: %s", future_strerror (f, errno));
+            shell_log ("no figures: %s", future_strerror (f, e));
     }
     else if (!(resp = json_loads (s, 0, NULL)))
         shell_log ("no figures: bad answer from power-monitor");
