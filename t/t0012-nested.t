@@ -132,7 +132,7 @@ test_expect_success 'the shares the enclosing instance charged are the inner job
 test_expect_success 'the plugin reports each inner job from the enclosing instance' '
 	for j in a b c; do
 		grep "power: samples from the enclosing instance at " batch/$j.err &&
-		grep "power: [0-9.]* k\?J in [0-9.]* s, average [0-9]* W over [12] nodes" batch/$j.err || return 1
+		grep "power: [0-9.]* k\?J in [0-9.]* s, average [0-9]* W over [12] nodes\\?" batch/$j.err || return 1
 	done &&
 	grep "average 110 W over 1 node" batch/a.err &&
 	grep "average 30 W over 1 node" batch/b.err &&
