@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flux-framework/power-monitor/internal/nested"
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
@@ -342,5 +343,55 @@ func TestSharedNote(t *testing.T) {
 		if got := SharedNote(&c.s); got != c.want {
 			t.Errorf("SharedNote(%+v) = %q, want %q", c.s, got, c.want)
 		}
+	}
+}
+
+// Answered by an enclosing instance: the table says so under its title, the
+// JSON in answered_by and each rank's enclosing_rank; answered here, at the
+// top level, the table is as without an origin.
+func TestAnsweredBy(t *testing.T) {
+	o := &nested.Origin{URI: "local:///run/flux/local", JobID: "ƒX", Level: 0, Ranks: "4",
+		Enclosing: map[uint32]uint32{0: 4}}
+	var b bytes.Buffer
+	if err := WriteFrom(&b, FormatTable, sample(), o); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if want := "samples from the enclosing instance at local:///run/flux/local (level 0; job ƒX, ranks 4 there)"; lines[1] != want {
+		t.Errorf("second line %q, want %q", lines[1], want)
+	}
+	b.Reset()
+	if err := WriteFrom(&b, FormatJSON, sample(), o); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		AnsweredBy map[string]any `json:"answered_by"`
+		Ranks      []map[string]any
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.AnsweredBy["uri"] != o.URI || doc.AnsweredBy["this_instance"] != false || doc.AnsweredBy["jobid"] != "ƒX" {
+		t.Errorf("answered_by %v", doc.AnsweredBy)
+	}
+	if doc.Ranks[0]["enclosing_rank"] != 4.0 {
+		t.Errorf("rank 0: enclosing_rank %v", doc.Ranks[0]["enclosing_rank"])
+	}
+	var plain, here bytes.Buffer
+	if err := Table(&plain, sample()); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFrom(&here, FormatTable, sample(), &nested.Origin{This: true}); err != nil {
+		t.Fatal(err)
+	}
+	if plain.String() != here.String() {
+		t.Errorf("answered here at the top level, the table changed:\n%s", here.String())
+	}
+	here.Reset()
+	if err := WriteFrom(&here, FormatTable, sample(), &nested.Origin{This: true, Level: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(here.String(), "\nsamples from this instance\n") {
+		t.Errorf("a nested instance's own answer does not say so:\n%s", here.String())
 	}
 }
