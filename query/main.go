@@ -57,7 +57,9 @@ Print the power and energy of a job (or of ranks over a time interval), per
 rank and per device, from the power-monitor broker module. A job is charged
 its own part of each node it shared with other jobs (its GPUs, and its
 cores' part of the rest); the node's figures are beside. A running job is
-reported up to now. TIME is seconds since the epoch or RFC 3339.
+reported up to now. TIME is seconds since the epoch or RFC 3339. Inside
+flux batch or flux alloc with no module loaded, a job is asked of the
+nearest enclosing instance that has one, and the output says which answered.
 
 Options:
   -j, --jobid=JOBID     job to report (any jobid encoding: f58, decimal, hex...)

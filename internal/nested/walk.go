@@ -134,7 +134,7 @@ func notLoaded(err error) bool {
 }
 
 func ask(h *fluxbind.Handle, payload string, wait float64) (*wire.QueryResponse, error) {
-	out, err := call(h, wire.TopicQuery, payload, wait)
+	out, err := call(h, wire.TopicQuery, "power-monitor", payload, wait)
 	if err != nil {
 		return nil, err
 	}
@@ -145,14 +145,16 @@ func ask(h *fluxbind.Handle, payload string, wait float64) (*wire.QueryResponse,
 	return &resp, nil
 }
 
-func call(h *fluxbind.Handle, topic, payload string, wait float64) (string, error) {
+// call sends a request and waits for its answer at most wait seconds;
+// who names the responder in the error.
+func call(h *fluxbind.Handle, topic, who, payload string, wait float64) (string, error) {
 	fu, err := h.RPC(topic, payload, fluxbind.NodeIDAny)
 	if err != nil {
 		return "", err
 	}
 	defer fu.Destroy()
 	if err := fu.WaitFor(wait); err != nil {
-		return "", fmt.Errorf("no answer to %s within %gs", topic, wait)
+		return "", fmt.Errorf("no answer from %s within %gs", who, wait)
 	}
 	return fu.Get()
 }
@@ -193,7 +195,7 @@ func lookupR(h *fluxbind.Handle, id uint64, wait float64) (wire.Resources, error
 		Keys  []string `json:"keys"`
 		Flags int      `json:"flags"`
 	}{id, []string{"R"}, 0})
-	out, err := call(h, "job-info.lookup", string(payload), wait)
+	out, err := call(h, "job-info.lookup", "job-info", string(payload), wait)
 	if err != nil {
 		return nil, fmt.Errorf("reading its R: %v", err)
 	}
