@@ -58,6 +58,7 @@ struct power {
     int ref;            /* completion reference held */
     uint32_t rank;      /* this shell's broker rank */
     int told_end;       /* the local module heard that the job ended here */
+    double asked;       /* when the leader asked (the walk's deadline runs from it) */
 };
 
 static void power_destroy (struct power *p)
@@ -98,6 +99,13 @@ static int track (struct power *p, flux_future_t *f, const char *what)
     }
     p->pending++;
     return 0;
+}
+
+static double now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* "12.4 kJ", "873 J", "3.21 MJ" */
@@ -308,12 +316,6 @@ struct held {
     struct idset *gpus;
 };
 
-static double now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void held_free (struct held *h, int n)
 {
@@ -460,7 +462,7 @@ static void relabel (json_t *list, struct held *h, int n)
  * which instance answered. */
 static json_t *walk_up (struct power *p, char *by, size_t bylen)
 {
-    double deadline = now () + p->timeout;
+    double deadline = p->asked + p->timeout;
     json_t *R = NULL, *resp = NULL;
     struct held *h = NULL;
     int n = 0, level = 0;
@@ -645,6 +647,7 @@ static int tasks_complete_cb (flux_plugin_t *plugin,
 
     /* Each rank has p->timeout / 2 to answer, so that the module answers
      * within our own bound even when a rank is silent. */
+    p->asked = now ();
     if (!(f = flux_rpc_pack (p->h, "power-monitor.query", FLUX_NODEID_ANY, 0,
                              "{s:I s:f}",
                              "jobid", (json_int_t)p->id,
