@@ -188,4 +188,8 @@ test_expect_success 'a module loaded in the nested instance answers, and says so
 	grep "^samples from this instance$" own/a.table &&
 	! grep "enclosing instance" own/a.err
 '
+test_expect_success 'unload, remove the configuration' '
+	pm_unload_all &&
+	rm -rf "$PM_NESTED_CONF"
+'
 test_done
