@@ -114,6 +114,7 @@ type QueryRequest struct {
 	End     float64              `json:"end,omitempty"`     // unix seconds; 0: now (the job's end)
 	Share   map[string]RankShare `json:"share,omitempty"`   // rank -> what an inner job holds; with JobID only
 	Timeout float64              `json:"timeout,omitempty"` // seconds per rank; 0: DefaultTimeout
+	Series  *SeriesSpec          `json:"series,omitempty"`  // also the window's series (series.go)
 }
 
 // WindowRequest is the payload of TopicWindow.
@@ -244,4 +245,6 @@ type QueryResponse struct {
 	// instance's could not be read, or they do not fit together).
 	ShareError string `json:"share_error,omitempty"`
 	Total      Total  `json:"total"`
+	// Series is the window's series, when the request asked for one.
+	Series *Series `json:"series,omitempty"`
 }
