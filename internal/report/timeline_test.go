@@ -1,0 +1,200 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// fixedSeries is 60 s of a job on two nodes, summed: the node draws 200 W,
+// 400 W from 20 s to 40 s; the cpus 100 W then 250 W; the gpus 50 W, with
+// no samples from 50 s to 55 s.
+func fixedSeries() *Series {
+	s := &Series{Title: "job fTest: power over time", JobID: "fTest", Start: 1000, End: 1060, EnergyJ: 0}
+	mk := func(domain string, f func(t float64) float64) Line {
+		l := Line{Rank: RankTotal, Domain: domain}
+		for t := 0.0; t < 60; t += 5 {
+			v := f(t)
+			b := Bucket{Start: 1000 + t, End: 1005 + t, MeanW: v, MinW: v * 0.9, MaxW: v * 1.1, Coverage: 1}
+			if math.IsNaN(v) {
+				b = Bucket{Start: 1000 + t, End: 1005 + t, MeanW: math.NaN()}
+			}
+			l.Buckets = append(l.Buckets, b)
+		}
+		return l
+	}
+	s.Lines = []Line{
+		mk("node", func(t float64) float64 {
+			if t >= 20 && t < 40 {
+				return 400
+			}
+			return 200
+		}),
+		mk("cpu", func(t float64) float64 {
+			if t >= 20 {
+				return 250
+			}
+			return 100
+		}),
+		mk("gpu", func(t float64) float64 {
+			if t >= 50 && t < 55 {
+				return math.NaN()
+			}
+			return 50
+		}),
+	}
+	for _, b := range s.Lines[0].Buckets {
+		s.EnergyJ += b.EnergyJ()
+	}
+	return s
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the chart drawn:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func TestChartGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := Chart(&b, fixedSeries(), 72, 16); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "chart.golden", b.Bytes())
+}
+
+func TestChartPerRankGolden(t *testing.T) {
+	s := fixedSeries()
+	for i := range s.Lines {
+		s.Lines[i].Rank = strconv.Itoa(i)
+	}
+	var b bytes.Buffer
+	if err := Chart(&b, s, 40, 10); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "chart-ranks.golden", b.Bytes())
+}
+
+func TestChartSize(t *testing.T) {
+	for _, sz := range [][2]int{{40, 10}, {80, 24}, {132, 50}} {
+		var b bytes.Buffer
+		if err := Chart(&b, fixedSeries(), sz[0], sz[1]); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+		if len(lines) != sz[1] {
+			t.Errorf("%dx%d: %d lines, want %d", sz[0], sz[1], len(lines), sz[1])
+		}
+		for _, l := range lines {
+			if n := len([]rune(l)); n > sz[0] {
+				t.Errorf("%dx%d: line of %d columns: %q", sz[0], sz[1], n, l)
+			}
+		}
+		// Each line of the series leaves its mark.
+		for _, m := range []string{"#", "c", "g"} {
+			if strings.Count(b.String(), m) < 3 {
+				t.Errorf("%dx%d: mark %q drawn fewer than 3 times:\n%s", sz[0], sz[1], m, b.String())
+			}
+		}
+	}
+}
+
+func TestChartEmpty(t *testing.T) {
+	var b bytes.Buffer
+	if err := Chart(&b, &Series{Title: "nothing", Start: 1, End: 2}, 40, 10); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "no samples") {
+		t.Errorf("an empty series does not say so:\n%s", b.String())
+	}
+}
+
+func TestSeriesCSV(t *testing.T) {
+	s := fixedSeries()
+	var b bytes.Buffer
+	if err := SeriesCSV(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"start", "end", "rank", "domain", "mean_w", "min_w", "max_w", "coverage"}
+	if strings.Join(recs[0], ",") != strings.Join(want, ",") {
+		t.Fatalf("header %v, want %v", recs[0], want)
+	}
+	if len(recs) != 1+3*12 {
+		t.Fatalf("%d records, want %d", len(recs), 1+3*12)
+	}
+	energy, gaps := 0.0, 0
+	for _, r := range recs[1:] {
+		if r[2] != "total" {
+			t.Errorf("rank %q, want total", r[2])
+		}
+		if r[4] == "" {
+			gaps++
+			if r[3] != "gpu" || r[7] != "0" {
+				t.Errorf("unexpected empty bucket %v", r)
+			}
+			continue
+		}
+		if r[3] != "node" {
+			continue
+		}
+		start, _ := strconv.ParseFloat(r[0], 64)
+		end, _ := strconv.ParseFloat(r[1], 64)
+		mean, _ := strconv.ParseFloat(r[4], 64)
+		energy += mean * (end - start)
+	}
+	if gaps != 1 {
+		t.Errorf("%d empty buckets, want 1", gaps)
+	}
+	if math.Abs(energy-s.EnergyJ) > 1e-9 {
+		t.Errorf("node buckets sum to %g J, want %g", energy, s.EnergyJ)
+	}
+}
+
+func TestSeriesJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := SeriesJSON(&b, fixedSeries()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		EnergyJ float64 `json:"energy_j"`
+		Lines   []struct {
+			Domain  string `json:"domain"`
+			Buckets []struct {
+				MeanW *float64 `json:"mean_w"`
+			} `json:"buckets"`
+		} `json:"lines"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, b.String())
+	}
+	if len(doc.Lines) != 3 || doc.Lines[2].Domain != "gpu" || doc.Lines[2].Buckets[10].MeanW != nil || doc.Lines[0].Buckets[4].MeanW == nil || *doc.Lines[0].Buckets[4].MeanW != 400 {
+		t.Errorf("unexpected document:\n%s", b.String())
+	}
+	if doc.EnergyJ != 200*40+400*20 {
+		t.Errorf("energy_j %g, want %d", doc.EnergyJ, 200*40+400*20)
+	}
+}
