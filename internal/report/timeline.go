@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // Series is a job's (or ranks') power over time, ready to draw or print:
@@ -340,4 +342,48 @@ func secondsLabel(v float64) string {
 		return strconv.FormatFloat(math.Round(v), 'f', 0, 64) + " s"
 	}
 	return strconv.FormatFloat(v, 'g', 3, 64) + " s"
+}
+
+// Kinds are the domain kinds of a series, in the order lines are drawn.
+var Kinds = []string{"node", "cpu", "mem", "gpu"}
+
+// SeriesFrom takes the series of a query's answer: a line per domain kind
+// of the sum over ranks, or, with perRank, of each rank (where the answer
+// has them). It is nil where the answer has no series.
+func SeriesFrom(resp *wire.QueryResponse, perRank bool) *Series {
+	ws := resp.Series
+	if ws == nil {
+		return nil
+	}
+	s := &Series{JobID: resp.JobID, Start: ws.Start, End: ws.End, EnergyJ: resp.Total.EnergyJ, Running: resp.Running}
+	name := "ranks " + resp.RankSet
+	if resp.JobID != "" {
+		name = "job " + resp.JobID
+	}
+	s.Title = fmt.Sprintf("%s: power over time, %s in %s", name, Energy(resp.Total.EnergyJ), secondsLabel(ws.End-ws.Start))
+	if resp.Running {
+		s.Title += ", still running"
+	}
+	lines := func(rank string, bs []wire.Bucket) {
+		for _, k := range Kinds {
+			l := Line{Rank: rank, Domain: k}
+			has := false
+			for _, b := range bs {
+				d, ok := b.Domains[k]
+				has = has || ok
+				l.Buckets = append(l.Buckets, Bucket{Start: b.Start, End: b.End, MeanW: d.MeanW, MinW: d.MinW, MaxW: d.MaxW, Coverage: d.Coverage})
+			}
+			if has {
+				s.Lines = append(s.Lines, l)
+			}
+		}
+	}
+	if perRank && len(ws.Ranks) > 0 {
+		for _, r := range ws.Ranks {
+			lines(strconv.FormatUint(uint64(r.Rank), 10), r.Buckets)
+		}
+	} else {
+		lines(RankTotal, ws.Buckets)
+	}
+	return s
 }
