@@ -368,3 +368,13 @@ func (s *Store) series() aggregate.Series {
 	}
 	return ser
 }
+
+// Series aggregates the samples over the window [t0, t1] (unix ns) and
+// over each of its n buckets (aggregate.Edges, aggregate.Buckets), under
+// one hold of the lock, so that the buckets add up to the whole.
+func (s *Store) Series(t0, t1 int64, n int) (whole aggregate.Result, buckets []aggregate.Result) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ser := s.series()
+	return aggregate.Window(&ser, t0, t1), aggregate.Buckets(&ser, aggregate.Edges(t0, t1, n))
+}
