@@ -5,6 +5,7 @@
 //
 //	flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
 //	flux power-query --ranks=IDSET --start=T [--end=T]
+//	flux power-query -j JOBID --timeline[=N] [--per-rank] [--plot FILE] [--watch]
 //	flux power-query --sources
 package main
 
@@ -45,12 +46,19 @@ type options struct {
 	end     string
 	timeout float64
 	sources bool
+	// The series (timeline.go).
+	timeline timelineFlag
+	plot     string
+	perRank  bool
+	watch    bool
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) func() {
 	return func() {
 		fmt.Fprintf(w, `Usage: flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
        flux power-query --ranks=IDSET --start=TIME [--end=TIME]
+       flux power-query -j JOBID --timeline[=N] [--format=table|json|csv]
+                        [--per-rank] [--plot FILE] [--watch]
        flux power-query --sources [--format=table|json]
 
 Print the power and energy of a job (or of ranks over a time interval), per
@@ -69,6 +77,17 @@ Options:
   -s, --start=TIME      with --ranks: start of the interval
   -e, --end=TIME        with --ranks: end of the interval (default: now)
   -t, --timeout=SECONDS time each rank has to answer (default %g)
+      --timeline[=N]    the power over time, in N buckets (default: one a
+                        column of the terminal): a chart in the terminal
+                        (seconds from the start, watts, a line per domain
+                        kind summed over ranks); with --format=csv or json
+                        the series itself (CSV: start, end, rank, domain,
+                        mean_w, min_w, max_w, coverage)
+      --per-rank        with --timeline or --plot: a line per rank and kind
+      --plot=FILE       draw the power over time into FILE: PNG, SVG or PDF
+                        from its extension, with each kind's min-max band
+      --watch           with --timeline: redraw every few seconds until the
+                        job ends
       --sources         list, for every rank, the power sources found, the
                         ones used, and why each other one is missing
 `, wire.DefaultTimeout)
@@ -102,6 +121,10 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		fs.Float64Var(&o.timeout, n, wire.DefaultTimeout, "")
 	}
 	fs.BoolVar(&o.sources, "sources", false, "")
+	fs.Var(&o.timeline, "timeline", "")
+	fs.StringVar(&o.plot, "plot", "", "")
+	fs.BoolVar(&o.perRank, "per-rank", false, "")
+	fs.BoolVar(&o.watch, "watch", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(fs, stderr)()
@@ -113,6 +136,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected argument %q (the jobid goes after -j)", fs.Arg(0))
 	case o.timeout <= 0:
 		return o, fmt.Errorf("--timeout must be positive")
+	case o.sources && (o.timeline.set || o.plot != "" || o.perRank || o.watch):
+		return o, errors.New("--sources lists every rank's sources: give it alone")
 	case o.sources && (o.jobid != "" || o.ranks != ""):
 		return o, errors.New("--sources lists every rank's sources: give it alone")
 	case o.sources:
@@ -132,6 +157,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unknown format %q: use table, json or csv", o.format)
 	case o.timeout <= 0:
 		return o, fmt.Errorf("--timeout must be positive")
+	}
+	if err := timelineArgs(o); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -187,6 +215,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail("%v (run it inside a Flux instance, or set FLUX_URI)", err)
 	}
 	defer h.Close()
+	if o.timeline.set || o.plot != "" {
+		return runTimeline(o, h, req, stdout, stderr, fail)
+	}
 	// The module answers within its lookup and per-rank timeouts; bound
 	// the wait anyway so that a wedged broker cannot hang the command.
 	// Where this instance has no module, an enclosing one answers.
