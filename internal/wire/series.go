@@ -6,6 +6,14 @@ package wire
 // and buckets (TopicSeriesWindow, SeriesWindowRequest) and sums them bucket
 // by bucket into QueryResponse.Series.
 
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/flux-framework/power-monitor/internal/store/aggregate"
+)
+
 // TopicSeriesWindow asks one rank for the aggregate of its own samples
 // over a time interval and its series over the same interval in buckets.
 // Instance owner only (the module's own fan-out), like TopicWindow.
@@ -126,4 +134,224 @@ type BucketFigure struct {
 	EnergyJ float64 `json:"energy_j"`
 	MinW    float64 `json:"min_w"`
 	MaxW    float64 `json:"max_w"`
+}
+
+// UnixNano is a time in unix seconds as the integrator takes it: the
+// module converts a request's window, and SumSeries the bucket edges, by
+// this one rule, so that the ranks' buckets and the sum's line up.
+func UnixNano(sec float64) int64 { return int64(sec * 1e9) }
+
+// RankBuckets is the wire form of one rank's buckets (aggregate.Buckets).
+func RankBuckets(bs []aggregate.Result) []RankBucket {
+	figures := func(ds []aggregate.Domain) []*BucketFigure {
+		out := make([]*BucketFigure, len(ds))
+		for i := range ds {
+			out[i] = figure(&ds[i])
+		}
+		return out
+	}
+	out := make([]RankBucket, len(bs))
+	for k := range bs {
+		b := &bs[k]
+		out[k] = RankBucket{CoveredS: b.CoveredS, Node: figure(&b.Node),
+			CPU: figures(b.CPU), Mem: figures(b.Mem), GPU: figures(b.GPU)}
+	}
+	return out
+}
+
+func figure(d *aggregate.Domain) *BucketFigure {
+	if !d.Measured {
+		return nil
+	}
+	return &BucketFigure{EnergyJ: d.EnergyJ, MinW: d.MinW, MaxW: d.MaxW}
+}
+
+// domainKinds are the kinds of a bucket, in the order of an Aggregate.
+var domainKinds = [...]string{aggregate.KindNode, aggregate.KindCPU, aggregate.KindMem, aggregate.KindGPU}
+
+// kindSum accumulates one domain kind of a bucket: over the domains of the
+// kind on a rank, then over ranks.
+type kindSum struct {
+	have           bool    // some part has the kind
+	measured       bool    // some part measured it
+	e, min, max    float64 // sums of the measured parts
+	covered, ranks float64 // covered seconds of the ranks that measured it; ranks that have it
+}
+
+func (s *kindSum) addDomains(ds []Domain, covered float64) {
+	if len(ds) == 0 {
+		return
+	}
+	s.have = true
+	s.ranks++
+	measured := false
+	for _, d := range ds {
+		if d.Measured {
+			measured = true
+			s.e += d.EnergyJ
+			s.min += d.MinW
+			s.max += d.MaxW
+		}
+	}
+	if measured {
+		s.measured = true
+		s.covered += covered
+	}
+}
+
+// bucketSums are the kinds of one bucket (domainKinds order).
+type bucketSums [len(domainKinds)]kindSum
+
+func (bs *bucketSums) add(f *bucketFigures) {
+	for i, ds := range [][]Domain{{f.node}, f.cpu, f.mem, f.gpu} {
+		bs[i].addDomains(ds, f.covered)
+	}
+}
+
+// bucket is the wire form of the sums over [a, b] (unix ns); missing ranks
+// that did not answer count as uncovered for every kind.
+func (bs *bucketSums) bucket(a, b int64, missing int) Bucket {
+	out := Bucket{Start: float64(a) / 1e9, End: float64(b) / 1e9, Domains: map[string]BucketDomain{}}
+	dur := float64(b-a) / 1e9
+	for i := range bs {
+		s := &bs[i]
+		if !s.have {
+			continue
+		}
+		d := BucketDomain{EnergyJ: s.e, MinW: s.min, MaxW: s.max}
+		if dur > 0 {
+			d.MeanW = s.e / dur
+			d.Coverage = math.Min(1, s.covered/((s.ranks+float64(missing))*dur))
+		} else if s.measured {
+			d.MeanW, d.Coverage = (s.min+s.max)/2, 1
+		}
+		out.Domains[domainKinds[i]] = d
+	}
+	return out
+}
+
+// bucketFigures are one rank's figures over one bucket, as Domains (the
+// form Attribute charges).
+type bucketFigures struct {
+	covered       float64
+	node          Domain
+	cpu, mem, gpu []Domain
+}
+
+func domainOf(kind string, index int, f *BucketFigure) Domain {
+	d := Domain{Kind: kind, Index: index}
+	if f != nil {
+		d.Measured, d.EnergyJ, d.MinW, d.MaxW = true, f.EnergyJ, f.MinW, f.MaxW
+	}
+	return d
+}
+
+func figuresOf(b *RankBucket) bucketFigures {
+	list := func(kind string, fs []*BucketFigure) []Domain {
+		out := make([]Domain, len(fs))
+		for i, f := range fs {
+			out[i] = domainOf(kind, i, f)
+		}
+		return out
+	}
+	return bucketFigures{covered: b.CoveredS, node: domainOf(aggregate.KindNode, -1, b.Node),
+		cpu: list(aggregate.KindCPU, b.CPU), mem: list(aggregate.KindMem, b.Mem), gpu: list(aggregate.KindGPU, b.GPU)}
+}
+
+// charged is what the job is charged on rank r over a bucket of node
+// figures f, by the same rule as the window's (RankResult.Charged): the
+// job's part under Attribute where the rank has a share, nothing where its
+// part could not be computed, the node's figures where no share is known.
+// The job's node minimum and maximum on a shared rank are the node's
+// scaled by the job's part of the node's energy over the bucket.
+func charged(r *RankResult, f bucketFigures) bucketFigures {
+	switch {
+	case r.JobError != "":
+		return bucketFigures{covered: f.covered, node: Domain{Kind: aggregate.KindNode, Index: -1}}
+	case r.Share == nil || r.Share.Exclusive:
+		return f
+	}
+	rr := RankResult{Rank: r.Rank, Aggregate: Aggregate{CoveredS: f.covered, Node: f.node, CPU: f.cpu, Mem: f.mem, GPU: f.gpu}}
+	jf, err := Attribute(rr, *r.Share)
+	if err != nil {
+		return bucketFigures{covered: f.covered, node: Domain{Kind: aggregate.KindNode, Index: -1}}
+	}
+	node := Domain{Kind: aggregate.KindNode, Index: -1, Measured: f.node.Measured, EnergyJ: jf.EnergyJ}
+	if f.node.EnergyJ > 0 {
+		scale := jf.EnergyJ / f.node.EnergyJ
+		node.MinW, node.MaxW = f.node.MinW*scale, f.node.MaxW*scale
+	}
+	return bucketFigures{covered: f.covered, node: node, cpu: jf.CPU, mem: jf.Mem, gpu: jf.GPU}
+}
+
+// SumSeries is the series of a query's window [start, end] in n buckets
+// (aggregate.Edges of the window in UnixNano) from the answers of its
+// ranks: ranks, with their shares set (as for Totals), and each one's
+// buckets by rank; missing is the number of ranks asked that gave none.
+// Buckets sums what each rank charges the job (charged); Node, when
+// asked, the nodes' own figures; Ranks, when asked, each rank's. A rank
+// whose number of buckets is not the window's is an error (it answered
+// another request).
+func SumSeries(start, end float64, spec SeriesSpec, ranks []RankResult, buckets map[uint32][]RankBucket, missing int) (*Series, error) {
+	n := spec.Buckets
+	if n <= 0 {
+		n = DefaultBuckets
+	}
+	edges := aggregate.Edges(UnixNano(start), UnixNano(end), n)
+	nb := len(edges) - 1
+	job := make([]bucketSums, nb)
+	var node []bucketSums
+	if spec.Node {
+		node = make([]bucketSums, nb)
+	}
+	out := &Series{Start: start, End: end}
+	order := make([]int, len(ranks))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(i, j int) bool { return ranks[order[i]].Rank < ranks[order[j]].Rank })
+	for _, i := range order {
+		r := &ranks[i]
+		rb := buckets[r.Rank]
+		if len(rb) != nb {
+			return nil, fmt.Errorf("rank %d answered %d buckets, the window has %d", r.Rank, len(rb), nb)
+		}
+		var rs *RankSeries
+		if spec.PerRank {
+			out.Ranks = append(out.Ranks, RankSeries{Rank: r.Rank, Hostname: r.Hostname, Buckets: make([]Bucket, nb)})
+			rs = &out.Ranks[len(out.Ranks)-1]
+			if spec.Node {
+				rs.Node = make([]Bucket, nb)
+			}
+		}
+		for k := range rb {
+			f := figuresOf(&rb[k])
+			c := charged(r, f)
+			job[k].add(&c)
+			if spec.Node {
+				node[k].add(&f)
+			}
+			if rs != nil {
+				var one bucketSums
+				one.add(&c)
+				rs.Buckets[k] = one.bucket(edges[k], edges[k+1], 0)
+				if spec.Node {
+					var n bucketSums
+					n.add(&f)
+					rs.Node[k] = n.bucket(edges[k], edges[k+1], 0)
+				}
+			}
+		}
+	}
+	out.Buckets = make([]Bucket, nb)
+	for k := range job {
+		out.Buckets[k] = job[k].bucket(edges[k], edges[k+1], missing)
+	}
+	if spec.Node {
+		out.Node = make([]Bucket, nb)
+		for k := range node {
+			out.Node[k] = node[k].bucket(edges[k], edges[k+1], missing)
+		}
+	}
+	return out, nil
 }
