@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -196,5 +198,45 @@ func TestSeriesJSON(t *testing.T) {
 	}
 	if doc.EnergyJ != 200*40+400*20 {
 		t.Errorf("energy_j %g, want %d", doc.EnergyJ, 200*40+400*20)
+	}
+}
+
+func TestSeriesFrom(t *testing.T) {
+	b := func(start float64, node, gpu float64) wire.Bucket {
+		return wire.Bucket{Start: start, End: start + 10, Domains: map[string]wire.BucketDomain{
+			"node": {EnergyJ: node * 10, MeanW: node, MinW: node, MaxW: node, Coverage: 1},
+			"gpu":  {EnergyJ: gpu * 10, MeanW: gpu, MinW: gpu, MaxW: gpu, Coverage: 1},
+		}}
+	}
+	resp := &wire.QueryResponse{JobID: "fX", Running: true, Total: wire.Total{EnergyJ: 6000}, Series: &wire.Series{
+		Start: 100, End: 120,
+		Buckets: []wire.Bucket{b(100, 200, 50), b(110, 400, 100)},
+		Ranks: []wire.RankSeries{
+			{Rank: 0, Buckets: []wire.Bucket{b(100, 100, 25), b(110, 200, 50)}},
+			{Rank: 3, Buckets: []wire.Bucket{b(100, 100, 25), b(110, 200, 50)}},
+		},
+	}}
+	s := SeriesFrom(resp, false)
+	if s.Title != "job fX: power over time, 6000.0 J in 20 s, still running" {
+		t.Errorf("title %q", s.Title)
+	}
+	var names []string
+	for _, l := range s.Lines {
+		names = append(names, l.Name())
+	}
+	if strings.Join(names, ",") != "node,gpu" || s.Lines[0].Buckets[1].MeanW != 400 || s.Lines[1].Buckets[0].MeanW != 50 {
+		t.Errorf("total lines %v: %+v", names, s.Lines)
+	}
+	s = SeriesFrom(resp, true)
+	names = nil
+	for _, l := range s.Lines {
+		names = append(names, l.Name())
+	}
+	if strings.Join(names, ",") != "rank 0 node,rank 0 gpu,rank 3 node,rank 3 gpu" {
+		t.Errorf("per-rank lines %v", names)
+	}
+	resp.Series = nil
+	if SeriesFrom(resp, false) != nil {
+		t.Error("a series from an answer without one")
 	}
 }
