@@ -138,6 +138,7 @@ func (m *monitor) register() error {
 	}{
 		{wire.TopicQuery, fluxbind.RoleUser, m.queryCB},
 		{wire.TopicWindow, 0, m.windowCB},
+		{wire.TopicSeriesWindow, 0, m.seriesWindowCB},
 		{wire.TopicStats, 0, m.statsCB},
 		{wire.TopicSources, fluxbind.RoleUser, m.sourcesCB},
 		{wire.TopicRunning, fluxbind.RoleUser, m.running.runningCB},

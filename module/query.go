@@ -60,6 +60,9 @@ type jobQuery struct {
 	// inner job's share), and whether a guest asks (wire.Narrowing.Apply)
 	narrow wire.Narrowing
 	guest  bool
+	// series, when asked: what of it, and each rank's buckets (series.go)
+	series  *wire.SeriesSpec
+	buckets map[uint32][]wire.RankBucket
 	// onDone, when set, takes the answer instead of a requester (rank 0's
 	// job summaries, module/jobs.go).
 	onDone func(*wire.QueryResponse)
@@ -79,6 +82,10 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 		timeout = wire.DefaultTimeout
 	}
 	q := &jobQuery{m: m, timeout: timeout, pending: map[uint32]*fluxbind.Future{}}
+	if err := q.askSeries(req.Series); err != nil {
+		m.h.RespondError(msg, syscall.EINVAL, err.Error())
+		return
+	}
 
 	switch {
 	case req.JobID != "":
@@ -353,13 +360,13 @@ func (q *jobQuery) setShares() {
 // own future callback.
 func (q *jobQuery) fanout(ranks []uint32) {
 	q.resp.RankSet = fluxbind.EncodeIDSet(ranks)
-	payload, _ := json.Marshal(wire.WindowRequest{Start: q.resp.Start, End: q.resp.End})
+	topic, payload := q.rankRequest()
 	for _, r := range ranks {
 		rank := r
 		if _, dup := q.pending[rank]; dup {
 			continue
 		}
-		fu, err := q.m.h.RPC(wire.TopicWindow, string(payload), rank)
+		fu, err := q.m.h.RPC(topic, payload, rank)
 		if err == nil {
 			if err = fu.Then(q.timeout, func(f *fluxbind.Future) { q.onRank(rank, f) }); err != nil {
 				fu.Destroy()
@@ -380,13 +387,8 @@ func (q *jobQuery) onRank(rank uint32, fu *fluxbind.Future) {
 	delete(q.pending, rank)
 	if err != nil {
 		q.missing(rank, err)
-	} else {
-		var rr wire.RankResult
-		if err := json.Unmarshal([]byte(payload), &rr); err != nil {
-			q.missing(rank, fmt.Errorf("bad answer: %w", err))
-		} else {
-			q.resp.Ranks = append(q.resp.Ranks, rr)
-		}
+	} else if err := q.rankAnswer(payload); err != nil {
+		q.missing(rank, fmt.Errorf("bad answer: %w", err))
 	}
 	q.maybeFinish()
 }
@@ -419,6 +421,14 @@ func (q *jobQuery) maybeFinish() {
 	}
 	q.setShares()
 	wire.Summarize(&q.resp)
+	if q.series != nil {
+		s, err := wire.SumSeries(q.resp.Start, q.resp.End, *q.series, q.resp.Ranks, q.buckets, len(q.resp.Missing))
+		if err != nil {
+			q.fail(syscall.EPROTO, err.Error())
+			return
+		}
+		q.resp.Series = s
+	}
 	if done := q.onDone; done != nil {
 		q.onDone = nil
 		done(&q.resp)

@@ -43,7 +43,12 @@ func checkWindow(start, end float64) error {
 
 // rankResult is this rank's row for a window.
 func (m *monitor) rankResult(start, end float64) wire.RankResult {
-	res := m.node.Store().Window(int64(start*1e9), int64(end*1e9))
+	return m.rankRow(m.node.Store().Window(wire.UnixNano(start), wire.UnixNano(end)))
+}
+
+// rankRow is this rank's row for the aggregate res of a window: why it
+// has no data, if so, and where each domain's values came from.
+func (m *monitor) rankRow(res aggregate.Result) wire.RankResult {
 	if res.Samples == 0 && res.CoveredS == 0 {
 		switch {
 		case m.node.Source() == nil:
