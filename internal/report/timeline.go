@@ -142,6 +142,9 @@ func SeriesJSON(w io.Writer, s *Series) error {
 // domainMarks are the marks of the total lines, by domain kind.
 var domainMarks = map[string]rune{"node": '#', "cpu": 'c', "mem": 'm', "gpu": 'g'}
 
+// overlapMark marks where lines meet.
+const overlapMark = '*'
+
 // rankMarks mark the lines of a per-rank chart, in turn.
 const rankMarks = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -179,7 +182,7 @@ const (
 // Chart draws the series as plain text in width columns and about height
 // lines: a title, the power in watts (from 0) against the seconds from
 // the series' start, one mark per line (each bucket's mean, joined by
-// vertical runs), and a legend. A bucket with no samples leaves a gap.
+// vertical runs; '*' where lines meet), and a legend. A bucket with no samples leaves a gap.
 func Chart(w io.Writer, s *Series, width, height int) error {
 	width = max(width, MinChartWidth)
 	height = max(height, MinChartHeight)
@@ -188,8 +191,14 @@ func Chart(w io.Writer, s *Series, width, height int) error {
 	// The legend, wrapped to the width.
 	var legend []string
 	var cur strings.Builder
+	items := make([]string, 0, len(s.Lines)+1)
 	for i, l := range s.Lines {
-		item := fmt.Sprintf("%c %s", ms[i], l.Name())
+		items = append(items, fmt.Sprintf("%c %s", ms[i], l.Name()))
+	}
+	if len(s.Lines) > 1 {
+		items = append(items, fmt.Sprintf("%c more than one", overlapMark))
+	}
+	for _, item := range items {
 		if cur.Len() > 0 && len([]rune(cur.String()))+2+len([]rune(item)) > width {
 			legend = append(legend, cur.String())
 			cur.Reset()
@@ -257,7 +266,11 @@ func Chart(w io.Writer, s *Series, width, height int) error {
 				lo, hi = min(prev, r), max(prev, r)
 			}
 			for y := lo; y <= hi; y++ {
-				grid[y][c] = ms[i]
+				if g := grid[y][c]; g != ' ' && g != ms[i] {
+					grid[y][c] = overlapMark
+				} else {
+					grid[y][c] = ms[i]
+				}
 			}
 			prev = r
 		}
