@@ -182,7 +182,7 @@ const (
 // Chart draws the series as plain text in width columns and about height
 // lines: a title, the power in watts (from 0) against the seconds from
 // the series' start, one mark per line (each bucket's mean, joined by
-// vertical runs; '*' where lines meet), and a legend. A bucket with no samples leaves a gap.
+// vertical runs; '*' where values of lines meet), and a legend. A bucket with no samples leaves a gap.
 func Chart(w io.Writer, s *Series, width, height int) error {
 	width = max(width, MinChartWidth)
 	height = max(height, MinChartHeight)
@@ -248,8 +248,10 @@ func Chart(w io.Writer, s *Series, width, height int) error {
 
 	// The canvas: grid[row][col], row 0 at the bottom.
 	grid := make([][]rune, rows)
+	point := make([][]bool, rows) // grid[r][c] is a bucket's value
 	for r := range grid {
 		grid[r] = []rune(strings.Repeat(" ", cols))
+		point[r] = make([]bool, cols)
 	}
 	for i, l := range s.Lines {
 		prev := -1
@@ -265,10 +267,17 @@ func Chart(w io.Writer, s *Series, width, height int) error {
 			if prev >= 0 {
 				lo, hi = min(prev, r), max(prev, r)
 			}
+			// The bucket's value: '*' on another line's value; the
+			// run from the previous column's: only on blanks.
+			switch g := grid[r][c]; {
+			case g == ' ' || !point[r][c]:
+				grid[r][c] = ms[i]
+			case g != ms[i]:
+				grid[r][c] = overlapMark
+			}
+			point[r][c] = true
 			for y := lo; y <= hi; y++ {
-				if g := grid[y][c]; g != ' ' && g != ms[i] {
-					grid[y][c] = overlapMark
-				} else {
+				if grid[y][c] == ' ' {
 					grid[y][c] = ms[i]
 				}
 			}
