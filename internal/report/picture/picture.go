@@ -65,6 +65,7 @@ func Write(file string, s *report.Series, width, height vg.Length) error {
 	}
 	p := plot.New()
 	p.Title.Text = s.Title
+	p.Title.Padding = vg.Points(8)
 	p.X.Label.Text = "seconds from the start"
 	p.Y.Label.Text = "power (W)"
 	p.Y.Min = 0
@@ -80,8 +81,7 @@ func Write(file string, s *report.Series, width, height vg.Length) error {
 		if perRank || !ok {
 			c = palette[i%len(palette)]
 		}
-		band := c
-		band.A = 0x40
+		band := color.NRGBA{R: c.R, G: c.G, B: c.B, A: 0x40}
 		first := true
 		// Each run of buckets with samples is a line and a band.
 		for _, run := range runs(l.Buckets) {
@@ -114,6 +114,8 @@ func Write(file string, s *report.Series, width, height vg.Length) error {
 			}
 		}
 	}
+	// Room above the highest band for the legend.
+	p.Y.Max *= 1.25
 	return p.Save(width, height, file)
 }
 
