@@ -46,7 +46,7 @@ type SeriesSpec struct {
 // Series is the power of a window over time, in buckets that tile it.
 // Bucket k spans [Start + k*(End-Start)/n, Start + (k+1)*(End-Start)/n],
 // computed in integer nanoseconds (aggregate.Edges), the same on every
-// rank.
+// rank; the first bucket starts at Start and the last ends at End exactly.
 type Series struct {
 	Start float64 `json:"start"` // the window, unix seconds (as the query's)
 	End   float64 `json:"end"`
@@ -208,10 +208,11 @@ func (bs *bucketSums) add(f *bucketFigures) {
 	}
 }
 
-// bucket is the wire form of the sums over [a, b] (unix ns); missing ranks
-// that did not answer count as uncovered for every kind.
-func (bs *bucketSums) bucket(a, b int64, missing int) Bucket {
-	out := Bucket{Start: float64(a) / 1e9, End: float64(b) / 1e9, Domains: map[string]BucketDomain{}}
+// bucket is the wire form of the sums over the bucket [a, b] (unix ns),
+// sent as from and to (unix seconds); missing ranks that did not answer
+// count as uncovered for every kind.
+func (bs *bucketSums) bucket(a, b int64, from, to float64, missing int) Bucket {
+	out := Bucket{Start: from, End: to, Domains: map[string]BucketDomain{}}
 	dur := float64(b-a) / 1e9
 	for i := range bs {
 		s := &bs[i]
@@ -299,6 +300,16 @@ func SumSeries(start, end float64, spec SeriesSpec, ranks []RankResult, buckets 
 	}
 	edges := aggregate.Edges(UnixNano(start), UnixNano(end), n)
 	nb := len(edges) - 1
+	// The edges in seconds: the window's own start and end at its ends,
+	// so that the buckets end where the window does.
+	secs := make([]float64, nb+1)
+	for k, e := range edges {
+		secs[k] = float64(e) / 1e9
+	}
+	secs[0], secs[nb] = start, end
+	bucket := func(s *bucketSums, k, missing int) Bucket {
+		return s.bucket(edges[k], edges[k+1], secs[k], secs[k+1], missing)
+	}
 	job := make([]bucketSums, nb)
 	var node []bucketSums
 	if spec.Node {
@@ -334,23 +345,23 @@ func SumSeries(start, end float64, spec SeriesSpec, ranks []RankResult, buckets 
 			if rs != nil {
 				var one bucketSums
 				one.add(&c)
-				rs.Buckets[k] = one.bucket(edges[k], edges[k+1], 0)
+				rs.Buckets[k] = bucket(&one, k, 0)
 				if spec.Node {
 					var n bucketSums
 					n.add(&f)
-					rs.Node[k] = n.bucket(edges[k], edges[k+1], 0)
+					rs.Node[k] = bucket(&n, k, 0)
 				}
 			}
 		}
 	}
 	out.Buckets = make([]Bucket, nb)
 	for k := range job {
-		out.Buckets[k] = job[k].bucket(edges[k], edges[k+1], missing)
+		out.Buckets[k] = bucket(&job[k], k, missing)
 	}
 	if spec.Node {
 		out.Node = make([]Bucket, nb)
 		for k := range node {
-			out.Node[k] = node[k].bucket(edges[k], edges[k+1], missing)
+			out.Node[k] = bucket(&node[k], k, missing)
 		}
 	}
 	return out, nil

@@ -107,6 +107,11 @@ func TestSumSeries(t *testing.T) {
 	if strings.Contains(string(out), `"ranks"`) || strings.Contains(string(out), `"node":[`) {
 		t.Errorf("per-rank or node series sent unasked: %s", out)
 	}
+	// The buckets end where the window does, though its end in ns rounds.
+	const t0, t1 = 1796424717.7972474, 1796424718.8462355
+	if s, _ := SumSeries(t0, t1, SeriesSpec{Buckets: 10}, nil, nil, 1); s.Buckets[0].Start != t0 || s.Buckets[9].End != t1 {
+		t.Errorf("a window [%v, %v] in buckets from %v to %v", t0, t1, s.Buckets[0].Start, s.Buckets[9].End)
+	}
 	if _, err := SumSeries(100, 110, SeriesSpec{Buckets: 3}, ranks, buckets, 0); err == nil {
 		t.Errorf("ranks with 2 buckets summed into 3")
 	}
