@@ -22,6 +22,10 @@ import (
 // watchInterval is how often --watch redraws.
 const watchInterval = 3 * time.Second
 
+// plotBuckets is the number of buckets of --plot without --timeline: about
+// one every 4 pixels of the picture's width.
+const plotBuckets = 240
+
 // timelineFlag is --timeline[=N]: set, with N buckets or 0 (sized to the
 // terminal).
 type timelineFlag struct {
@@ -89,7 +93,10 @@ func isTerminal(out io.Writer) bool {
 func runTimeline(o options, h *fluxbind.Handle, req wire.QueryRequest, stdout, stderr io.Writer, fail func(string, ...any) int) int {
 	cols, rows := terminalSize(stdout)
 	buckets := o.timeline.buckets
-	if buckets == 0 {
+	switch {
+	case buckets == 0 && !o.timeline.set:
+		buckets = plotBuckets
+	case buckets == 0:
 		// A bucket a column of the chart (its labels take about 10).
 		buckets = min(max(cols-10, 1), wire.MaxBuckets)
 	}
