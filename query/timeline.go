@@ -125,6 +125,7 @@ func runTimeline(o options, h *fluxbind.Handle, req wire.QueryRequest, stdout, s
 		if o.timeline.set {
 			if clear {
 				fmt.Fprint(stdout, "\x1b[H\x1b[2J")
+				cols, rows = terminalSize(stdout) // it may have been resized
 			}
 			err := emit(o, stdout, func(w io.Writer) error {
 				switch o.format {
