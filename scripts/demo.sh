@@ -5,6 +5,10 @@
 # its energy when it ends), and print its report.
 #
 #   scripts/demo.sh [JOB COMMAND...]      (default: sleep 2)
+#   scripts/demo.sh --timeline FILE.png   a 9 s job whose CPUs, then GPUs,
+#                                         are turned up (the stand-in's control
+#                                         file): its chart, and its picture
+#                                         in FILE.png (the README's)
 #
 # Run it from the build tree after `make check` (or `make`): it uses
 # ./power-monitor.so, ./flux-power-query and t/variorum-stub/libvariorum.so
@@ -27,6 +31,29 @@ export FLUX_MODULE_PATH_PREPEND="$top" FLUX_EXEC_PATH_PREPEND="$top"
 export LD_LIBRARY_PATH="$top/t/variorum-stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # the job shell plugin from the build tree first, then flux-core's plugins
 pluginpath="$top/plugin:$(sed -n 's/^fluxshellpluginpath = //p' "$top/Makefile")"
+if test "$1" = --timeline; then
+    picture=$(cd "$(dirname "${2:?--timeline needs FILE.png}")" && pwd)/$(basename "$2")
+    ctl=$(mktemp)
+    export VARIORUM_STUB_CONTROL="$ctl"
+    exec "$FLUX" start --test-size=4 sh -c '
+        set -e
+        ctl=$1 picture=$2
+        phase() { printf "VARIORUM_STUB_CPU_WATTS=%s\nVARIORUM_STUB_GPU_WATTS=%s\n" $1 $2 >$ctl.new && mv $ctl.new $ctl; }
+        flux exec -r all flux module load power-monitor --period=0.1
+        phase 150 30
+        id=$(flux submit -N4 -x sleep 9)
+        flux job wait-event -t 10 $id start
+        sleep 3; phase 190 25
+        sleep 3; phase 60 240
+        flux job wait-event -t 20 $id clean
+        echo "\$ flux power-query -j $id --timeline"
+        COLUMNS=76 LINES=22 flux power-query -j $id --timeline
+        echo "\$ flux power-query -j $id --plot $(basename $picture)"
+        flux power-query -j $id --plot $picture
+        flux exec -r all flux module remove power-monitor
+        rm -f $ctl
+    ' demo "$ctl" "$picture"
+fi
 if test $# -eq 0; then set -- sleep 2; fi
 exec "$FLUX" start --test-size=4 -Sconf.shell_pluginpath="$pluginpath" sh -c '
     set -e
