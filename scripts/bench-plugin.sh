@@ -7,7 +7,7 @@
 #
 #   scripts/bench-plugin.sh [N] [REPS]      (default 4 30)
 set -e
-top=$(cd "$(dirname "$0")/.." && pwd)
+if test -f Makefile; then top=$(pwd); else top=$(cd "$(dirname "$0")/.." && pwd); fi  # the build tree
 n=${1:-4}
 reps=${2:-30}
 FLUX=${FLUX:-$(sed -n 's/^FLUX = //p' "$top/Makefile" 2>/dev/null)}
