@@ -62,7 +62,7 @@ type jobQuery struct {
 	guest  bool
 	// series, when asked: what of it, and each rank's buckets (series.go)
 	series  *wire.SeriesSpec
-	buckets map[uint32][]wire.RankBucket
+	buckets map[uint32]*wire.RankBuckets
 	// onDone, when set, takes the answer instead of a requester (rank 0's
 	// job summaries, module/jobs.go).
 	onDone func(*wire.QueryResponse)

@@ -30,7 +30,7 @@ func (m *monitor) seriesWindowCB(msg *fluxbind.Msg) {
 		return
 	}
 	whole, buckets := m.node.Store().Series(wire.UnixNano(req.Start), wire.UnixNano(req.End), req.Buckets)
-	out, err := json.Marshal(wire.SeriesWindowResponse{RankResult: m.rankRow(whole), Buckets: wire.RankBuckets(buckets)})
+	out, err := json.Marshal(wire.SeriesWindowResponse{RankResult: m.rankRow(whole), Buckets: wire.BucketColumns(buckets)})
 	if err != nil {
 		m.h.RespondError(msg, syscall.EINVAL, err.Error())
 		return
@@ -59,7 +59,7 @@ func (q *jobQuery) askSeries(spec *wire.SeriesSpec) error {
 	if err := checkBuckets(s.Buckets); err != nil {
 		return fmt.Errorf("series: %v", err)
 	}
-	q.series, q.buckets = &s, map[uint32][]wire.RankBucket{}
+	q.series, q.buckets = &s, map[uint32]*wire.RankBuckets{}
 	return nil
 }
 
@@ -92,6 +92,6 @@ func (q *jobQuery) rankAnswer(payload string) error {
 		return err
 	}
 	q.resp.Ranks = append(q.resp.Ranks, sw.RankResult)
-	q.buckets[sw.Rank] = sw.Buckets
+	q.buckets[sw.Rank] = &sw.Buckets
 	return nil
 }

@@ -113,27 +113,57 @@ type SeriesWindowRequest struct {
 
 // SeriesWindowResponse is the answer to TopicSeriesWindow: the rank's
 // aggregate over the whole window (as TopicWindow answers it) and its
-// buckets, whose spans follow from the request (aggregate.Edges).
+// figures over each bucket, whose spans follow from the request
+// (aggregate.Edges).
 type SeriesWindowResponse struct {
 	RankResult
-	Buckets []RankBucket `json:"buckets"`
+	Buckets RankBuckets `json:"buckets"`
 }
 
-// RankBucket is one rank's figures over one bucket, per domain as in an
-// Aggregate (node, then each CPU, memory and GPU domain by index).
-type RankBucket struct {
-	CoveredS float64         `json:"covered_s"` // seconds of the bucket covered by samples
-	Node     *BucketFigure   `json:"node"`      // null: not measured in the bucket
-	CPU      []*BucketFigure `json:"cpu"`
-	Mem      []*BucketFigure `json:"mem"`
-	GPU      []*BucketFigure `json:"gpu"`
+// RankBuckets are one rank's figures over the buckets of a window, by
+// column: each an array of one number a bucket, in time order (a third of
+// the bytes of an object a bucket, and quicker to read: BENCHMARKS.md,
+// "The whole --timeline command"). The CPU and
+// memory domains are summed per kind on the rank (the job's share of them
+// is a fraction of each, the same for all); the GPUs are each apart (the
+// share says which are the job's).
+type RankBuckets struct {
+	CoveredS Floats   `json:"covered_s"` // seconds of each bucket covered by samples
+	Node     Column   `json:"node"`
+	CPU      *Column  `json:"cpu,omitempty"` // the sum of the CPU domains; nil: the rank has none
+	Mem      *Column  `json:"mem,omitempty"` // the sum of the memory domains; nil: none
+	GPU      []Column `json:"gpu"`           // each GPU by index
 }
 
-// BucketFigure is one domain's figures over a bucket on one rank.
-type BucketFigure struct {
-	EnergyJ float64 `json:"energy_j"`
-	MinW    float64 `json:"min_w"`
-	MaxW    float64 `json:"max_w"`
+// Len is the number of buckets, that of covered_s (SumSeries checks that
+// every column has as many).
+func (rb *RankBuckets) Len() int { return len(rb.CoveredS) }
+
+// Column is one domain's figures, or the sum of a kind's, over each
+// bucket: NaN (null on the wire) in all three where no domain was measured
+// in the bucket; a sum is that of the domains measured.
+type Column struct {
+	EnergyJ Floats `json:"energy_j"`
+	MinW    Floats `json:"min_w"`
+	MaxW    Floats `json:"max_w"`
+}
+
+func newColumn(n int) Column {
+	return Column{EnergyJ: make(Floats, n), MinW: make(Floats, n), MaxW: make(Floats, n)}
+}
+
+// set sets bucket k to the sum of the measured domains of ds.
+func (c *Column) set(k int, ds ...aggregate.Domain) {
+	e, lo, hi, measured := 0.0, 0.0, 0.0, false
+	for i := range ds {
+		if d := &ds[i]; d.Measured {
+			e, lo, hi, measured = e+d.EnergyJ, lo+d.MinW, hi+d.MaxW, true
+		}
+	}
+	if !measured {
+		e, lo, hi = math.NaN(), math.NaN(), math.NaN()
+	}
+	c.EnergyJ[k], c.MinW[k], c.MaxW[k] = e, lo, hi
 }
 
 // UnixNano is a time in unix seconds as the integrator takes it: the
@@ -141,29 +171,44 @@ type BucketFigure struct {
 // this one rule, so that the ranks' buckets and the sum's line up.
 func UnixNano(sec float64) int64 { return int64(sec * 1e9) }
 
-// RankBuckets is the wire form of one rank's buckets (aggregate.Buckets).
-func RankBuckets(bs []aggregate.Result) []RankBucket {
-	figures := func(ds []aggregate.Domain) []*BucketFigure {
-		out := make([]*BucketFigure, len(ds))
-		for i := range ds {
-			out[i] = figure(&ds[i])
-		}
+// BucketColumns is the wire form of one rank's buckets (aggregate.Buckets),
+// all of the layout of the first.
+func BucketColumns(bs []aggregate.Result) RankBuckets {
+	n := len(bs)
+	out := RankBuckets{CoveredS: make(Floats, n), Node: newColumn(n), GPU: []Column{}}
+	if n == 0 {
 		return out
 	}
-	out := make([]RankBucket, len(bs))
+	if len(bs[0].CPU) > 0 {
+		c := newColumn(n)
+		out.CPU = &c
+	}
+	if len(bs[0].Mem) > 0 {
+		c := newColumn(n)
+		out.Mem = &c
+	}
+	for range bs[0].GPU {
+		out.GPU = append(out.GPU, newColumn(n))
+	}
 	for k := range bs {
 		b := &bs[k]
-		out[k] = RankBucket{CoveredS: b.CoveredS, Node: figure(&b.Node),
-			CPU: figures(b.CPU), Mem: figures(b.Mem), GPU: figures(b.GPU)}
+		out.CoveredS[k] = b.CoveredS
+		out.Node.set(k, b.Node)
+		if out.CPU != nil {
+			out.CPU.set(k, b.CPU...)
+		}
+		if out.Mem != nil {
+			out.Mem.set(k, b.Mem...)
+		}
+		for i := range out.GPU {
+			if i < len(b.GPU) {
+				out.GPU[i].set(k, b.GPU[i])
+			} else {
+				out.GPU[i].set(k)
+			}
+		}
 	}
 	return out
-}
-
-func figure(d *aggregate.Domain) *BucketFigure {
-	if !d.Measured {
-		return nil
-	}
-	return &BucketFigure{EnergyJ: d.EnergyJ, MinW: d.MinW, MaxW: d.MaxW}
 }
 
 // domainKinds are the kinds of a bucket, in the order of an Aggregate.
@@ -203,9 +248,11 @@ func (s *kindSum) addDomains(ds []Domain, covered float64) {
 type bucketSums [len(domainKinds)]kindSum
 
 func (bs *bucketSums) add(f *bucketFigures) {
-	for i, ds := range [][]Domain{{f.node}, f.cpu, f.mem, f.gpu} {
-		bs[i].addDomains(ds, f.covered)
-	}
+	node := [1]Domain{f.node}
+	bs[0].addDomains(node[:], f.covered)
+	bs[1].addDomains(f.cpu, f.covered)
+	bs[2].addDomains(f.mem, f.covered)
+	bs[3].addDomains(f.gpu, f.covered)
 }
 
 // bucket is the wire form of the sums over the bucket [a, b] (unix ns),
@@ -232,50 +279,98 @@ func (bs *bucketSums) bucket(a, b int64, from, to float64, missing int) Bucket {
 }
 
 // bucketFigures are one rank's figures over one bucket, as Domains (the
-// form Attribute charges).
+// form Attribute charges): cpu and mem each the kind's sum, if the rank
+// has the kind.
 type bucketFigures struct {
 	covered       float64
 	node          Domain
 	cpu, mem, gpu []Domain
 }
 
-func domainOf(kind string, index int, f *BucketFigure) Domain {
-	d := Domain{Kind: kind, Index: index}
-	if f != nil {
-		d.Measured, d.EnergyJ, d.MinW, d.MaxW = true, f.EnergyJ, f.MinW, f.MaxW
+// check says whether every column has n buckets.
+func (rb *RankBuckets) check(n int) error {
+	cols := append([]Column{rb.Node}, rb.GPU...)
+	for _, c := range []*Column{rb.CPU, rb.Mem} {
+		if c != nil {
+			cols = append(cols, *c)
+		}
 	}
-	return d
+	for _, c := range cols {
+		if len(c.EnergyJ) != n || len(c.MinW) != n || len(c.MaxW) != n {
+			return fmt.Errorf("a domain has %d, %d and %d buckets of energy, minimum and maximum", len(c.EnergyJ), len(c.MinW), len(c.MaxW))
+		}
+	}
+	return nil
 }
 
-func figuresOf(b *RankBucket) bucketFigures {
-	list := func(kind string, fs []*BucketFigure) []Domain {
-		out := make([]Domain, len(fs))
-		for i, f := range fs {
-			out[i] = domainOf(kind, i, f)
+// figuresAt fills f with the rank's figures over bucket k, reusing f's
+// lists.
+func (rb *RankBuckets) figuresAt(k int, f *bucketFigures) {
+	at := func(c *Column, kind string, index int) Domain {
+		d := Domain{Kind: kind, Index: index}
+		if e := c.EnergyJ[k]; !math.IsNaN(e) {
+			d.Measured, d.EnergyJ, d.MinW, d.MaxW = true, e, c.MinW[k], c.MaxW[k]
+		}
+		return d
+	}
+	sum := func(out []Domain, c *Column, kind string) []Domain {
+		out = out[:0]
+		if c != nil {
+			out = append(out, at(c, kind, 0))
 		}
 		return out
 	}
-	return bucketFigures{covered: b.CoveredS, node: domainOf(aggregate.KindNode, -1, b.Node),
-		cpu: list(aggregate.KindCPU, b.CPU), mem: list(aggregate.KindMem, b.Mem), gpu: list(aggregate.KindGPU, b.GPU)}
+	f.covered = rb.CoveredS[k]
+	f.node = at(&rb.Node, aggregate.KindNode, -1)
+	f.cpu = sum(f.cpu, rb.CPU, aggregate.KindCPU)
+	f.mem = sum(f.mem, rb.Mem, aggregate.KindMem)
+	f.gpu = f.gpu[:0]
+	for i := range rb.GPU {
+		f.gpu = append(f.gpu, at(&rb.GPU[i], aggregate.KindGPU, i))
+	}
 }
 
-// charged is what the job is charged on rank r over a bucket of node
-// figures f, by the same rule as the window's (RankResult.Charged): the
-// job's part under Attribute where the rank has a share, nothing where its
-// part could not be computed, the node's figures where no share is known.
-// The job's node minimum and maximum on a shared rank are the node's
-// scaled by the job's part of the node's energy over the bucket.
-func charged(r *RankResult, f bucketFigures) bucketFigures {
+// rankCharge is how a job is charged on one rank over each bucket, by
+// the same rule as over the window (RankResult.Charged): nothing where its
+// part could not be computed, the node's figures where no share is known
+// or the job holds the whole node, else its part under Attribute.
+type rankCharge struct {
+	nothing bool
+	share   *attribution
+	rank    uint32
+}
+
+func chargeOf(r *RankResult) rankCharge {
 	switch {
 	case r.JobError != "":
-		return bucketFigures{covered: f.covered, node: Domain{Kind: aggregate.KindNode, Index: -1}}
+		return rankCharge{nothing: true}
 	case r.Share == nil || r.Share.Exclusive:
-		return f
+		return rankCharge{}
 	}
-	rr := RankResult{Rank: r.Rank, Aggregate: Aggregate{CoveredS: f.covered, Node: f.node, CPU: f.cpu, Mem: f.mem, GPU: f.gpu}}
-	jf, err := Attribute(rr, *r.Share)
+	a, err := newAttribution(r.Rank, *r.Share)
 	if err != nil {
-		return bucketFigures{covered: f.covered, node: Domain{Kind: aggregate.KindNode, Index: -1}}
+		return rankCharge{nothing: true}
+	}
+	return rankCharge{share: &a, rank: r.Rank}
+}
+
+// charged is what the job is charged over a bucket of node figures f.
+// Where the job's part of a shared rank cannot be computed for the bucket
+// (a GPU of the job not measured in it) it is charged nothing there. The
+// job's node minimum and maximum on a shared rank are the node's scaled
+// by the job's part of the node's energy over the bucket.
+func (c *rankCharge) charged(f *bucketFigures) bucketFigures {
+	nothing := bucketFigures{covered: f.covered, node: Domain{Kind: aggregate.KindNode, Index: -1}}
+	switch {
+	case c.nothing:
+		return nothing
+	case c.share == nil:
+		return *f
+	}
+	rr := RankResult{Rank: c.rank, Aggregate: Aggregate{CoveredS: f.covered, Node: f.node, CPU: f.cpu, Mem: f.mem, GPU: f.gpu}}
+	jf, err := c.share.apply(&rr)
+	if err != nil {
+		return nothing
 	}
 	node := Domain{Kind: aggregate.KindNode, Index: -1, Measured: f.node.Measured, EnergyJ: jf.EnergyJ}
 	if f.node.EnergyJ > 0 {
@@ -293,7 +388,7 @@ func charged(r *RankResult, f bucketFigures) bucketFigures {
 // asked, the nodes' own figures; Ranks, when asked, each rank's. A rank
 // whose number of buckets is not the window's is an error (it answered
 // another request).
-func SumSeries(start, end float64, spec SeriesSpec, ranks []RankResult, buckets map[uint32][]RankBucket, missing int) (*Series, error) {
+func SumSeries(start, end float64, spec SeriesSpec, ranks []RankResult, buckets map[uint32]*RankBuckets, missing int) (*Series, error) {
 	n := spec.Buckets
 	if n <= 0 {
 		n = DefaultBuckets
@@ -324,9 +419,17 @@ func SumSeries(start, end float64, spec SeriesSpec, ranks []RankResult, buckets 
 	for _, i := range order {
 		r := &ranks[i]
 		rb := buckets[r.Rank]
-		if len(rb) != nb {
-			return nil, fmt.Errorf("rank %d answered %d buckets, the window has %d", r.Rank, len(rb), nb)
+		if rb == nil || rb.Len() != nb {
+			got := 0
+			if rb != nil {
+				got = rb.Len()
+			}
+			return nil, fmt.Errorf("rank %d answered %d buckets, the window has %d", r.Rank, got, nb)
 		}
+		if err := rb.check(nb); err != nil {
+			return nil, fmt.Errorf("rank %d: %v", r.Rank, err)
+		}
+		charge := chargeOf(r)
 		var rs *RankSeries
 		if spec.PerRank {
 			out.Ranks = append(out.Ranks, RankSeries{Rank: r.Rank, Hostname: r.Hostname, Buckets: make([]Bucket, nb)})
@@ -335,9 +438,10 @@ func SumSeries(start, end float64, spec SeriesSpec, ranks []RankResult, buckets 
 				rs.Node = make([]Bucket, nb)
 			}
 		}
-		for k := range rb {
-			f := figuresOf(&rb[k])
-			c := charged(r, f)
+		var f bucketFigures
+		for k := range nb {
+			rb.figuresAt(k, &f)
+			c := charge.charged(&f)
 			job[k].add(&c)
 			if spec.Node {
 				node[k].add(&f)

@@ -5,28 +5,92 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 )
 
-func fig(e, mn, mx float64) *BucketFigure { return &BucketFigure{EnergyJ: e, MinW: mn, MaxW: mx} }
+// tfig is one domain's figures over one bucket in a test; nil: not
+// measured.
+type tfig struct{ e, min, max float64 }
+
+func fig(e, mn, mx float64) *tfig { return &tfig{e, mn, mx} }
+
+// tbucket is one rank's bucket in a test, as the columns of RankBuckets
+// hold it.
+type tbucket struct {
+	covered       float64
+	node          *tfig
+	cpu, mem, gpu []*tfig
+}
+
+// columns is a rank's buckets as it sends them.
+func columns(bs ...tbucket) *RankBuckets {
+	n := len(bs)
+	col := func(get func(tbucket) *tfig) Column {
+		c := Column{EnergyJ: make(Floats, n), MinW: make(Floats, n), MaxW: make(Floats, n)}
+		for k, b := range bs {
+			if f := get(b); f != nil {
+				c.EnergyJ[k], c.MinW[k], c.MaxW[k] = f.e, f.min, f.max
+			} else {
+				c.EnergyJ[k], c.MinW[k], c.MaxW[k] = math.NaN(), math.NaN(), math.NaN()
+			}
+		}
+		return c
+	}
+	list := func(count int, get func(tbucket) []*tfig) []Column {
+		out := []Column{}
+		for i := range count {
+			out = append(out, col(func(b tbucket) *tfig { return get(b)[i] }))
+		}
+		return out
+	}
+	// a kind's sum over its measured domains
+	sum := func(count int, get func(tbucket) []*tfig) *Column {
+		if count == 0 {
+			return nil
+		}
+		c := col(func(b tbucket) *tfig {
+			var s *tfig
+			for _, f := range get(b) {
+				if f != nil {
+					if s == nil {
+						s = &tfig{}
+					}
+					s.e, s.min, s.max = s.e+f.e, s.min+f.min, s.max+f.max
+				}
+			}
+			return s
+		})
+		return &c
+	}
+	rb := &RankBuckets{CoveredS: make(Floats, n), Node: col(func(b tbucket) *tfig { return b.node })}
+	for k, b := range bs {
+		rb.CoveredS[k] = b.covered
+	}
+	rb.CPU = sum(len(bs[0].cpu), func(b tbucket) []*tfig { return b.cpu })
+	rb.Mem = sum(len(bs[0].mem), func(b tbucket) []*tfig { return b.mem })
+	rb.GPU = list(len(bs[0].gpu), func(b tbucket) []*tfig { return b.gpu })
+	return rb
+}
 
 // A job over [100, 110] in 2 buckets on two ranks: rank 0 its own, rank 1
 // shared (half the cores, gpu 1 of the node's 0-1); one rank asked did not
 // answer.
-func seriesFixture() ([]RankResult, map[uint32][]RankBucket) {
+func seriesFixture() ([]RankResult, map[uint32]*RankBuckets) {
 	shared := Share{Cores: "0-1", GPUs: "1", NCores: 2, NGPUs: 1, NodeCores: 4, NodeGPUs: 2, NodeGPUIDs: "0-1", CoreFraction: 0.5}
 	ranks := []RankResult{
 		{Rank: 1, Hostname: "b", Share: &shared, Aggregate: Aggregate{CPU: []Domain{{}}, GPU: []Domain{{}, {}}}},
 		{Rank: 0, Hostname: "a", Aggregate: Aggregate{CPU: []Domain{{}}}},
 	}
-	buckets := map[uint32][]RankBucket{
-		0: {
-			{CoveredS: 5, Node: fig(1000, 190, 210), CPU: []*BucketFigure{fig(500, 90, 110)}},
-			{CoveredS: 5, Node: fig(1500, 290, 310), CPU: []*BucketFigure{fig(750, 140, 160)}},
-		},
-		1: {
-			{CoveredS: 5, Node: fig(3000, 600, 600), CPU: []*BucketFigure{fig(1000, 200, 200)}, GPU: []*BucketFigure{fig(500, 100, 100), fig(1000, 200, 200)}},
-			{CoveredS: 2.5, Node: fig(1500, 600, 600), CPU: []*BucketFigure{nil}, GPU: []*BucketFigure{fig(250, 100, 100), fig(500, 200, 200)}},
-		},
+	buckets := map[uint32]*RankBuckets{
+		0: columns(
+			tbucket{covered: 5, node: fig(1000, 190, 210), cpu: []*tfig{fig(500, 90, 110)}},
+			tbucket{covered: 5, node: fig(1500, 290, 310), cpu: []*tfig{fig(750, 140, 160)}},
+		),
+		1: columns(
+			tbucket{covered: 5, node: fig(3000, 600, 600), cpu: []*tfig{fig(1000, 200, 200)}, gpu: []*tfig{fig(500, 100, 100), fig(1000, 200, 200)}},
+			tbucket{covered: 2.5, node: fig(1500, 600, 600), cpu: []*tfig{nil}, gpu: []*tfig{fig(250, 100, 100), fig(500, 200, 200)}},
+		),
 	}
 	return ranks, buckets
 }
@@ -85,8 +149,10 @@ func TestSumSeries(t *testing.T) {
 	for i := range ranks {
 		var a Aggregate
 		a.CoveredS = 0
-		for _, b := range buckets[ranks[i].Rank] {
-			f := figuresOf(&b)
+		rb := buckets[ranks[i].Rank]
+		for k := range rb.Len() {
+			var f bucketFigures
+			rb.figuresAt(k, &f)
 			a.CoveredS += f.covered
 			a.Node = addDomain(a.Node, f.node)
 			a.CPU = addDomains(a.CPU, f.cpu)
@@ -132,4 +198,59 @@ func addDomains(a, b []Domain) []Domain {
 		a[i] = addDomain(a[i], b[i])
 	}
 	return a
+}
+
+// A rank sends each kind of CPU and memory domains summed over the
+// domains measured in the bucket, each GPU apart, null where nothing was
+// measured; a kind it does not have is absent.
+func TestBucketColumns(t *testing.T) {
+	m := func(e, lo, hi float64) aggregate.Domain {
+		return aggregate.Domain{Measured: true, EnergyJ: e, MinW: lo, MaxW: hi}
+	}
+	none := aggregate.Domain{}
+	bs := []aggregate.Result{
+		{CoveredS: 2, Node: m(100, 40, 60), CPU: []aggregate.Domain{m(30, 10, 20), none, m(10, 4, 6)}, GPU: []aggregate.Domain{m(8, 4, 4), none}},
+		{CoveredS: 0, Node: none, CPU: []aggregate.Domain{none, none, none}, GPU: []aggregate.Domain{none, none}},
+	}
+	rb := BucketColumns(bs)
+	out, err := json.Marshal(rb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"covered_s":[2,0],"node":{"energy_j":[100,null],"min_w":[40,null],"max_w":[60,null]},` +
+		`"cpu":{"energy_j":[40,null],"min_w":[14,null],"max_w":[26,null]},` +
+		`"gpu":[{"energy_j":[8,null],"min_w":[4,null],"max_w":[4,null]},{"energy_j":[null,null],"min_w":[null,null],"max_w":[null,null]}]}`
+	if string(out) != want {
+		t.Errorf("sent\n%s\nwant\n%s", out, want)
+	}
+	var back RankBuckets
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Len() != 2 || back.Mem != nil || back.check(2) != nil || back.check(3) == nil {
+		t.Errorf("read back %+v", back)
+	}
+	if out, _ := json.Marshal(BucketColumns(nil)); string(out) != `{"covered_s":[],"node":{"energy_j":[],"min_w":[],"max_w":[]},"gpu":[]}` {
+		t.Errorf("no bucket sent as %s", out)
+	}
+}
+
+// A bucket in which a GPU of a shared job was not measured charges the
+// job nothing on that rank (its part cannot be computed), and only there.
+func TestSumSeriesUnmeasuredGPU(t *testing.T) {
+	ranks, buckets := seriesFixture()
+	buckets[1].GPU[1].EnergyJ[1] = math.NaN() // the job's gpu 1, bucket 1
+	s, err := SumSeries(100, 110, SeriesSpec{Buckets: 2, PerRank: true}, ranks, buckets, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Ranks[1].Buckets[1].Domains["node"]; d.EnergyJ != 0 || d.Coverage != 0 {
+		t.Errorf("rank 1, bucket 1 charged %+v", d)
+	}
+	if d := s.Ranks[1].Buckets[0].Domains["node"]; d.EnergyJ != 1750 {
+		t.Errorf("rank 1, bucket 0 charged %+v, want 1750 J", d)
+	}
+	if d := s.Buckets[1].Domains["node"]; d.EnergyJ != 1500 {
+		t.Errorf("bucket 1 sums %+v, want rank 0's 1500 J", d)
+	}
 }

@@ -154,24 +154,46 @@ func Attribute(r RankResult, s Share) (JobFigures, error) {
 		f.Exclusive, f.CoreFraction = true, 1
 		return f, nil
 	}
+	a, err := newAttribution(r.Rank, s)
+	if err != nil {
+		return JobFigures{}, err
+	}
+	return a.apply(&r)
+}
+
+// attribution is a share checked and its id lists read: what Attribute
+// applies to a rank's figures (a series applies it to each bucket's).
+type attribution struct {
+	cf             float64
+	gpus, nodeGPUs []uint32
+}
+
+// newAttribution checks the share s of a rank that is not exclusive.
+func newAttribution(rank uint32, s Share) (attribution, error) {
 	cf := s.CoreFraction
 	if !(cf >= 0 && cf <= 1) {
-		return JobFigures{}, fmt.Errorf("rank %d: core fraction %g is not between 0 and 1", r.Rank, cf)
+		return attribution{}, fmt.Errorf("rank %d: core fraction %g is not between 0 and 1", rank, cf)
 	}
 	gpus, err := ParseIDSet(s.GPUs)
 	if err != nil {
-		return JobFigures{}, fmt.Errorf("rank %d: the share's GPUs: %v", r.Rank, err)
+		return attribution{}, fmt.Errorf("rank %d: the share's GPUs: %v", rank, err)
 	}
 	nodeGPUs, err := ParseIDSet(s.NodeGPUIDs)
 	if err != nil {
-		return JobFigures{}, fmt.Errorf("rank %d: the share's node GPUs: %v", r.Rank, err)
+		return attribution{}, fmt.Errorf("rank %d: the share's node GPUs: %v", rank, err)
 	}
 	if len(nodeGPUs) != s.NodeGPUs {
-		return JobFigures{}, fmt.Errorf("rank %d: the share counts %d node GPUs but lists %q", r.Rank, s.NodeGPUs, s.NodeGPUIDs)
+		return attribution{}, fmt.Errorf("rank %d: the share counts %d node GPUs but lists %q", rank, s.NodeGPUs, s.NodeGPUIDs)
 	}
 	if extra := minus(gpus, nodeGPUs); len(extra) > 0 {
-		return JobFigures{}, fmt.Errorf("rank %d: the job's GPUs %s are not among the instance's (%q)", r.Rank, FormatIDSet(extra), s.NodeGPUIDs)
+		return attribution{}, fmt.Errorf("rank %d: the job's GPUs %s are not among the instance's (%q)", rank, FormatIDSet(extra), s.NodeGPUIDs)
 	}
+	return attribution{cf: cf, gpus: gpus, nodeGPUs: nodeGPUs}, nil
+}
+
+// apply is Attribute's rule for a share that is not exclusive.
+func (a *attribution) apply(r *RankResult) (JobFigures, error) {
+	cf, gpus, nodeGPUs := a.cf, a.gpus, a.nodeGPUs
 	f := JobFigures{CoreFraction: cf, CPU: scaleDomains(r.CPU, cf), Mem: scaleDomains(r.Mem, cf), GPU: []Domain{}}
 	if !r.Node.Measured {
 		return f, nil
