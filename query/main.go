@@ -5,7 +5,7 @@
 //
 //	flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
 //	flux power-query --ranks=IDSET --start=T [--end=T]
-//	flux power-query -j JOBID --timeline[=N] [--per-rank] [--plot FILE] [--watch]
+//	flux power-query -j JOBID --timeline[=N] [--per-rank] [--node-series] [--plot FILE] [--watch]
 //	flux power-query --sources
 package main
 
@@ -50,6 +50,7 @@ type options struct {
 	timeline timelineFlag
 	plot     string
 	perRank  bool
+	node     bool // --node-series
 	watch    bool
 }
 
@@ -58,7 +59,7 @@ func usage(fs *flag.FlagSet, w io.Writer) func() {
 		fmt.Fprintf(w, `Usage: flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
        flux power-query --ranks=IDSET --start=TIME [--end=TIME]
        flux power-query -j JOBID --timeline[=N] [--format=table|json|csv]
-                        [--per-rank] [--plot FILE] [--watch]
+                        [--per-rank] [--node-series] [--plot FILE] [--watch]
        flux power-query --sources [--format=table|json]
 
 Print the power and energy of a job (or of ranks over a time interval), per
@@ -82,8 +83,12 @@ Options:
                         (seconds from the start, watts, a line per domain
                         kind summed over ranks); with --format=csv or json
                         the series itself (CSV: start, end, rank, domain,
-                        mean_w, min_w, max_w, coverage)
+                        mean_w, min_w, max_w, coverage, series)
       --per-rank        with --timeline or --plot: a line per rank and kind
+      --node-series     with --timeline or --plot and a job: the nodes' own
+                        series beside what the job is charged (series
+                        "node"; in the chart in capitals, in the picture
+                        dashed)
       --plot=FILE       draw the power over time into FILE: PNG, SVG or PDF
                         from its extension, with each kind's min-max band
       --watch           with --timeline: redraw every few seconds until the
@@ -124,6 +129,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.timeline, "timeline", "")
 	fs.StringVar(&o.plot, "plot", "", "")
 	fs.BoolVar(&o.perRank, "per-rank", false, "")
+	fs.BoolVar(&o.node, "node-series", false, "")
 	fs.BoolVar(&o.watch, "watch", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -136,7 +142,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected argument %q (the jobid goes after -j)", fs.Arg(0))
 	case o.timeout <= 0:
 		return o, fmt.Errorf("--timeout must be positive")
-	case o.sources && (o.timeline.set || o.plot != "" || o.perRank || o.watch):
+	case o.sources && (o.timeline.set || o.plot != "" || o.perRank || o.node || o.watch):
 		return o, errors.New("--sources lists every rank's sources: give it alone")
 	case o.sources && (o.jobid != "" || o.ranks != ""):
 		return o, errors.New("--sources lists every rank's sources: give it alone")

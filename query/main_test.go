@@ -71,19 +71,26 @@ func TestParseTimeline(t *testing.T) {
 	if err != nil || !o.timeline.set || o.timeline.buckets != 50 || !o.perRank || o.plot != "x.svg" || !o.watch || o.format != "csv" {
 		t.Fatalf("--timeline=50 ...: %+v %v", o, err)
 	}
+	o, err = parseArgs([]string{"-j", "1", "--timeline", "--node-series"}, &bytes.Buffer{})
+	if err != nil || !o.node {
+		t.Fatalf("--node-series: %+v %v", o, err)
+	}
 	o, err = parseArgs([]string{"-j", "1", "--plot=x.PNG"}, &bytes.Buffer{})
 	if err != nil || o.timeline.set || o.plot != "x.PNG" {
 		t.Fatalf("--plot alone: %+v %v", o, err)
 	}
 	for args, want := range map[string]string{
-		"-j 1 --timeline=0":                      "from 1 to 10000",
-		"-j 1 --timeline=x":                      "from 1 to 10000",
-		"-j 1 --timeline=10001":                  "from 1 to 10000",
-		"-j 1 --per-rank":                        "--per-rank goes with --timeline or --plot",
-		"-j 1 --watch":                           "--watch goes with --timeline or --plot",
-		"--ranks=0 --start=1 --timeline --watch": "--watch follows a job",
-		"-j 1 --plot=x.jpg":                      `--plot: cannot tell the picture kind of "x.jpg"`,
-		"--sources --timeline":                   "give it alone",
+		"-j 1 --timeline=0":                            "from 1 to 10000",
+		"-j 1 --timeline=x":                            "from 1 to 10000",
+		"-j 1 --timeline=10001":                        "from 1 to 10000",
+		"-j 1 --per-rank":                              "--per-rank goes with --timeline or --plot",
+		"-j 1 --watch":                                 "--watch goes with --timeline or --plot",
+		"--ranks=0 --start=1 --timeline --watch":       "--watch follows a job",
+		"-j 1 --plot=x.jpg":                            `--plot: cannot tell the picture kind of "x.jpg"`,
+		"--sources --timeline":                         "give it alone",
+		"-j 1 --node-series":                           "--node-series goes with --timeline or --plot",
+		"--ranks=0 --start=1 --timeline --node-series": "give -j JOBID (a query by ranks is the nodes' series already)",
+		"--sources --node-series":                      "give it alone",
 	} {
 		_, err := parseArgs(strings.Fields(args), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), want) {

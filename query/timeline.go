@@ -100,7 +100,7 @@ func runTimeline(o options, h *fluxbind.Handle, req wire.QueryRequest, stdout, s
 		// A bucket a column of the chart (its labels take about 10).
 		buckets = min(max(cols-10, 1), wire.MaxBuckets)
 	}
-	req.Series = &wire.SeriesSpec{Buckets: buckets, PerRank: o.perRank}
+	req.Series = &wire.SeriesSpec{Buckets: buckets, PerRank: o.perRank, Node: o.node}
 	clear := o.watch && o.output == "" && isTerminal(stdout)
 	for {
 		resp, origin, err := nested.Query(h, req, 2*o.timeout+5)
@@ -110,9 +110,12 @@ func runTimeline(o options, h *fluxbind.Handle, req wire.QueryRequest, stdout, s
 		if resp.ID != 0 {
 			resp.JobID = fluxbind.EncodeJobID(resp.ID, "f58")
 		}
-		s := report.SeriesFrom(resp, o.perRank)
+		s := report.SeriesFrom(resp, o.perRank, o.node)
 		if s == nil {
 			return fail("the power-monitor module that answered gives no series (it predates --timeline)")
+		}
+		if o.node && resp.Series.Node == nil {
+			return fail("the power-monitor module that answered gives no nodes' series (it predates --node-series)")
 		}
 		if origin != nil && !origin.This {
 			s.Title += "; " + origin.Line()
@@ -159,6 +162,10 @@ func timelineArgs(o options) error {
 	switch {
 	case o.perRank && !series:
 		return errors.New("--per-rank goes with --timeline or --plot")
+	case o.node && !series:
+		return errors.New("--node-series goes with --timeline or --plot")
+	case o.node && o.jobid == "":
+		return errors.New("--node-series shows a job's series beside its nodes': give -j JOBID (a query by ranks is the nodes' series already)")
 	case o.watch && !series:
 		return errors.New("--watch goes with --timeline or --plot")
 	case o.watch && o.jobid == "":

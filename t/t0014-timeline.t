@@ -3,7 +3,9 @@
 test_description='flux power-query --timeline draws a job'"'"'s power over time in
 the terminal, prints the series as CSV (whose buckets'"'"' energies add up to the
 query'"'"'s energy) and JSON, writes PNG and SVG pictures of the asked size,
-follows a running job, and refuses what it cannot do.'
+shows the nodes'"'"' own series beside a job'"'"'s on request (above it for a job
+that shares its node, the same for one that holds it whole), follows a
+running job, and refuses what it cannot do.'
 
 . "$(dirname "$0")"/sharness.d/power-monitor.sh
 test_under_flux 2
@@ -58,7 +60,7 @@ test_expect_success '--timeline draws a chart of the job in 80x24' '
 test_expect_success '--timeline=20 --format=csv: 20 buckets a line, the node buckets sum to the energy' '
 	flux power-query -j $(cat jobid) --timeline=20 --format=csv >series.csv &&
 	head -1 series.csv >header &&
-	echo "start,end,rank,domain,mean_w,min_w,max_w,coverage" >header.expected &&
+	echo "start,end,rank,domain,mean_w,min_w,max_w,coverage,series" >header.expected &&
 	test_cmp header.expected header &&
 	test "$(csv_check series.csv "sorted(set((r[\"rank\"], r[\"domain\"]) for r in rows))")" = \
 		"[('"'"'total'"'"', '"'"'cpu'"'"'), ('"'"'total'"'"', '"'"'gpu'"'"'), ('"'"'total'"'"', '"'"'mem'"'"'), ('"'"'total'"'"', '"'"'node'"'"')]" &&
@@ -88,6 +90,53 @@ test_expect_success '--plot out.svg writes an SVG, with the chart when asked' '
 	head -c 5 out.svg | grep "<?xml" &&
 	grep "<svg width=\"720pt\" height=\"360pt\"" out.svg &&
 	grep "# node" chart2
+'
+test_expect_success 'run a job on one core: it shares its node' '
+	flux run -n1 sleep 2 &&
+	flux job last >shared &&
+	flux power-query -j $(cat shared) --format=json >shared.json &&
+	test "$(pm_json "d[\"ranks\"][0][\"share\"][\"exclusive\"]" <shared.json)" = False
+'
+test_expect_success '--node-series: the nodes'"'"' series is above a shared job'"'"'s, each sums to its energy' '
+	flux power-query -j $(cat shared) --timeline=10 --node-series --format=csv >shared.csv &&
+	test "$(csv_check shared.csv "sorted(set((r[\"series\"], r[\"domain\"]) for r in rows if r[\"domain\"] == \"node\"))")" = \
+		"[('"'"'job'"'"', '"'"'node'"'"'), ('"'"'node'"'"', '"'"'node'"'"')]" &&
+	cf=$(pm_json "d[\"ranks\"][0][\"share\"][\"core_fraction\"]" <shared.json) &&
+	echo "core fraction $cf" &&
+	test "$(python3 -c "print(0 < $cf < 1)")" = True &&
+	csv_check shared.csv "[(float(j[\"mean_w\"]), float(n[\"mean_w\"])) for j, n in zip([r for r in rows if r[\"domain\"] == \"node\" and r[\"series\"] == \"job\"], [r for r in rows if r[\"domain\"] == \"node\" and r[\"series\"] == \"node\"]) if float(j[\"coverage\"]) == 1]" &&
+	test "$(csv_check shared.csv "all(abs(float(r[\"mean_w\"]) - ($cf * $NODE_W if r[\"series\"] == \"job\" else $NODE_W)) < 1e-3 for r in rows if r[\"domain\"] == \"node\" and float(r[\"coverage\"]) == 1)")" = True &&
+	test "$(csv_check shared.csv "len([r for r in rows if r[\"domain\"] == \"node\" and float(r[\"coverage\"]) == 1]) >= 10")" = True &&
+	for of_total in job:energy_j node:node_energy_j; do
+		of=${of_total%:*} &&
+		total=$(pm_json "d[\"total\"][\"${of_total#*:}\"]" <shared.json) &&
+		test "$(csv_check shared.csv "abs(sum(float(r[\"mean_w\"] or 0) * (float(r[\"end\"]) - float(r[\"start\"])) for r in rows if r[\"domain\"] == \"node\" and r[\"series\"] == \"$of\") - $total) <= 1e-6 * $total")" = True || return 1
+	done
+'
+test_expect_success '--node-series: the same series for a job that holds its nodes whole' '
+	flux power-query -j $(cat jobid) --timeline=10 --node-series --format=csv >whole.csv &&
+	test "$(csv_check whole.csv "len([r for r in rows if r[\"series\"] == \"node\"])")" = 40 &&
+	test "$(csv_check whole.csv "[{k: v for k, v in r.items() if k != \"series\"} for r in rows if r[\"series\"] == \"job\"] == [{k: v for k, v in r.items() if k != \"series\"} for r in rows if r[\"series\"] == \"node\"]")" = True
+'
+test_expect_success '--node-series in the chart (capitals), the JSON and the picture (dashed)' '
+	COLUMNS=80 LINES=24 flux power-query -j $(cat shared) --timeline --node-series >shared.chart &&
+	cat shared.chart &&
+	grep "# node.*N whole node" shared.chart &&
+	test $(tr -cd "N" <shared.chart | wc -c) -ge 10 &&
+	sed -n "2,/└/p" shared.chart | grep "[N#*cmgCMG]" | head -1 >top-row &&
+	test "$(tr -cd "N" <top-row | wc -c)" -ge 10 &&
+	flux power-query -j $(cat shared) --timeline=5 --node-series --per-rank --format=json >shared-series.json &&
+	test "$(pm_json "[(l[\"rank\"], l[\"series\"], l[\"domain\"]) for l in d[\"lines\"] if l[\"domain\"] == \"node\"]" <shared-series.json)" = \
+		"[[\"$(pm_json "d[\"ranks\"][0][\"rank\"]" <shared.json)\", \"job\", \"node\"], [\"$(pm_json "d[\"ranks\"][0][\"rank\"]" <shared.json)\", \"node\", \"node\"]]" &&
+	flux power-query -j $(cat shared) --node-series --plot shared.svg &&
+	grep "whole node" shared.svg &&
+	grep "stroke-dasharray" shared.svg
+'
+test_expect_success '--node-series is refused without a series or a job' '
+	test_must_fail flux power-query -j $(cat shared) --node-series 2>err &&
+	grep "goes with --timeline or --plot" err &&
+	test_must_fail flux power-query --ranks=0 --start=$(date +%s) --timeline --node-series 2>err &&
+	grep "give -j JOBID" err
 '
 test_expect_success '--plot with an unknown kind fails before asking' '
 	test_must_fail flux power-query -j $(cat jobid) --plot out.gif 2>err &&

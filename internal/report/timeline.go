@@ -13,7 +13,8 @@ import (
 )
 
 // Series is a job's (or ranks') power over time, ready to draw or print:
-// one Line per domain kind summed over ranks (Rank "total"), or per rank.
+// one Line per domain kind summed over ranks (Rank "total"), or per rank;
+// for a job, on request, the same of the nodes' own figures beside.
 type Series struct {
 	Title   string  `json:"title"` // the job and its window, for a chart's head
 	JobID   string  `json:"jobid,omitempty"`
@@ -28,16 +29,36 @@ type Series struct {
 type Line struct {
 	Rank    string   `json:"rank"`   // "total" or a rank number
 	Domain  string   `json:"domain"` // "node", "cpu", "mem" or "gpu"
+	Of      string   `json:"series"` // whose figures: OfJob or OfNode
 	Buckets []Bucket `json:"buckets"`
 }
 
-// Name is how a legend names the line: its domain, prefixed with the rank
-// unless it is the total.
-func (l *Line) Name() string {
-	if l.Rank == "" || l.Rank == RankTotal {
-		return l.Domain
+// Line.Of: what a job is charged (its part of a node it shares), or the
+// nodes' own figures (a query by ranks, or the nodes' series beside a
+// job's).
+const (
+	OfJob  = "job"
+	OfNode = "node"
+)
+
+// Whole says whether the line is the nodes' own figures beside a job's
+// (Of OfNode in a series that has job lines).
+func (s *Series) Whole(l *Line) bool {
+	return l.Of == OfNode && s.JobID != ""
+}
+
+// Name is how a legend names the line: its domain, "whole" before it for
+// the nodes' own beside a job's, and the rank first unless it is the
+// total.
+func (s *Series) Name(l *Line) string {
+	name := l.Domain
+	if s.Whole(l) {
+		name = "whole " + name
 	}
-	return "rank " + l.Rank + " " + l.Domain
+	if l.Rank == "" || l.Rank == RankTotal {
+		return name
+	}
+	return "rank " + l.Rank + " " + name
 }
 
 // RankTotal is Line.Rank of a line summed over ranks.
@@ -69,11 +90,11 @@ func (b Bucket) EnergyJ() float64 {
 
 // SeriesCSV prints the series long: one record per bucket, line by line,
 // with the columns start and end (seconds since the epoch), rank ("total"
-// or a rank), domain, mean_w, min_w, max_w and coverage (0 to 1). A bucket
-// with no samples has empty mean, min and max.
+// or a rank), domain, mean_w, min_w, max_w, coverage (0 to 1) and series
+// (Line.Of). A bucket with no samples has empty mean, min and max.
 func SeriesCSV(w io.Writer, s *Series) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"start", "end", "rank", "domain", "mean_w", "min_w", "max_w", "coverage"}); err != nil {
+	if err := cw.Write([]string{"start", "end", "rank", "domain", "mean_w", "min_w", "max_w", "coverage", "series"}); err != nil {
 		return err
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
@@ -83,7 +104,7 @@ func SeriesCSV(w io.Writer, s *Series) error {
 			if b.Valid() {
 				mean, lo, hi = f(b.MeanW), f(b.MinW), f(b.MaxW)
 			}
-			rec := []string{f(b.Start), f(b.End), l.Rank, l.Domain, mean, lo, hi, f(b.Coverage)}
+			rec := []string{f(b.Start), f(b.End), l.Rank, l.Domain, mean, lo, hi, f(b.Coverage), l.Of}
 			if err := cw.Write(rec); err != nil {
 				return err
 			}
@@ -107,6 +128,7 @@ func SeriesJSON(w io.Writer, s *Series) error {
 	type jline struct {
 		Rank    string    `json:"rank"`
 		Domain  string    `json:"domain"`
+		Of      string    `json:"series"`
 		Buckets []jbucket `json:"buckets"`
 	}
 	doc := struct {
@@ -123,7 +145,7 @@ func SeriesJSON(w io.Writer, s *Series) error {
 		doc.EnergyJ = &e
 	}
 	for _, l := range s.Lines {
-		jl := jline{Rank: l.Rank, Domain: l.Domain, Buckets: make([]jbucket, len(l.Buckets))}
+		jl := jline{Rank: l.Rank, Domain: l.Domain, Of: l.Of, Buckets: make([]jbucket, len(l.Buckets))}
 		for i, b := range l.Buckets {
 			jb := jbucket{Start: b.Start, End: b.End, Coverage: b.Coverage}
 			if b.Valid() {
@@ -139,8 +161,12 @@ func SeriesJSON(w io.Writer, s *Series) error {
 	return enc.Encode(doc)
 }
 
-// domainMarks are the marks of the total lines, by domain kind.
-var domainMarks = map[string]rune{"node": '#', "cpu": 'c', "mem": 'm', "gpu": 'g'}
+// domainMarks are the marks of the total lines, by domain kind, and
+// wholeMarks those of the nodes' own beside a job's.
+var (
+	domainMarks = map[string]rune{"node": '#', "cpu": 'c', "mem": 'm', "gpu": 'g'}
+	wholeMarks  = map[string]rune{"node": 'N', "cpu": 'C', "mem": 'M', "gpu": 'G'}
+)
 
 // overlapMark marks where lines meet.
 const overlapMark = '*'
@@ -149,13 +175,19 @@ const overlapMark = '*'
 const rankMarks = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 // marks gives each line its mark: its domain's where every line is a total
-// of a different kind, otherwise letters in turn.
-func marks(lines []Line) []rune {
+// of a different kind (the nodes' own beside a job's in capitals),
+// otherwise letters in turn.
+func marks(s *Series) []rune {
+	lines := s.Lines
 	out := make([]rune, len(lines))
 	seen := map[rune]bool{}
 	byDomain := true
 	for i, l := range lines {
-		m, ok := domainMarks[l.Domain]
+		byKind := domainMarks
+		if s.Whole(&l) {
+			byKind = wholeMarks
+		}
+		m, ok := byKind[l.Domain]
 		if !ok || seen[m] || (l.Rank != RankTotal && l.Rank != "") {
 			byDomain = false
 			break
@@ -186,14 +218,14 @@ const (
 func Chart(w io.Writer, s *Series, width, height int) error {
 	width = max(width, MinChartWidth)
 	height = max(height, MinChartHeight)
-	ms := marks(s.Lines)
+	ms := marks(s)
 
 	// The legend, wrapped to the width.
 	var legend []string
 	var cur strings.Builder
 	items := make([]string, 0, len(s.Lines)+1)
 	for i, l := range s.Lines {
-		items = append(items, fmt.Sprintf("%c %s", ms[i], l.Name()))
+		items = append(items, fmt.Sprintf("%c %s", ms[i], s.Name(&l)))
 	}
 	if len(s.Lines) > 1 {
 		items = append(items, fmt.Sprintf("%c more than one", overlapMark))
@@ -371,8 +403,10 @@ var Kinds = []string{"node", "cpu", "mem", "gpu"}
 
 // SeriesFrom takes the series of a query's answer: a line per domain kind
 // of the sum over ranks, or, with perRank, of each rank (where the answer
-// has them). It is nil where the answer has no series.
-func SeriesFrom(resp *wire.QueryResponse, perRank bool) *Series {
+// has them); with node, each followed by the same of the nodes' own
+// figures (where the answer has them). It is nil where the answer has no
+// series.
+func SeriesFrom(resp *wire.QueryResponse, perRank, node bool) *Series {
 	ws := resp.Series
 	if ws == nil {
 		return nil
@@ -386,9 +420,16 @@ func SeriesFrom(resp *wire.QueryResponse, perRank bool) *Series {
 	if resp.Running {
 		s.Title += ", still running"
 	}
-	lines := func(rank string, bs []wire.Bucket) {
+	of := OfJob
+	if resp.JobID == "" {
+		of = OfNode // a query by ranks charges the nodes' figures
+	}
+	lines := func(rank, of string, bs []wire.Bucket) {
+		if bs == nil {
+			return
+		}
 		for _, k := range Kinds {
-			l := Line{Rank: rank, Domain: k}
+			l := Line{Rank: rank, Domain: k, Of: of}
 			has := false
 			for _, b := range bs {
 				d, ok := b.Domains[k]
@@ -402,10 +443,17 @@ func SeriesFrom(resp *wire.QueryResponse, perRank bool) *Series {
 	}
 	if perRank && len(ws.Ranks) > 0 {
 		for _, r := range ws.Ranks {
-			lines(strconv.FormatUint(uint64(r.Rank), 10), r.Buckets)
+			rank := strconv.FormatUint(uint64(r.Rank), 10)
+			lines(rank, of, r.Buckets)
+			if node {
+				lines(rank, OfNode, r.Node)
+			}
 		}
 	} else {
-		lines(RankTotal, ws.Buckets)
+		lines(RankTotal, of, ws.Buckets)
+		if node {
+			lines(RankTotal, OfNode, ws.Node)
+		}
 	}
 	return s
 }

@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 func fixedSeries() *Series {
 	s := &Series{Title: "job fTest: power over time", JobID: "fTest", Start: 1000, End: 1060, EnergyJ: 0}
 	mk := func(domain string, f func(t float64) float64) Line {
-		l := Line{Rank: RankTotal, Domain: domain}
+		l := Line{Rank: RankTotal, Domain: domain, Of: OfJob}
 		for t := 0.0; t < 60; t += 5 {
 			v := f(t)
 			b := Bucket{Start: 1000 + t, End: 1005 + t, MeanW: v, MinW: v * 0.9, MaxW: v * 1.1, Coverage: 1}
@@ -85,6 +85,36 @@ func TestChartGolden(t *testing.T) {
 	golden(t, "chart.golden", b.Bytes())
 }
 
+// withWhole is the fixed series of a job that holds part of its nodes,
+// with the nodes' own lines: the node draws 100 W more than the job is
+// charged, the cpus 1.5 times as much.
+func withWhole() *Series {
+	s := fixedSeries()
+	for _, l := range s.Lines[:2] {
+		w := Line{Rank: l.Rank, Domain: l.Domain, Of: OfNode}
+		for _, b := range l.Buckets {
+			if l.Domain == "node" {
+				b.MeanW, b.MinW, b.MaxW = b.MeanW+100, b.MinW+100, b.MaxW+100
+			} else {
+				b.MeanW, b.MinW, b.MaxW = b.MeanW*1.5, b.MinW*1.5, b.MaxW*1.5
+			}
+			w.Buckets = append(w.Buckets, b)
+		}
+		s.Lines = append(s.Lines, w)
+	}
+	return s
+}
+
+// The nodes' own lines beside a job's are drawn in capitals (N above #,
+// C above c) and named "whole" in the legend.
+func TestChartWholeGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := Chart(&b, withWhole(), 72, 18); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "chart-whole.golden", b.Bytes())
+}
+
 func TestChartPerRankGolden(t *testing.T) {
 	s := fixedSeries()
 	for i := range s.Lines {
@@ -141,7 +171,7 @@ func TestSeriesCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"start", "end", "rank", "domain", "mean_w", "min_w", "max_w", "coverage"}
+	want := []string{"start", "end", "rank", "domain", "mean_w", "min_w", "max_w", "coverage", "series"}
 	if strings.Join(recs[0], ",") != strings.Join(want, ",") {
 		t.Fatalf("header %v, want %v", recs[0], want)
 	}
@@ -150,8 +180,8 @@ func TestSeriesCSV(t *testing.T) {
 	}
 	energy, gaps := 0.0, 0
 	for _, r := range recs[1:] {
-		if r[2] != "total" {
-			t.Errorf("rank %q, want total", r[2])
+		if r[2] != "total" || r[8] != "job" {
+			t.Errorf("rank %q, series %q: want total, job", r[2], r[8])
 		}
 		if r[4] == "" {
 			gaps++
@@ -173,6 +203,15 @@ func TestSeriesCSV(t *testing.T) {
 	}
 	if math.Abs(energy-s.EnergyJ) > 1e-9 {
 		t.Errorf("node buckets sum to %g J, want %g", energy, s.EnergyJ)
+	}
+	// The nodes' own lines follow, saying so.
+	b.Reset()
+	if err := SeriesCSV(&b, withWhole()); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ = csv.NewReader(&b).ReadAll()
+	if len(recs) != 1+5*12 || strings.Join(recs[1+3*12][2:4], ",") != "total,node" || recs[1+3*12][8] != "node" || recs[1+3*12][4] != "300" {
+		t.Errorf("the nodes' node line starts %v", recs[1+3*12])
 	}
 }
 
@@ -216,27 +255,43 @@ func TestSeriesFrom(t *testing.T) {
 			{Rank: 3, Buckets: []wire.Bucket{b(100, 100, 25), b(110, 200, 50)}},
 		},
 	}}
-	s := SeriesFrom(resp, false)
+	s := SeriesFrom(resp, false, false)
 	if s.Title != "job fX: power over time, 6000.0 J in 20 s, still running" {
 		t.Errorf("title %q", s.Title)
 	}
-	var names []string
-	for _, l := range s.Lines {
-		names = append(names, l.Name())
+	lineNames := func(s *Series) string {
+		var names []string
+		for _, l := range s.Lines {
+			names = append(names, s.Name(&l)+" ("+l.Of+")")
+		}
+		return strings.Join(names, ",")
 	}
-	if strings.Join(names, ",") != "node,gpu" || s.Lines[0].Buckets[1].MeanW != 400 || s.Lines[1].Buckets[0].MeanW != 50 {
-		t.Errorf("total lines %v: %+v", names, s.Lines)
+	if names := lineNames(s); names != "node (job),gpu (job)" || s.Lines[0].Buckets[1].MeanW != 400 || s.Lines[1].Buckets[0].MeanW != 50 {
+		t.Errorf("total lines %v: %+v", lineNames(s), s.Lines)
 	}
-	s = SeriesFrom(resp, true)
-	names = nil
-	for _, l := range s.Lines {
-		names = append(names, l.Name())
-	}
-	if strings.Join(names, ",") != "rank 0 node,rank 0 gpu,rank 3 node,rank 3 gpu" {
+	if names := lineNames(SeriesFrom(resp, true, false)); names != "rank 0 node (job),rank 0 gpu (job),rank 3 node (job),rank 3 gpu (job)" {
 		t.Errorf("per-rank lines %v", names)
 	}
+	// The nodes' own, where the answer has them.
+	if names := lineNames(SeriesFrom(resp, false, true)); names != "node (job),gpu (job)" {
+		t.Errorf("nodes' lines from an answer without them: %v", names)
+	}
+	resp.Series.Node = []wire.Bucket{b(100, 300, 50), b(110, 500, 100)}
+	resp.Series.Ranks[1].Node = []wire.Bucket{b(100, 150, 25), b(110, 250, 50)}
+	s = SeriesFrom(resp, false, true)
+	if names := lineNames(s); names != "node (job),gpu (job),whole node (node),whole gpu (node)" || s.Lines[2].Buckets[1].MeanW != 500 {
+		t.Errorf("lines with the nodes' %v: %+v", names, s.Lines)
+	}
+	if names := lineNames(SeriesFrom(resp, true, true)); names != "rank 0 node (job),rank 0 gpu (job),rank 3 node (job),rank 3 gpu (job),rank 3 whole node (node),rank 3 whole gpu (node)" {
+		t.Errorf("per-rank lines with the nodes' %v", names)
+	}
+	// A query by ranks: the nodes' figures, not "whole" ones.
+	resp.JobID = ""
+	if names := lineNames(SeriesFrom(resp, false, false)); names != "node (node),gpu (node)" {
+		t.Errorf("a query by ranks: %v", names)
+	}
 	resp.Series = nil
-	if SeriesFrom(resp, false) != nil {
+	if SeriesFrom(resp, false, false) != nil {
 		t.Error("a series from an answer without one")
 	}
 }

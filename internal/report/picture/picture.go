@@ -57,8 +57,9 @@ var palette = []color.RGBA{
 // Write draws s into file, of the kind its extension names, width by
 // height: a line per Line (each bucket's mean, at the bucket's middle, in
 // watts against the seconds from the start), a band from each bucket's
-// min to its max, and the series' title (the job and its energy). A
-// bucket with no samples breaks the line.
+// min to its max, and the series' title (the job and its energy). The
+// nodes' own lines beside a job's (Series.Whole) are dashed, in their
+// kind's colour, without a band. A bucket with no samples breaks the line.
 func Write(file string, s *report.Series, width, height vg.Length) error {
 	if _, err := Kind(file); err != nil {
 		return err
@@ -76,10 +77,20 @@ func Write(file string, s *report.Series, width, height vg.Length) error {
 	for _, l := range s.Lines {
 		perRank = perRank || (l.Rank != report.RankTotal && l.Rank != "")
 	}
-	for i, l := range s.Lines {
+	// A whole line takes the colour of the job's line of its rank and kind.
+	jobColor := map[[2]string]color.RGBA{}
+	job := 0
+	for _, l := range s.Lines {
+		whole := s.Whole(&l)
 		c, ok := colors[l.Domain]
 		if perRank || !ok {
-			c = palette[i%len(palette)]
+			c = palette[job%len(palette)]
+		}
+		if jc, ok := jobColor[[2]string{l.Rank, l.Domain}]; whole && ok {
+			c = jc
+		} else if !whole {
+			jobColor[[2]string{l.Rank, l.Domain}] = c
+			job++
 		}
 		band := color.NRGBA{R: c.R, G: c.G, B: c.B, A: 0x40}
 		first := true
@@ -107,9 +118,14 @@ func Write(file string, s *report.Series, width, height vg.Length) error {
 			}
 			ln.Color = c
 			ln.Width = vg.Points(1.5)
-			p.Add(pg, ln)
+			if whole {
+				ln.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+				p.Add(ln)
+			} else {
+				p.Add(pg, ln)
+			}
 			if first {
-				p.Legend.Add(l.Name(), ln)
+				p.Legend.Add(s.Name(&l), ln)
 				first = false
 			}
 		}

@@ -82,3 +82,37 @@ func TestKind(t *testing.T) {
 		t.Error("Write p.gif: no error")
 	}
 }
+
+// The nodes' own lines beside a job's are dashed and named "whole" in the
+// legend; the job's are not dashed.
+func TestWholeDashed(t *testing.T) {
+	draw := func(s *report.Series) string {
+		file := filepath.Join(t.TempDir(), "p.svg")
+		if err := Write(file, s, DefaultWidth, DefaultHeight); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	s := series()
+	s.JobID = "fTest"
+	if svg := draw(s); strings.Contains(svg, "stroke-dasharray:6") || strings.Contains(svg, "whole") {
+		t.Errorf("a job's lines alone drawn dashed or named whole")
+	}
+	w := report.Line{Rank: report.RankTotal, Domain: "node", Of: report.OfNode}
+	for _, b := range s.Lines[0].Buckets {
+		b.MeanW += 50
+		w.Buckets = append(w.Buckets, b)
+	}
+	s.Lines = append(s.Lines, w)
+	svg := draw(s)
+	if n := strings.Count(svg, "stroke-dasharray:6"); n != 2 { // the line and its legend's sample
+		t.Errorf("%d dashed paths, want the whole node's line and its legend's", n)
+	}
+	if !strings.Contains(svg, "whole node") {
+		t.Errorf("the legend does not name the whole node")
+	}
+}
