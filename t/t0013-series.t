@@ -2,8 +2,9 @@
 
 test_description='power-monitor.query with a series: the job'"'"'s power over
 time in buckets that add up to the query'"'"'s energy, at the stand-in'"'"'s
-watts, per rank and for the nodes on request, a shared job charged its part,
-a running job'"'"'s series growing, and the per-rank RPC owner-only.'
+watts (within 1% on either side of a step in its power), per rank and
+for the nodes on request, a shared job charged its part, a running job'"'"'s
+series growing, and the per-rank RPC owner-only.'
 
 . "$(dirname "$0")"/sharness.d/power-monitor.sh
 test_under_flux 4
@@ -71,6 +72,34 @@ test_expect_success 'a shared job'"'"'s series is its part; the nodes'"'"' on re
 	test "$(pm_json "all(abs(b[\"domains\"][\"node\"][\"mean_w\"] - $NODE_W) < 1e-6 * $NODE_W for b in d[\"series\"][\"node\"])" <sh.json)" = True &&
 	test "$(pm_json "all(abs(b[\"domains\"][\"node\"][\"mean_w\"] - $NODE_W) < 1e-6 * $NODE_W for b in d[\"series\"][\"ranks\"][0][\"node\"])" <sh.json)" = True &&
 	test "$(pm_json "abs(sum(b[\"domains\"][\"node\"][\"energy_j\"] for b in d[\"series\"][\"buckets\"]) - d[\"total\"][\"energy_j\"]) <= 1e-6 * d[\"total\"][\"energy_j\"]" <sh.json)" = True
+'
+test_expect_success 'a stand-in whose power steps: each bucket'"'"'s mean within 1% of the exact one' '
+	flux submit -N4 -x sleep 3 >step.id &&
+	flux job wait-event -t 30 $(cat step.id) start &&
+	sleep 1.2 &&
+	date +%s.%N >step.at &&
+	test_when_finished pm_stub &&
+	pm_stub VARIORUM_STUB_CPU_WATTS=300 &&
+	flux job wait-event -t 30 $(cat step.id) clean &&
+	series $(cat step.id) "{\"buckets\": 30}" >step.json &&
+	at=$(cat step.at) &&
+	# 4 nodes of 440 W before the step; after it each socket'"'"'s cpu draws
+	# 200 W more: 4 x 840 W. The integrator draws the step as a ramp from
+	# the last sample before it to the first after it (one period, 50 ms):
+	# a bucket that ends a period before the step, or starts well after the
+	# first sample past it, has a known exact mean; one across it lies
+	# between the two.
+	pm_json "[(round(b[\"start\"] - $at, 3), round(b[\"domains\"][\"node\"][\"mean_w\"], 1)) for b in d[\"series\"][\"buckets\"]]" <step.json &&
+	before="[b for b in d[\"series\"][\"buckets\"] if b[\"end\"] < $at - 0.06]" &&
+	after="[b for b in d[\"series\"][\"buckets\"] if b[\"start\"] > $at + 0.3]" &&
+	test "$(pm_json "len($before) >= 5 and len($after) >= 5" <step.json)" = True &&
+	for kind_w in node:1760:3360 cpu:800:2400 gpu:800:800 mem:160:160; do
+		kind=${kind_w%%:*} w0=${kind_w#*:} w0=${w0%:*} w1=${kind_w##*:} &&
+		test "$(pm_json "all(abs(b[\"domains\"][\"$kind\"][\"mean_w\"] - $w0) <= 0.01 * $w0 for b in $before)" <step.json)" = True &&
+		test "$(pm_json "all(abs(b[\"domains\"][\"$kind\"][\"mean_w\"] - $w1) <= 0.01 * $w1 for b in $after)" <step.json)" = True &&
+		test "$(pm_json "all($w0 * 0.99 <= b[\"domains\"][\"$kind\"][\"mean_w\"] <= $w1 * 1.01 for b in d[\"series\"][\"buckets\"])" <step.json)" = True || return 1
+	done &&
+	test "$(pm_json "abs(sum(b[\"domains\"][\"node\"][\"energy_j\"] for b in d[\"series\"][\"buckets\"]) - d[\"total\"][\"energy_j\"]) <= 1e-6 * d[\"total\"][\"energy_j\"]" <step.json)" = True
 '
 test_expect_success 'a running job'"'"'s series goes up to now and grows' '
 	flux submit -N2 -x sleep 60 >running.id &&

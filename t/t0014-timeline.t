@@ -154,6 +154,10 @@ test_expect_success 'a running job'"'"'s series grows' '
 import csv
 e = lambda f: max(float(r[\"end\"]) for r in csv.DictReader(open(f)))
 print(e(\"run2.csv\") > e(\"run1.csv\") + 0.5)")" = True &&
+	test "$(python3 -c "
+import csv
+j = lambda f: sum(float(r[\"mean_w\"] or 0) * (float(r[\"end\"]) - float(r[\"start\"])) for r in csv.DictReader(open(f)) if r[\"domain\"] == \"node\")
+print(j(\"run2.csv\") > j(\"run1.csv\") + 0.5 * $NODE_W)")" = True &&
 	flux cancel $(cat running)
 '
 test_expect_success '--watch redraws until the job ends' '

@@ -2,6 +2,7 @@ package picture
 
 import (
 	"bytes"
+	"encoding/xml"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -67,6 +68,21 @@ func TestSVGAndPDF(t *testing.T) {
 		}
 		if !bytes.Contains(b, []byte(c.size)) {
 			t.Errorf("%s does not say its size %s:\n%.300s", file, c.size, b)
+		}
+		// A whole document: the SVG well-formed XML with an svg root, the
+		// PDF ending with its end-of-file marker.
+		switch c.ext {
+		case ".svg":
+			var root struct {
+				XMLName xml.Name
+			}
+			if err := xml.Unmarshal(b, &root); err != nil || root.XMLName.Local != "svg" {
+				t.Errorf("%s: not an SVG document (root %q): %v", file, root.XMLName.Local, err)
+			}
+		case ".PDF":
+			if !bytes.HasSuffix(bytes.TrimSpace(b), []byte("%%EOF")) {
+				t.Errorf("%s does not end with %%%%EOF", file)
+			}
 		}
 	}
 }
