@@ -123,10 +123,10 @@ type SeriesWindowResponse struct {
 // RankBuckets are one rank's figures over the buckets of a window, by
 // column: each an array of one number a bucket, in time order (a third of
 // the bytes of an object a bucket, and quicker to read: BENCHMARKS.md,
-// "The whole --timeline command"). The CPU and
-// memory domains are summed per kind on the rank (the job's share of them
-// is a fraction of each, the same for all); the GPUs are each apart (the
-// share says which are the job's).
+// "The whole --timeline command"). The CPU and memory domains are summed
+// per kind on the rank (the job's share of them is a fraction of each, the
+// same for all); the GPUs are each apart (the share says which are the
+// job's).
 type RankBuckets struct {
 	CoveredS Floats   `json:"covered_s"` // seconds of each bucket covered by samples
 	Node     Column   `json:"node"`
