@@ -210,8 +210,8 @@ func Parse(args []string, getenv func(string) string) (Options, error) {
 	fs := flag.NewFlagSet("power-monitor", flag.ContinueOnError)
 	var out bytes.Buffer
 	fs.SetOutput(&out) // never write to the broker's stderr
-	fs.Var(sizeValue{&o.BufferSize}, "s", "samples kept per rank")
-	fs.Var(sizeValue{&o.BufferSize}, "buffer-size", "samples kept per rank")
+	fs.Var(sizeValue{&o.BufferSize}, "s", "samples kept per rank (their memory is committed at the first sample)")
+	fs.Var(sizeValue{&o.BufferSize}, "buffer-size", "samples kept per rank (their memory is committed at the first sample)")
 	AddSampling(fs, &o)
 	AddExport(fs, &o.Export)
 	if err := fs.Parse(args); err != nil {

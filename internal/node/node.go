@@ -184,14 +184,18 @@ func (n *Node) StopSampling() {
 }
 
 // Stop stops the sampler, then the exporter (delivering what is spooled,
-// up to --flush-timeout), then closes the sources. The exporter's log
-// lines may come from its goroutines until Stop returns.
+// up to --flush-timeout), then closes the sources and releases the ring's
+// memory: the ring is empty from then on (its Stats keep Total). The
+// exporter's log lines may come from its goroutines until Stop returns.
 func (n *Node) Stop() {
 	n.StopSampling()
 	if n.exporter != nil {
 		n.exporter.Stop()
 	}
 	n.closeSource()
+	if err := n.store.Close(); err != nil {
+		n.log.Log(Error, err.Error())
+	}
 }
 
 func (n *Node) closeSource() {
@@ -217,7 +221,7 @@ func (n *Node) SourceErr() error { return n.srcErr }
 // Statuses say, for every kind of source, whether it is used or why not.
 func (n *Node) Statuses() []source.Status { return n.statuses }
 
-// Store is the ring the samples are kept in.
+// Store is the ring the samples are kept in; empty once Stop has returned.
 func (n *Node) Store() *ring.Store { return n.store }
 
 // Sampler is the sampler; nil without a source.

@@ -150,8 +150,11 @@ func TestSamplesReachEveryStore(t *testing.T) {
 	if got := extra.count(); got != taken {
 		t.Errorf("the extra store has %d samples, the sampler took %d", got, taken)
 	}
-	if got := uint64(n.Store().Stats().Len); got != taken {
+	if got := n.Store().Stats().Total; got != taken { // (Stop released the ring: Len is 0)
 		t.Errorf("the ring has %d samples, the sampler took %d", got, taken)
+	}
+	if st := n.Store().Stats(); st.BytesUsed != 0 || st.Len != 0 {
+		t.Errorf("the ring holds memory after Stop: %+v", st)
 	}
 	if got := n.Exporter().Stats().Taken; got != taken {
 		t.Errorf("the exporter took %d samples, the sampler %d", got, taken)

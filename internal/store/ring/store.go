@@ -20,13 +20,23 @@
 // pairs around it); a counter in a column that is not counted is dropped
 // and the reading counted in Stats().LayoutMismatch.
 //
+// The arrays are not on the Go heap: they are anonymous memory mapped for
+// the ring (mmap.go), which the garbage collector neither scans nor counts
+// toward its goal, and their pages are committed when they are allocated
+// (MAP_POPULATE; the counters are filled with NaN), so a rank holds the
+// full ring's memory, Stats().BytesUsed, from its first sample on. Close
+// releases them; a Store dropped without Close releases them when it is
+// collected.
+//
 // A Store is safe for one writer goroutine and any number of concurrent
 // readers. The package keeps no package-level mutable state.
 package ring
 
 import (
 	"math"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flux-framework/power-monitor/internal/sample"
@@ -37,6 +47,11 @@ import (
 type Store struct {
 	capacity int
 	period   time.Duration
+
+	// maps is the memory of times, vals and energy; closed is set by
+	// Close, under mu.
+	maps   *mappings
+	closed atomic.Bool
 
 	mu          sync.RWMutex
 	set         bool // layout fixed by the first Append
@@ -80,9 +95,27 @@ type Stats struct {
 
 // New makes a ring of capacity samples (at least 1); period is the sampling
 // period, which Window uses for its gap and edge rules. Memory for the ring
-// is allocated at the first Append.
+// is allocated, and committed, at the first Append (when the layout is
+// known), and that for the counters at the first reading with one.
 func New(capacity int, period time.Duration) *Store {
-	return &Store{capacity: max(capacity, 1), period: period}
+	s := &Store{capacity: max(capacity, 1), period: period, maps: &mappings{}}
+	runtime.AddCleanup(s, func(m *mappings) { m.unmap() }, s.maps)
+	return s
+}
+
+// Close releases the ring's memory. The store is then empty: a later
+// Append does nothing and readers find no sample. Close the store once its
+// writer has stopped; Close again does nothing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil
+	}
+	s.closed.Store(true)
+	s.times, s.vals, s.energy = nil, nil, nil
+	s.n, s.head = 0, 0
+	return s.maps.unmap()
 }
 
 // Append stores one reading taken at wall-clock time t (unix ns). The
@@ -91,8 +124,11 @@ func New(capacity int, period time.Duration) *Store {
 // counted in Stats().LayoutMismatch, as is a reading whose counters do not
 // fit the counted columns (see the package documentation). Append
 // allocates only at the first call and at the first reading with a
-// counter, and before it takes the lock.
+// counter, and before it takes the lock. After Close it does nothing.
 func (s *Store) Append(t int64, r *sample.Reading) {
+	if s.closed.Load() {
+		return
+	}
 	// Only Append changes the ring's shape and there is one writer, so
 	// the writer reads the shape without the lock, and allocates before
 	// taking it: readers wait only for the stores below.
@@ -107,17 +143,23 @@ func (s *Store) Append(t int64, r *sample.Reading) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed.Load() { // closed while the writer was allocating
+		g.maps.unmap()
+		return
+	}
 	if g.ok {
 		if g.times != nil {
 			s.set = true
 			s.layout = g.layout
 			s.stride = g.layout.Columns()
 			s.times, s.vals = g.times, g.vals
+			s.maps.times, s.maps.vals = g.maps.times, g.maps.vals
 			s.firstEver = t
 		}
 		if g.energy != nil {
 			s.counting = true
 			s.ccols, s.others, s.energy = g.ccols, g.others, g.energy
+			s.maps.energy = g.maps.energy
 		}
 	}
 	if mismatch {
@@ -171,6 +213,7 @@ type growth struct {
 	vals          []float32 // with times
 	ccols, others []int
 	energy        []float64 // nil: no counter decided by this reading
+	maps          mappings  // the memory of times, vals and energy
 	mismatch      bool      // the reading is counted in LayoutMismatch
 }
 
@@ -181,8 +224,8 @@ func (s *Store) grow(r *sample.Reading) growth {
 	g := growth{ok: true, layout: s.layout}
 	if !s.set {
 		g.layout = r.Layout()
-		g.times = make([]int64, s.capacity)
-		g.vals = make([]float32, s.capacity*g.layout.Columns())
+		g.times, g.maps.times = mapped[int64](s.capacity)
+		g.vals, g.maps.vals = mapped[float32](s.capacity * g.layout.Columns())
 	} else if r.Layout() != s.layout {
 		g.mismatch = true
 	}
@@ -190,7 +233,7 @@ func (s *Store) grow(r *sample.Reading) growth {
 		return g
 	}
 	g.ccols, g.others = countedColumns(r.Energy, g.layout)
-	g.energy = make([]float64, s.capacity*len(g.ccols))
+	g.energy, g.maps.energy = mapped[float64](s.capacity * len(g.ccols))
 	nan := math.NaN()
 	for i := range g.energy {
 		g.energy[i] = nan
@@ -306,7 +349,7 @@ func (s *Store) Stats() Stats {
 	st := Stats{
 		Len:            s.n,
 		Cap:            s.capacity,
-		BytesUsed:      int64(cap(s.times))*8 + int64(cap(s.vals))*4 + int64(cap(s.energy))*8,
+		BytesUsed:      int64(len(s.times))*8 + int64(len(s.vals))*4 + int64(len(s.energy))*8,
 		Total:          s.total,
 		Overwritten:    s.overwritten,
 		FirstEver:      s.firstEver,
