@@ -48,11 +48,22 @@ static const char *pm_where(void *h)
 	return NULL;
 }
 
+// pm_result is what pm_call returns: by value, so that Go passes C no
+// pointer of its own (which would move the Go variable to the heap).
+struct pm_result {
+	int rc;
+	char *out;
+	size_t len;
+};
+
 // pm_call calls int fn(char **out), Variorum's JSON entry point.
-static int pm_call(void *fn, char **out)
+static struct pm_result pm_call(void *fn)
 {
-	*out = NULL;
-	return ((int (*)(char **))fn)(out);
+	struct pm_result r = { 0, NULL, 0 };
+	r.rc = ((int (*)(char **))fn)(&r.out);
+	if (r.out != NULL)
+		r.len = strlen(r.out);
+	return r;
 }
 
 static int pm_close(void *h, char **err)
@@ -213,25 +224,36 @@ func (l *Lib) Symbol() string { return l.symbol }
 // jansson's json_dumps). A non-zero return is an error carrying the code;
 // a string written along with it is freed and dropped.
 func (l *Lib) PowerJSON() ([]byte, error) {
+	js, err := l.AppendPowerJSON(nil)
+	if err != nil {
+		return nil, err
+	}
+	return js, nil
+}
+
+// AppendPowerJSON is PowerJSON appending the JSON to buf: with a buf that
+// is reused (buf[:0]), a call allocates nothing once buf is large enough.
+// On error it returns buf unchanged.
+func (l *Lib) AppendPowerJSON(buf []byte) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.handle == nil {
-		return nil, fmt.Errorf("variorum: %s: library closed", l.path)
+		return buf, fmt.Errorf("variorum: %s: library closed", l.path)
 	}
-	var out *C.char
-	rc := C.pm_call(l.fn, &out)
-	var js []byte
-	if out != nil {
-		js = C.GoBytes(unsafe.Pointer(out), C.int(C.strlen(out)))
-		C.free(unsafe.Pointer(out))
+	res := C.pm_call(l.fn)
+	if res.out != nil {
+		if res.rc == 0 {
+			buf = append(buf, unsafe.Slice((*byte)(unsafe.Pointer(res.out)), int(res.len))...)
+		}
+		C.free(unsafe.Pointer(res.out))
 	}
-	if rc != 0 {
-		return nil, fmt.Errorf("variorum: %s returned %d (%s)", l.symbol, int(rc), whereVariorumSaysWhy)
+	if res.rc != 0 {
+		return buf, fmt.Errorf("variorum: %s returned %d (%s)", l.symbol, int(res.rc), whereVariorumSaysWhy)
 	}
-	if out == nil {
-		return nil, fmt.Errorf("variorum: %s returned 0 but no JSON string", l.symbol)
+	if res.out == nil {
+		return buf, fmt.Errorf("variorum: %s returned 0 but no JSON string", l.symbol)
 	}
-	return js, nil
+	return buf, nil
 }
 
 // Close unloads the library (dlclose). Later calls of PowerJSON fail; Close

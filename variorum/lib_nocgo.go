@@ -23,3 +23,6 @@ func (l *Lib) PowerJSON() ([]byte, error) { return nil, errNoCgo }
 
 // Close does nothing.
 func (l *Lib) Close() error { return nil }
+
+// AppendPowerJSON always fails in a build without cgo.
+func (l *Lib) AppendPowerJSON(buf []byte) ([]byte, error) { return buf, errNoCgo }

@@ -23,13 +23,16 @@
 package variorum
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -60,13 +63,43 @@ var componentKey = map[string]component{
 
 // socket holds what was read for one socket.
 type socket struct {
+	index     int
 	has       [3]bool
 	cpu, mem  float64
 	gpus      []float64
 	gpuNumber bool // the GPU power was one number, not an object of GPUs
 }
 
-// Parse reads one Variorum power JSON document into a reading.
+// Parser parses Variorum power JSON documents into readings, reusing its
+// memory from one document to the next: once it has seen a node's
+// document, parsing the next into the same reading allocates nothing. The
+// zero Parser is ready; it is for one goroutine at a time.
+type Parser struct {
+	sockets []socket // of the document being parsed, its arrays kept
+	devs    []dev    // the GPUs of one socket object, scratch
+}
+
+// dev is one GPU of a socket's GPU object.
+type dev struct {
+	key   string
+	n     uint64
+	hasN  bool
+	watts float64
+}
+
+// Parse reads one Variorum power JSON document into a new reading; see
+// Parser.Parse.
+func Parse(js []byte) (sample.Reading, error) {
+	var p Parser
+	var r sample.Reading
+	if err := p.Parse(js, &r); err != nil {
+		return sample.Reading{}, err
+	}
+	return r, nil
+}
+
+// Parse reads one Variorum power JSON document into r (sample.Reading's
+// Reset and reuse; r has no counters).
 //
 // Node is power_node_watts. CPU[i] and Mem[i] are the values of the i-th
 // socket in socket index order (socket_10 after socket_2). GPU values are
@@ -78,26 +111,19 @@ type socket struct {
 // reports GPUs gives one number per socket; GPUs listed per device are not
 // padded). Negative values (Variorum's -1) become NaN. When the node power is
 // not measured, it is derived from the components (see sample.DeriveNode).
-func Parse(js []byte) (sample.Reading, error) {
+// After an error r holds nothing usable.
+func (p *Parser) Parse(js []byte, r *sample.Reading) error {
 	node, _, err := locate(js)
 	if err != nil {
-		return sample.Reading{}, err
+		return err
 	}
 
-	r := sample.Reading{Node: sample.Unmeasured}
-	sockets := map[int]*socket{}
-	get := func(i int) *socket {
-		s := sockets[i]
-		if s == nil {
-			s = &socket{}
-			sockets[i] = s
-		}
-		return s
-	}
+	r.Reset(sample.Layout{})
+	p.sockets = p.sockets[:0]
 	haveNode := false
 
 	node.ForEach(func(k, v gjson.Result) bool {
-		key := k.String()
+		key := k.Str
 		switch {
 		case key == "power_node_watts":
 			if haveNode {
@@ -105,7 +131,7 @@ func Parse(js []byte) (sample.Reading, error) {
 				return false
 			}
 			haveNode = true
-			r.Node, err = number(v, "power_node_watts")
+			r.Node, err = number(v, "power_node_watts", "")
 		case isSocketKey(key):
 			var i int
 			if i, err = socketIndex(key, key[len("socket_"):]); err != nil {
@@ -115,10 +141,10 @@ func Parse(js []byte) (sample.Reading, error) {
 				err = errorf("%s is %s, want an object", key, typeName(v))
 				return false
 			}
-			s := get(i)
+			s := p.socket(i)
 			v.ForEach(func(ck, cv gjson.Result) bool {
-				if c, ok := componentKey[ck.String()]; ok {
-					err = s.set(c, cv, i, key+"."+ck.String())
+				if c, ok := componentKey[ck.Str]; ok {
+					err = p.set(s, c, cv, key, ck.Str)
 				}
 				return err == nil
 			})
@@ -128,31 +154,37 @@ func Parse(js []byte) (sample.Reading, error) {
 				return true // timestamp, host, num_gpus_per_socket, power_io_watts, ...
 			}
 			if err = ferr; err == nil {
-				err = get(i).set(c, v, i, key)
+				err = p.set(p.socket(i), c, v, key, "")
 			}
 		}
 		return err == nil
 	})
 	if err != nil {
-		return sample.Reading{}, err
+		return err
 	}
 
 	// Sockets that carried no power value at all are not power data.
-	var idx []int
-	for i, s := range sockets {
-		if s.has[cpu] || s.has[mem] || s.has[gpu] {
-			idx = append(idx, i)
+	n := 0
+	for i := range p.sockets {
+		if s := &p.sockets[i]; s.has[cpu] || s.has[mem] || s.has[gpu] {
+			p.sockets[n], p.sockets[i] = p.sockets[i], p.sockets[n] // (keeps every gpus array)
+			n++
 		}
 	}
-	if !haveNode && len(idx) == 0 {
-		return sample.Reading{}, errorf("no power_node_watts and no socket data")
+	ss := p.sockets[:n]
+	if !haveNode && len(ss) == 0 {
+		return errorf("no power_node_watts and no socket data")
 	}
-	sort.Ints(idx)
+	for i := 1; i < len(ss); i++ { // by index; a handful of sockets
+		for j := i; j > 0 && ss[j].index < ss[j-1].index; j-- {
+			ss[j], ss[j-1] = ss[j-1], ss[j]
+		}
+	}
 
 	var any [3]bool
 	gpuPerDevice := false
-	for _, i := range idx {
-		s := sockets[i]
+	for i := range ss {
+		s := &ss[i]
 		for c := range any {
 			any[c] = any[c] || s.has[c]
 		}
@@ -160,8 +192,8 @@ func Parse(js []byte) (sample.Reading, error) {
 			gpuPerDevice = true
 		}
 	}
-	for _, i := range idx {
-		s := sockets[i]
+	for i := range ss {
+		s := &ss[i]
 		if any[cpu] {
 			r.CPU = append(r.CPU, s.value(cpu))
 		}
@@ -176,7 +208,25 @@ func Parse(js []byte) (sample.Reading, error) {
 		}
 	}
 	r.DeriveNode()
-	return r, nil
+	return nil
+}
+
+// socket returns the socket of index i, adding it (reusing a slot's
+// arrays) the first time.
+func (p *Parser) socket(i int) *socket {
+	for k := range p.sockets {
+		if p.sockets[k].index == i {
+			return &p.sockets[k]
+		}
+	}
+	if len(p.sockets) < cap(p.sockets) {
+		p.sockets = p.sockets[:len(p.sockets)+1]
+		s := &p.sockets[len(p.sockets)-1]
+		*s = socket{index: i, gpus: s.gpus[:0]}
+		return s
+	}
+	p.sockets = append(p.sockets, socket{index: i})
+	return &p.sockets[len(p.sockets)-1]
 }
 
 // Hostname returns the host name in a Variorum power JSON document: the key
@@ -187,32 +237,36 @@ func Hostname(js []byte) string {
 	if err != nil {
 		return ""
 	}
-	return host
+	return strings.Clone(host)
 }
 
 // locate validates js and returns the object that holds the power values,
-// and the host name when the document has one.
+// and the host name when the document has one. Both are views of js (no
+// copy): they are valid while js is not changed.
 func locate(js []byte) (node gjson.Result, host string, err error) {
-	if len(strings.TrimSpace(string(js))) == 0 {
+	if len(bytes.TrimSpace(js)) == 0 {
 		return node, "", errorf("empty input")
 	}
 	if !gjson.ValidBytes(js) {
 		return node, "", notJSON(js)
 	}
-	root := gjson.ParseBytes(js)
+	root := gjson.Parse(unsafe.String(&js[0], len(js)))
 	if !root.IsObject() {
 		return node, "", errorf("top level is %s, want an object", typeName(root))
 	}
 	flat := false
-	var members []string
+	members := 0
+	var first string
 	var only gjson.Result
 	root.ForEach(func(k, v gjson.Result) bool {
-		if isFlatKey(k.String(), v) {
+		if isFlatKey(k.Str, v) {
 			flat = true
 			return false
 		}
-		members = append(members, k.String())
-		only = v
+		if members == 0 {
+			first, only = k.Str, v
+		}
+		members++
 		return true
 	})
 	switch {
@@ -221,13 +275,18 @@ func locate(js []byte) (node gjson.Result, host string, err error) {
 			host = h.Str
 		}
 		return root, host, nil
-	case len(members) == 1 && only.IsObject():
-		return only, members[0], nil
-	case len(members) == 0:
+	case members == 1 && only.IsObject():
+		return only, first, nil
+	case members == 0:
 		return node, "", errorf("empty object: no power_node_watts and no socket data")
-	case len(members) > 1 && allObjects(root):
+	case members > 1 && allObjects(root):
+		var keys []string
+		root.ForEach(func(k, _ gjson.Result) bool {
+			keys = append(keys, k.Str)
+			return true
+		})
 		return node, "", errorf("%d top-level objects (%s): want the one of a single host",
-			len(members), quoteList(members, 3))
+			members, quoteList(keys, 3))
 	}
 	return node, "", errorf("no power_node_watts and no socket data")
 }
@@ -309,22 +368,31 @@ func socketIndex(key, digits string) (int, error) {
 	return i, nil
 }
 
-// set records component c of socket i from v; what names it in errors.
-func (s *socket) set(c component, v gjson.Result, i int, what string) error {
+// set records component c of socket s from v; key, and sub within it when
+// not "", name it in errors.
+func (p *Parser) set(s *socket, c component, v gjson.Result, key, sub string) error {
 	if s.has[c] {
-		return errorf("socket %d %s power given twice (again as %s)", i, componentNames[c], what)
+		return errorf("socket %d %s power given twice (again as %s)", s.index, componentNames[c], what(key, sub))
 	}
 	s.has[c] = true
 	var err error
 	switch c {
 	case cpu:
-		s.cpu, err = number(v, what)
+		s.cpu, err = number(v, key, sub)
 	case mem:
-		s.mem, err = number(v, what)
+		s.mem, err = number(v, key, sub)
 	case gpu:
-		s.gpus, s.gpuNumber, err = gpus(v, what)
+		s.gpuNumber, err = p.gpus(s, v, key, sub)
 	}
 	return err
+}
+
+// what names a value in errors: key, or key.sub.
+func what(key, sub string) string {
+	if sub == "" {
+		return key
+	}
+	return key + "." + sub
 }
 
 func (s *socket) value(c component) float64 {
@@ -337,52 +405,54 @@ func (s *socket) value(c component) float64 {
 	return s.mem
 }
 
-// gpus reads a socket's GPU power: one number, or an object of one number
-// per GPU, ordered by the number in each key.
-func gpus(v gjson.Result, what string) (vals []float64, isNumber bool, err error) {
+// gpus reads a socket's GPU power into s.gpus: one number, or an object of
+// one number per GPU, ordered by the number in each key. key and sub name
+// the value in errors.
+func (p *Parser) gpus(s *socket, v gjson.Result, key, sub string) (isNumber bool, err error) {
+	s.gpus = s.gpus[:0]
 	if !v.IsObject() {
-		f, err := number(v, what)
-		return []float64{f}, true, err
+		f, err := number(v, key, sub)
+		s.gpus = append(s.gpus, f)
+		return true, err
 	}
-	type dev struct {
-		key   string
-		n     uint64
-		hasN  bool
-		watts float64
-	}
-	var devs []dev
-	seen := map[string]bool{}
+	devs := p.devs[:0]
 	v.ForEach(func(k, gv gjson.Result) bool {
-		key := k.String()
-		if seen[key] {
-			err = errorf("%s: %s given twice", what, key)
-			return false
+		dk := k.Str
+		for i := range devs {
+			if devs[i].key == dk {
+				err = errorf("%s: %s given twice", what(key, sub), dk)
+				return false
+			}
 		}
-		seen[key] = true
-		d := dev{key: key}
-		d.n, d.hasN = trailingNumber(key)
-		d.watts, err = number(gv, what+"."+key)
+		d := dev{key: dk}
+		d.n, d.hasN = trailingNumber(dk)
+		if d.watts, err = number(gv, key, sub); err != nil {
+			err = errorf("%s.%s is %s, want a number", what(key, sub), dk, typeName(gv))
+		}
 		devs = append(devs, d)
 		return err == nil
 	})
+	p.devs = devs
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
-	sort.SliceStable(devs, func(a, b int) bool {
-		da, db := devs[a], devs[b]
+	slices.SortStableFunc(devs, func(da, db dev) int {
 		if da.hasN != db.hasN {
-			return da.hasN // numbered GPUs first
+			if da.hasN { // numbered GPUs first
+				return -1
+			}
+			return 1
 		}
 		if da.hasN && da.n != db.n {
-			return da.n < db.n
+			return cmp.Compare(da.n, db.n)
 		}
-		return da.key < db.key
+		return strings.Compare(da.key, db.key)
 	})
-	vals = make([]float64, len(devs))
-	for i, d := range devs {
-		vals[i] = d.watts
+	for _, d := range devs {
+		s.gpus = append(s.gpus, d.watts)
 	}
-	return vals, false, nil
+	clear(devs) // (the keys are views of the document)
+	return false, nil
 }
 
 // trailingNumber returns the decimal number that ends s ("GPU_12" -> 12).
@@ -402,8 +472,9 @@ func trailingNumber(s string) (uint64, bool) {
 }
 
 // number reads a power value in watts. Negative (Variorum's -1 for "cannot
-// measure"), non-finite and null values are NaN; other types are an error.
-func number(v gjson.Result, what string) (float64, error) {
+// measure"), non-finite and null values are NaN; other types are an error,
+// which names the value key (key.sub when sub is not "").
+func number(v gjson.Result, key, sub string) (float64, error) {
 	switch v.Type {
 	case gjson.Number:
 		f := v.Num
@@ -414,7 +485,7 @@ func number(v gjson.Result, what string) (float64, error) {
 	case gjson.Null:
 		return sample.Unmeasured, nil
 	}
-	return 0, errorf("%s is %s, want a number", what, typeName(v))
+	return 0, errorf("%s is %s, want a number", what(key, sub), typeName(v))
 }
 
 func typeName(v gjson.Result) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flux-framework/power-monitor/internal/config"
 	"github.com/flux-framework/power-monitor/internal/read/source"
+	"github.com/flux-framework/power-monitor/internal/sample"
 )
 
 // The agent replays the recorded NVML trace ten times faster into a trace
@@ -42,7 +43,8 @@ func TestAgentWritesAReplayableTrace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the agent's trace does not replay: %v", err)
 	}
-	r, err := rp.Read()
+	var r sample.Reading
+	err = rp.Read(&r)
 	if err != nil || len(r.GPU) != 4 || r.GPU[0] < 70 || r.GPU[0] > 80 {
 		t.Fatalf("replayed %+v %v", r, err)
 	}

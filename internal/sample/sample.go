@@ -38,7 +38,84 @@ type Reading struct {
 	// Energy holds the hardware energy counters of the domains that have
 	// one (RAPL, NVML total energy, hwmon energy), nil when none has.
 	Energy *Energy
+
+	// spare keeps the counters' memory while Energy is nil (Reset), for
+	// the next Counters.
+	spare *Energy
 }
+
+// A Reading is filled in place every period (the sampler owns one and
+// each source fills it): Reset, then the values and, where there are
+// counters, Counters. These reuse the reading's arrays, so that taking a
+// sample allocates nothing once the layout is known. A reading that is
+// kept beyond the next period is copied with CopyFrom.
+
+// Reset makes r an empty reading of layout l, to be filled: Node
+// unmeasured and not derived, every CPU, memory and GPU value unmeasured
+// (NaN), no counters, ReadNs 0. It keeps r's arrays for reuse.
+func (r *Reading) Reset(l Layout) {
+	r.Node, r.NodeDerived, r.ReadNs = math.NaN(), false, 0
+	r.CPU = nanSlice(r.CPU, l.CPU)
+	r.Mem = nanSlice(r.Mem, l.Mem)
+	r.GPU = nanSlice(r.GPU, l.GPU)
+	if r.Energy != nil {
+		r.spare, r.Energy = r.Energy, nil
+	}
+}
+
+// Counters sets r.Energy to counters in r's layout, all NaN (no counter),
+// reusing r's memory, and returns it.
+func (r *Reading) Counters() *Energy {
+	e := r.Energy
+	if e == nil {
+		e = r.spare
+		if e == nil {
+			e = &Energy{}
+		}
+		r.Energy, r.spare = e, nil
+	}
+	e.Node = math.NaN()
+	e.CPU = nanSlice(e.CPU, len(r.CPU))
+	e.Mem = nanSlice(e.Mem, len(r.Mem))
+	e.GPU = nanSlice(e.GPU, len(r.GPU))
+	return e
+}
+
+// CopyFrom makes r a copy of o that shares no memory with it, reusing r's
+// arrays.
+func (r *Reading) CopyFrom(o *Reading) {
+	r.Node, r.NodeDerived, r.ReadNs = o.Node, o.NodeDerived, o.ReadNs
+	r.CPU = copySlice(r.CPU, o.CPU)
+	r.Mem = copySlice(r.Mem, o.Mem)
+	r.GPU = copySlice(r.GPU, o.GPU)
+	if o.Energy == nil {
+		if r.Energy != nil {
+			r.spare, r.Energy = r.Energy, nil
+		}
+		return
+	}
+	e := r.Counters()
+	e.Node = o.Energy.Node
+	e.CPU = copySlice(e.CPU, o.Energy.CPU)
+	e.Mem = copySlice(e.Mem, o.Energy.Mem)
+	e.GPU = copySlice(e.GPU, o.Energy.GPU)
+}
+
+// nanSlice is s resized to n (reusing its array when it is large enough),
+// every value NaN. An empty result is nil when s was.
+func nanSlice(s []float64, n int) []float64 {
+	if cap(s) < n {
+		s = make([]float64, n)
+	}
+	s = s[:n]
+	for i := range s {
+		s[i] = math.NaN()
+	}
+	return s
+}
+
+// copySlice is dst holding a copy of src, reusing dst's array.
+func copySlice(dst, src []float64) []float64 { return append(dst[:0], src...) }
 
 // Energy is the reading of energy counters, in joules, in the same layout
 // as the power values. Each value is cumulative since the source started

@@ -40,3 +40,41 @@ func TestEnergy(t *testing.T) {
 		t.Fatal("columns")
 	}
 }
+
+func TestReuse(t *testing.T) {
+	var r Reading
+	l := Layout{CPU: 2, Mem: 1, GPU: 3}
+	r.Reset(l)
+	if r.Layout() != l || !math.IsNaN(r.Node) || !math.IsNaN(r.CPU[1]) || !math.IsNaN(r.GPU[2]) || r.Energy != nil {
+		t.Fatalf("reset: %+v", r)
+	}
+	r.CPU[0], r.GPU[1] = 10, 20
+	e := r.Counters()
+	if r.Energy != e || len(e.CPU) != 2 || len(e.Mem) != 1 || len(e.GPU) != 3 || e.Counted() {
+		t.Fatalf("counters: %+v", e)
+	}
+	e.GPU[2] = 7
+	var c Reading
+	c.CopyFrom(&r)
+	r.GPU[1], e.GPU[2] = 0, 0
+	if c.GPU[1] != 20 || c.CPU[0] != 10 || c.Energy == e || c.Energy.GPU[2] != 7 || c.Layout() != l {
+		t.Fatalf("copy shares memory or differs: %+v %+v", c, c.Energy)
+	}
+	r.Reset(Layout{CPU: 2})
+	c.CopyFrom(&r)
+	if c.Energy != nil || c.Layout() != (Layout{CPU: 2}) {
+		t.Fatalf("copy of a reading without counters: %+v", c)
+	}
+	// Once the layout is known, filling a reading again allocates nothing.
+	if n := testing.AllocsPerRun(100, func() {
+		r.Reset(l)
+		r.CPU[1] = 5
+		r.Counters().CPU[0] = 3
+		r.DeriveNode()
+		c.CopyFrom(&r)
+		r.Reset(l)
+		c.CopyFrom(&r)
+	}); n != 0 {
+		t.Errorf("%v allocations to fill and copy a reading", n)
+	}
+}

@@ -16,11 +16,18 @@ import (
 type Source interface {
 	// Name says what the source is, e.g. "variorum (/usr/lib/libvariorum.so)".
 	Name() string
-	// Read takes one reading of the node.
-	Read() (sample.Reading, error)
+	// Read takes one reading of the node into r, which the caller owns
+	// and passes again at every read: it holds the source's previous
+	// reading, or nothing. Read sets all of it (r.Reset, then the values
+	// and r.Counters), reusing its arrays, so that a read allocates
+	// nothing once the layout is known. After an error r holds nothing
+	// usable.
+	Read(r *sample.Reading) error
 }
 
-// Store is where readings go (store.Store).
+// Store is where readings go (store.Store). The reading is the sampler's,
+// filled again at the next sample: Append must not keep it, or anything
+// in it, beyond the call (a store that keeps it copies it).
 type Store interface {
 	Append(t int64, r *sample.Reading)
 }
@@ -47,6 +54,10 @@ type Sampler struct {
 	// changes (first failure, a different failure, recovery with ""), so the
 	// log is not flooded at high rates. It must not call libflux directly.
 	onError func(msg string)
+
+	// r is the reading every sample is read into (the sampler's
+	// goroutine only).
+	r sample.Reading
 
 	mu    sync.Mutex
 	stats Stats
@@ -107,12 +118,12 @@ func (s *Sampler) run() {
 // the job's t_run and t_cleanup) at the middle of the read.
 func (s *Sampler) Once() {
 	t0 := s.now()
-	r, err := s.readSafe()
+	err := s.readSafe(&s.r)
 	t1 := s.now()
 	ts := t0.Add(t1.Sub(t0) / 2).UnixNano()
 	if err == nil {
-		r.ReadNs = t1.Sub(t0).Nanoseconds()
-		s.st.Append(ts, &r)
+		s.r.ReadNs = t1.Sub(t0).Nanoseconds()
+		s.st.Append(ts, &s.r)
 	}
 	cost := float64(s.now().Sub(t0).Nanoseconds()) / 1e3
 
@@ -143,13 +154,13 @@ func (s *Sampler) Once() {
 
 // readSafe turns a panic in a source into an error: a source bug must not
 // take the broker down.
-func (s *Sampler) readSafe() (r sample.Reading, err error) {
+func (s *Sampler) readSafe(r *sample.Reading) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = panicError{v}
 		}
 	}()
-	return s.src.Read()
+	return s.src.Read(r)
 }
 
 type panicError struct{ v any }

@@ -18,7 +18,7 @@ type fakeSource struct {
 }
 
 func (f *fakeSource) Name() string { return "fake" }
-func (f *fakeSource) Read() (sample.Reading, error) {
+func (f *fakeSource) Read(r *sample.Reading) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.panic {
@@ -30,9 +30,11 @@ func (f *fakeSource) Read() (sample.Reading, error) {
 	}
 	f.n++
 	if err != nil {
-		return sample.Reading{}, err
+		return err
 	}
-	return sample.Reading{Node: 100, CPU: []float64{50}}, nil
+	r.Reset(sample.Layout{CPU: 1})
+	r.Node, r.CPU[0] = 100, 50
+	return nil
 }
 
 type fakeStore struct {

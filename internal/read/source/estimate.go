@@ -105,14 +105,14 @@ func (e *Estimate) Name() string {
 }
 
 // Read estimates the power over the interval since the last read.
-func (e *Estimate) Read() (sample.Reading, error) {
+func (e *Estimate) Read(r *sample.Reading) error {
 	st, err := e.fs.Stat()
 	if err != nil {
-		return sample.Reading{}, err
+		return err
 	}
 	cur := jiffiesOf(st.CPUTotal)
 	if cur == (cpuJiffies{}) {
-		return sample.Reading{}, errors.New("stat has no cpu line")
+		return errors.New("stat has no cpu line")
 	}
 	d := func(a, b float64) float64 { return math.Max(a-b, 0) }
 	busy, idle, steal := d(cur.busy, e.prev.busy), d(cur.idle, e.prev.idle), d(cur.steal, e.prev.steal)
@@ -121,10 +121,7 @@ func (e *Estimate) Read() (sample.Reading, error) {
 		e.prev = cur
 	}
 	n := float64(e.n)
-	return sample.Reading{
-		Node: math.NaN(),
-		CPU:  []float64{n*e.idleW + e.lastU*n*(e.peakW-e.idleW)},
-		Mem:  []float64{},
-		GPU:  []float64{},
-	}, nil
+	r.Reset(sample.Layout{CPU: 1})
+	r.CPU[0] = n*e.idleW + e.lastU*n*(e.peakW-e.idleW)
+	return nil
 }

@@ -33,7 +33,7 @@ func useStat(t *testing.T, dir, fixture string) {
 
 func readWatts(t *testing.T, e *Estimate) float64 {
 	t.Helper()
-	r, err := e.Read()
+	r, err := readNew(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestEstimate(t *testing.T) {
 
 	// A read that fails is an error, without a prefix (Merged adds one).
 	os.Remove(filepath.Join(dir, "stat"))
-	if _, err := e.Read(); err == nil || strings.HasPrefix(err.Error(), "estimate:") {
+	if _, err := readNew(e); err == nil || strings.HasPrefix(err.Error(), "estimate:") {
 		t.Errorf("missing stat: %v", err)
 	}
 }

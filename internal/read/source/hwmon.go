@@ -48,6 +48,9 @@ type Hwmon struct {
 
 	resets      uint64
 	unavailable uint64
+
+	all []*hwmonDev // gpus then meters
+	got []hwmonRead // what each of all gave, at the last Read
 }
 
 // hwmonDev is one hwmon device that is read.
@@ -83,7 +86,7 @@ func openHwmon(sysfsRoot string, readFile func(string) ([]byte, error), readDir 
 	if err := h.discover(); err != nil {
 		return nil, err
 	}
-	if _, err := h.Read(); err != nil {
+	if err := h.Read(&sample.Reading{}); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -278,10 +281,13 @@ type hwmonRead struct {
 }
 
 // Read reads every device. On an error nothing is updated.
-func (h *Hwmon) Read() (sample.Reading, error) {
+func (h *Hwmon) Read(r *sample.Reading) error {
 	t0 := h.now()
-	all := append(append([]*hwmonDev{}, h.gpus...), h.meters...)
-	got := make([]hwmonRead, len(all))
+	if len(h.all) != len(h.gpus)+len(h.meters) {
+		h.all = append(append([]*hwmonDev{}, h.gpus...), h.meters...)
+		h.got = make([]hwmonRead, len(h.all))
+	}
+	all, got := h.all, h.got
 	var refused uint64
 	for i, d := range all {
 		g := hwmonRead{watts: math.NaN()}
@@ -293,7 +299,7 @@ func (h *Hwmon) Read() (sample.Reading, error) {
 			case hwmonRefused(err):
 				refused++
 			default:
-				return sample.Reading{}, err
+				return err
 			}
 		}
 		if d.energy != "" {
@@ -304,7 +310,7 @@ func (h *Hwmon) Read() (sample.Reading, error) {
 			case hwmonRefused(err):
 				refused++
 			default:
-				return sample.Reading{}, err
+				return err
 			}
 		}
 		got[i] = g
@@ -339,8 +345,7 @@ func (h *Hwmon) Read() (sample.Reading, error) {
 		d.prev, d.prevT, d.primed = g.energy, t, true
 	}
 
-	l := sample.Layout{GPU: len(h.gpus)}
-	r := sample.Reading{Node: math.NaN(), GPU: make([]float64, l.GPU)}
+	r.Reset(sample.Layout{GPU: len(h.gpus)})
 	for i := range h.gpus {
 		r.GPU[i] = got[i].watts
 	}
@@ -351,7 +356,7 @@ func (h *Hwmon) Read() (sample.Reading, error) {
 		}
 	}
 	if anyEnergy {
-		r.Energy = sample.NewEnergy(l)
+		r.Counters()
 		for i, d := range h.gpus {
 			if d.energy != "" {
 				r.Energy.GPU[i] = float64(d.total) / 1e6
@@ -366,7 +371,7 @@ func (h *Hwmon) Read() (sample.Reading, error) {
 			}
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // hwmonRefused reports whether a driver refused a read for the moment.

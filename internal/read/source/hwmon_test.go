@@ -38,7 +38,7 @@ func TestHwmon(t *testing.T) {
 	sysfsSet(t, energy, 5_187_000_000)
 	sysfsSet(t, hwmonFile(root, "hwmon2", "power1_average"), 190_000_000)
 	sysfsSet(t, hwmonFile(root, "hwmon0", "device/power1_average"), 415_250_000)
-	rd, err := h.Read()
+	rd, err := readNew(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +59,13 @@ func TestHwmon(t *testing.T) {
 	// 2 J by the next read.
 	clk.advance(time.Second)
 	sysfsSet(t, energy, 2_000_000)
-	if rd, err = h.Read(); err != nil {
+	if rd, err = readNew(h); err != nil {
 		t.Fatal(err)
 	}
 	checkFloats(t, "Energy.GPU after a reset", rd.Energy.GPU, []float64{nanW, 189})
 	clk.advance(time.Second)
 	sysfsSet(t, energy, 12_500_000)
-	if rd, err = h.Read(); err != nil {
+	if rd, err = readNew(h); err != nil {
 		t.Fatal(err)
 	}
 	checkFloats(t, "Energy.GPU", rd.Energy.GPU, []float64{nanW, 199.5})
@@ -96,7 +96,7 @@ func TestHwmonRefused(t *testing.T) {
 	refuse[energy] = syscall.EPERM
 	clk.advance(time.Second)
 	sysfsAdd(t, energy, 10_000_000)
-	rd, err := h.Read()
+	rd, err := readNew(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestHwmonRefused(t *testing.T) {
 	delete(refuse, energy)
 	clk.advance(time.Second)
 	sysfsAdd(t, energy, 5_000_000)
-	if rd, err = h.Read(); err != nil {
+	if rd, err = readNew(h); err != nil {
 		t.Fatal(err)
 	}
 	checkFloats(t, "GPU", rd.GPU, []float64{95.5, 187})
@@ -118,7 +118,7 @@ func TestHwmonRefused(t *testing.T) {
 
 	meter := hwmonFile(root, "hwmon0", "device/power1_average")
 	refuse[meter] = syscall.EIO
-	_, err = h.Read()
+	_, err = readNew(h)
 	if want := "hwmon: " + meter + ": input/output error"; err == nil || err.Error() != want {
 		t.Errorf("Read with %s failing: error %v, want %q", meter, err, want)
 	}
@@ -144,7 +144,7 @@ func TestHwmonEnergyOnly(t *testing.T) {
 	}
 	clk.advance(500 * time.Millisecond)
 	sysfsAdd(t, hwmonFile(root, "hwmon2", "energy1_input"), 50_000_000)
-	rd, err := h.Read()
+	rd, err := readNew(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestHwmonNoPCIAddress(t *testing.T) {
 			if got := h.Name(); got != want {
 				t.Errorf("Name() = %q,\nwant %q", got, want)
 			}
-			rd, err := h.Read()
+			rd, err := readNew(h)
 			if err != nil {
 				t.Fatal(err)
 			}

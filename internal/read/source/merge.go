@@ -3,7 +3,6 @@ package source
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 
@@ -37,6 +36,7 @@ type mpart struct {
 	Part
 	provides sample.Layout
 	node     bool
+	r        sample.Reading // the part's reading, filled at every Read
 }
 
 // Merge reads every part once to learn what it provides and returns the
@@ -46,12 +46,13 @@ func Merge(parts []Part) (*Merged, map[string]error, error) {
 	m := &Merged{errs: map[*mpart]string{}}
 	dropped := map[string]error{}
 	for _, p := range parts {
-		r, err := p.Source.Read()
-		if err != nil {
+		mp := &mpart{Part: p}
+		if err := p.Source.Read(&mp.r); err != nil {
 			dropped[p.Kind] = err
 			continue
 		}
-		mp := &mpart{Part: p, provides: r.Layout(), node: sample.Measured(r.Node) && !r.NodeDerived}
+		r := &mp.r
+		mp.provides, mp.node = r.Layout(), sample.Measured(r.Node) && !r.NodeDerived
 		used := false
 		if mp.node && m.node == nil {
 			m.node, used = mp, true
@@ -144,21 +145,17 @@ func (m *Merged) Errors() map[string]string {
 // Read reads every part and composes one reading. A part that fails leaves
 // its domains unmeasured (NaN) in this reading; Read fails only when every
 // part fails.
-func (m *Merged) Read() (sample.Reading, error) {
-	out := sample.Reading{
-		Node: math.NaN(),
-		CPU:  nans(m.layout.CPU),
-		Mem:  nans(m.layout.Mem),
-		GPU:  nans(m.layout.GPU),
-	}
+func (m *Merged) Read(out *sample.Reading) error {
+	out.Reset(m.layout)
 	var energy *sample.Energy
 	var failed []string
 	for _, p := range m.parts {
-		r, err := p.Source.Read()
+		r := &p.r
+		err := p.Source.Read(r)
 		m.mu.Lock()
 		if err != nil {
 			m.errs[p] = err.Error()
-		} else {
+		} else if len(m.errs) > 0 {
 			delete(m.errs, p)
 		}
 		m.mu.Unlock()
@@ -171,7 +168,7 @@ func (m *Merged) Read() (sample.Reading, error) {
 			continue
 		}
 		if r.Energy.Counted() && energy == nil {
-			energy = sample.NewEnergy(m.layout)
+			energy = out.Counters()
 		}
 		if m.node == p {
 			out.Node = r.Node
@@ -199,17 +196,8 @@ func (m *Merged) Read() (sample.Reading, error) {
 		}
 	}
 	if len(failed) == len(m.parts) {
-		return sample.Reading{}, errors.New(strings.Join(failed, "; "))
+		return errors.New(strings.Join(failed, "; "))
 	}
-	out.Energy = energy
 	out.DeriveNode()
-	return out, nil
-}
-
-func nans(n int) []float64 {
-	v := make([]float64, n)
-	for i := range v {
-		v[i] = math.NaN()
-	}
-	return v
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flux-framework/power-monitor/internal/read/sampler"
 	"github.com/flux-framework/power-monitor/internal/sample"
 )
 
@@ -15,8 +16,21 @@ type fake struct {
 	err  error
 }
 
-func (f *fake) Name() string                  { return f.name }
-func (f *fake) Read() (sample.Reading, error) { return f.r, f.err }
+func (f *fake) Name() string { return f.name }
+func (f *fake) Read(r *sample.Reading) error {
+	if f.err != nil {
+		return f.err
+	}
+	r.CopyFrom(&f.r)
+	return nil
+}
+
+// readNew is one Read into a new reading.
+func readNew(s sampler.Source) (sample.Reading, error) {
+	var r sample.Reading
+	err := s.Read(&r)
+	return r, err
+}
 
 func nan() float64 { return math.NaN() }
 
@@ -29,7 +43,7 @@ func TestMergeRAPLAndNVML(t *testing.T) {
 	if err != nil || len(dropped) != 0 {
 		t.Fatalf("Merge: %v %v", err, dropped)
 	}
-	r, err := m.Read()
+	r, err := readNew(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +73,7 @@ func TestMergeFirstProviderWinsAndRedundantIsDropped(t *testing.T) {
 	if _, ok := dropped["nvml"]; !ok || !strings.Contains(dropped["nvml"].Error(), "provides nothing that variorum does not") {
 		t.Fatalf("dropped %v", dropped)
 	}
-	r, _ := m.Read()
+	r, _ := readNew(m)
 	if r.Node != 500 || r.NodeDerived || r.GPU[0] != 50 {
 		t.Fatalf("reading %+v", r)
 	}
@@ -81,7 +95,7 @@ func TestMergeFailures(t *testing.T) {
 	}
 	// one part fails: its domains are NaN, the other's are read
 	gpu.err = errors.New("GPU 0: Unknown Error")
-	r, err := m.Read()
+	r, err := readNew(m)
 	if err != nil || r.CPU[0] != 10 || !math.IsNaN(r.GPU[0]) || r.Node != 10 {
 		t.Fatalf("partial failure: %+v %v", r, err)
 	}
@@ -90,12 +104,12 @@ func TestMergeFailures(t *testing.T) {
 	}
 	// both fail: an error naming both
 	cpu.err = errors.New("EIO")
-	if _, err := m.Read(); err == nil || !strings.Contains(err.Error(), "rapl: EIO") || !strings.Contains(err.Error(), "nvml: GPU 0") {
+	if _, err := readNew(m); err == nil || !strings.Contains(err.Error(), "rapl: EIO") || !strings.Contains(err.Error(), "nvml: GPU 0") {
 		t.Fatalf("all failing: %v", err)
 	}
 	// recovery clears the error
 	cpu.err, gpu.err = nil, nil
-	if _, err := m.Read(); err != nil || len(m.Errors()) != 0 {
+	if _, err := readNew(m); err != nil || len(m.Errors()) != 0 {
 		t.Fatalf("recovery: %v %v", err, m.Errors())
 	}
 }
@@ -109,7 +123,7 @@ func TestMergeErrorNamesSourceOnce(t *testing.T) {
 	}
 	a.err = errors.New("variorum: variorum_get_power_json returned -1")
 	b.err = errors.New("GPU 0: GPU is lost")
-	_, err = m.Read()
+	_, err = readNew(m)
 	if err == nil || err.Error() != "variorum: variorum_get_power_json returned -1; nvml: GPU 0: GPU is lost" {
 		t.Fatalf("error %v", err)
 	}

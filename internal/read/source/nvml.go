@@ -399,17 +399,12 @@ func (n *NVML) Resets() []uint64 {
 // reading, naming the GPU and NVML's error string, e.g. "GPU 1
 // (0000:3b:00.0): power usage: GPU is lost" (without a "nvml: " prefix:
 // Merged adds the kind).
-func (n *NVML) Read() (sample.Reading, error) {
-	r := sample.Reading{
-		Node: math.NaN(),
-		CPU:  []float64{},
-		Mem:  []float64{},
-		GPU:  make([]float64, len(n.gpus)),
-	}
+func (n *NVML) Read(r *sample.Reading) error {
+	r.Reset(sample.Layout{GPU: len(n.gpus)})
 	for i, g := range n.gpus {
 		w, err := n.power(g)
 		if err != nil {
-			return sample.Reading{}, fmt.Errorf("%s: %w", g.what(), err)
+			return fmt.Errorf("%s: %w", g.what(), err)
 		}
 		r.GPU[i] = w
 		if !g.Energy {
@@ -417,7 +412,7 @@ func (n *NVML) Read() (sample.Reading, error) {
 		}
 		e, err := g.dev.TotalEnergyConsumption()
 		if err != nil {
-			return sample.Reading{}, fmt.Errorf("%s: total energy: %w", g.what(), err)
+			return fmt.Errorf("%s: total energy: %w", g.what(), err)
 		}
 		if e < g.prev { // the driver was reloaded: the counter restarted at 0
 			g.resets.Add(1)
@@ -427,11 +422,11 @@ func (n *NVML) Read() (sample.Reading, error) {
 		}
 		g.prev = e
 		if r.Energy == nil {
-			r.Energy = sample.NewEnergy(r.Layout())
+			r.Counters()
 		}
 		r.Energy.GPU[i] = float64(g.acc) / 1000
 	}
-	return r, nil
+	return nil
 }
 
 func (n *NVML) power(g *nvmlGPU) (float64, error) {

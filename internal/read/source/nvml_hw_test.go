@@ -83,7 +83,7 @@ func TestNVMLHardware(t *testing.T) {
 		de := float64(b.energy-a.energy) / 1000
 		t.Logf("GPU %d: energy %d mJ -> %d mJ: %.3f J in %.3f s = %.3f W mean", i, a.energy, b.energy, de, dt, de/dt)
 	}
-	r, err := n.Read()
+	r, err := readNew(n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestNVMLStubLibrary(t *testing.T) {
 		t.Errorf("fields %+v %v", f, err)
 	}
 	for i, wantE := range []float64{1, 2} {
-		r, err := n.Read()
+		r, err := readNew(n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func TestNVMLStubLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	if _, err := n.Read(); err == nil || err.Error() != "GPU 0 (0000:17:00.0): power usage: GPU is lost" {
+	if _, err := readNew(n); err == nil || err.Error() != "GPU 0 (0000:17:00.0): power usage: GPU is lost" {
 		t.Errorf("error %v", err)
 	}
 }

@@ -261,7 +261,7 @@ func mustOpenFake(t *testing.T, f *fakeNVML) *NVML {
 
 func mustRead(t *testing.T, n *NVML) ([]float64, []float64) {
 	t.Helper()
-	r, err := n.Read()
+	r, err := readNew(n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +391,7 @@ func TestNVMLNoEnergyCounter(t *testing.T) {
 	if got, want := n.Name(), "nvml (1 GPU: power usage (instantaneous), no energy counter; gpu0=0000:10:00.0)"; got != want {
 		t.Errorf("Name %q, want %q", got, want)
 	}
-	r, err := n.Read()
+	r, err := readNew(n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +501,7 @@ func TestNVMLPCIOrder(t *testing.T) {
 	}
 	// A failing GPU is named by its place in the reading and its bus id.
 	h.fail = map[string]map[int]nvmlReturn{"field": {2: retGPUIsLost}}
-	if _, err := n.Read(); err == nil || err.Error() != "GPU 1 (0000:3b:00.0): instant power field: GPU is lost" {
+	if _, err := readNew(n); err == nil || err.Error() != "GPU 1 (0000:3b:00.0): instant power field: GPU is lost" {
 		t.Errorf("error %v", err)
 	}
 }
@@ -582,7 +582,7 @@ func TestNVMLErrorMidRun(t *testing.T) {
 			bad.fail = c.fail
 			n := mustOpenFake(t, &fakeNVML{gpus: []*fakeGPU{c.gpu(), bad}})
 			mustRead(t, n)
-			_, err := n.Read()
+			_, err := readNew(n)
 			if err == nil || err.Error() != c.want {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}

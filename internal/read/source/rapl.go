@@ -52,6 +52,9 @@ type RAPL struct {
 	prevT  time.Time
 	wraps  uint64
 	resets uint64
+
+	cur   []uint64       // each zone's counter, at the last Read
+	delta sample.Reading // its counters: the µJ of each domain in the last interval
 }
 
 // raplMaxPlausibleW is the power above which a counter decrease is not
@@ -302,13 +305,16 @@ func (r *RAPL) Wraps() (wraps, resets uint64) { return r.wraps, r.resets }
 // Read reads every zone's counter and returns the power since the last read
 // and the energy since Open. On an error nothing is updated, so the next
 // read covers the missed interval.
-func (r *RAPL) Read() (sample.Reading, error) {
+func (r *RAPL) Read(rd *sample.Reading) error {
 	t0 := r.now()
-	cur := make([]uint64, len(r.zones))
+	if len(r.cur) != len(r.zones) {
+		r.cur = make([]uint64, len(r.zones))
+	}
+	cur := r.cur
 	for i, z := range r.zones {
 		v, err := r.readEnergy(z)
 		if err != nil {
-			return sample.Reading{}, err
+			return err
 		}
 		cur[i] = v
 	}
@@ -320,8 +326,10 @@ func (r *RAPL) Read() (sample.Reading, error) {
 		nMem = r.nCPU
 	}
 	l := sample.Layout{CPU: r.nCPU, Mem: nMem}
-	en := sample.NewEnergy(l)
-	delta := sample.NewEnergy(l) // µJ per domain this interval, NaN: none
+	rd.Reset(l)
+	en := rd.Counters()
+	r.delta.Reset(l)
+	delta := r.delta.Counters() // µJ per domain this interval, NaN: none
 	add := func(k raplKind, i int, total, d uint64) {
 		var e, dd *float64
 		switch k {
@@ -359,7 +367,7 @@ func (r *RAPL) Read() (sample.Reading, error) {
 		}
 		return d / 1e6 / dt
 	}
-	rd := sample.Reading{Node: watts(delta.Node), CPU: make([]float64, l.CPU), Mem: make([]float64, l.Mem), Energy: en}
+	rd.Node = watts(delta.Node)
 	for i := range rd.CPU {
 		rd.CPU[i] = watts(delta.CPU[i])
 	}
@@ -372,7 +380,7 @@ func (r *RAPL) Read() (sample.Reading, error) {
 			vs[i] /= 1e6
 		}
 	}
-	return rd, nil
+	return nil
 }
 
 // raplDelta is the energy in µJ between two readings of a counter that

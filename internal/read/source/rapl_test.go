@@ -49,7 +49,7 @@ func TestRAPLServer(t *testing.T) {
 	sysfsSet(t, pkg1, 17_499_999)
 	sysfsAdd(t, dram0, 3_000_000) // 12 W
 	sysfsAdd(t, dram1, 2_750_000) // 11 W
-	rd, err := r.Read()
+	rd, err := readNew(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestRAPLServer(t *testing.T) {
 	if err := os.Rename(dram1, dram1+".away"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.Read()
+	_, err = readNew(r)
 	if want := "rapl: " + dram1 + ": no such file or directory"; err == nil || err.Error() != want {
 		t.Fatalf("Read() with %s missing: error %v, want %q", dram1, err, want)
 	}
@@ -84,7 +84,7 @@ func TestRAPLServer(t *testing.T) {
 	sysfsAdd(t, pkg1, 2*22_500_000)
 	sysfsAdd(t, dram0, 2*3_000_000)
 	sysfsAdd(t, dram1, 2*2_750_000)
-	rd, err = r.Read()
+	rd, err = readNew(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestRAPLClientPsys(t *testing.T) {
 	sysfsAdd(t, raplZoneFile(root, "intel-rapl:0:2"), 1_000_000) // dram, 2 W
 	sysfsAdd(t, raplZoneFile(root, "intel-rapl:1"), 12_500_000)  // psys, 25 W
 	sysfsAdd(t, raplZoneFile(root, "intel-rapl-mmio:0"), 99_000_000)
-	rd, err := r.Read()
+	rd, err := readNew(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRAPLAMD(t *testing.T) {
 	sysfsAdd(t, raplZoneFile(root, "intel-rapl:0"), 301_000_000) // 150.5 W
 	sysfsAdd(t, raplZoneFile(root, "intel-rapl:0:0"), 250_000_000)
 	sysfsAdd(t, raplZoneFile(root, "intel-rapl:1"), 280_000_000) // 140 W
-	rd, err := r.Read()
+	rd, err := readNew(r)
 	if err != nil {
 		t.Fatal(err)
 	}

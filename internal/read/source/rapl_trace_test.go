@@ -129,7 +129,7 @@ func replayRAPL(t *testing.T, tr *wattTrace, shift func(uint64) uint64) raplRepl
 	for i := 1; i < len(tr.t); i++ {
 		write(i)
 		clk.t = tr.t[i]
-		rd, err := r.Read()
+		rd, err := readNew(r)
 		if err != nil {
 			t.Fatalf("row %d: %v", i, err)
 		}

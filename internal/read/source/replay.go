@@ -179,8 +179,8 @@ func (p *Replay) Layout() sample.Layout { return p.layout }
 // Wraps counts the counter wraps and resets found in the trace.
 func (p *Replay) Wraps() int { return p.wraps }
 
-// Read returns the trace sample due now.
-func (p *Replay) Read() (sample.Reading, error) {
+// Read reads the trace sample due now.
+func (p *Replay) Read(r *sample.Reading) error {
 	el := p.now().Sub(p.start).Seconds() * p.speed
 	if el < 0 {
 		el = 0
@@ -189,31 +189,19 @@ func (p *Replay) Read() (sample.Reading, error) {
 	off := el - k*p.period
 	// the latest sample at or before off (the first is at 0)
 	i := max(sort.Search(len(p.offs), func(j int) bool { return p.offs[j] > off })-1, 0)
-	src := &p.rows[i]
-	r := sample.Reading{
-		Node:        src.Node,
-		NodeDerived: src.NodeDerived,
-		CPU:         append([]float64{}, src.CPU...),
-		Mem:         append([]float64{}, src.Mem...),
-		GPU:         append([]float64{}, src.GPU...),
-	}
-	if src.Energy != nil {
-		e := src.Energy
-		add := func(v, per []float64) []float64 {
-			out := make([]float64, len(v))
+	r.CopyFrom(&p.rows[i])
+	if e := r.Energy; e != nil { // the counters go on across loops
+		add := func(v, per []float64) {
 			for j := range v {
-				out[j] = v[j] + k*per[j]
+				v[j] += k * per[j]
 			}
-			return out
 		}
-		r.Energy = &sample.Energy{
-			Node: e.Node + k*p.loopE.Node,
-			CPU:  add(e.CPU, p.loopE.CPU),
-			Mem:  add(e.Mem, p.loopE.Mem),
-			GPU:  add(e.GPU, p.loopE.GPU),
-		}
+		e.Node += k * p.loopE.Node
+		add(e.CPU, p.loopE.CPU)
+		add(e.Mem, p.loopE.Mem)
+		add(e.GPU, p.loopE.GPU)
 	}
-	return r, nil
+	return nil
 }
 
 // lines calls fn for each line of data with its 1-based number.

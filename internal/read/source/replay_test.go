@@ -40,7 +40,7 @@ func openReplayAt(t *testing.T, path string, speed float64) (*Replay, *fakeClock
 
 func readReplay(t *testing.T, p *Replay) sample.Reading {
 	t.Helper()
-	r, err := p.Read()
+	r, err := readNew(p)
 	if err != nil {
 		t.Fatal(err)
 	}

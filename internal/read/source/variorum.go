@@ -18,7 +18,9 @@ import (
 // promised to be. Where GPUs must match R for certain, list nvml before
 // variorum in --source, so that the GPUs come from nvml.
 type Variorum struct {
-	lib *variorum.Lib
+	lib    *variorum.Lib
+	js     []byte          // the last JSON document, its array reused
+	parser variorum.Parser // its scratch reused
 }
 
 // OpenVariorum loads libvariorum from path ("" searches the default library
@@ -29,7 +31,7 @@ func OpenVariorum(path string) (*Variorum, error) {
 		return nil, err
 	}
 	v := &Variorum{lib: lib}
-	if _, err := v.Read(); err != nil {
+	if err := v.Read(&sample.Reading{}); err != nil {
 		lib.Close()
 		return nil, fmt.Errorf("%s: first reading failed: %w", lib.Path(), err)
 	}
@@ -42,12 +44,13 @@ func (v *Variorum) Name() string {
 }
 
 // Read takes one reading.
-func (v *Variorum) Read() (sample.Reading, error) {
-	js, err := v.lib.PowerJSON()
+func (v *Variorum) Read(r *sample.Reading) error {
+	js, err := v.lib.AppendPowerJSON(v.js[:0])
+	v.js = js
 	if err != nil {
-		return sample.Reading{}, err
+		return err
 	}
-	return variorum.Parse(js)
+	return v.parser.Parse(js, r)
 }
 
 // Close unloads the library.
