@@ -29,7 +29,9 @@ type Sink interface {
 }
 
 // Observer sees every record as it is taken, before any spool (the
-// Prometheus /metrics endpoint). Observe must be quick and never block.
+// Prometheus /metrics endpoint). Observe must be quick and never block,
+// and must not keep rec, or its Values, once it returns (the memory is
+// reused for a later sample).
 type Observer interface {
 	Observe(rec *Record)
 }
@@ -95,7 +97,10 @@ type Exporter struct {
 	lanes     []*lane
 	observers []Observer
 	queue     chan Record
-	energy    *integrator // writer goroutine only
+	// free holds the Values arrays of records the writer is done with,
+	// for Append to reuse: a sample's hand-off allocates nothing.
+	free   chan []Value
+	energy *integrator // writer goroutine only
 	// jobID, when set, replaces meta.JobID in the samples from now on: the
 	// jobs running where the samples are taken (SetJobID).
 	jobID atomic.Pointer[string]
@@ -128,7 +133,7 @@ func New(cfg Config, meta Meta, prov Provenance, sinks []Sink, observers []Obser
 		cfg.Log = func(Severity, string) {}
 	}
 	e := &Exporter{cfg: cfg, meta: meta, prov: prov, observers: observers,
-		queue: make(chan Record, cfg.Queue), energy: newIntegrator()}
+		queue: make(chan Record, cfg.Queue), free: make(chan []Value, freeValues), energy: newIntegrator()}
 	if len(sinks) > 0 {
 		if cfg.SpoolDir == "" {
 			return nil, errors.New("export: no spool directory")
@@ -165,13 +170,40 @@ func (e *Exporter) Start() {
 	}
 }
 
-// Append is sampler.Store: the sample taken at t goes to every sink.
+// freeValues is how many Values arrays the exporter keeps for reuse: more
+// than the records that wait in the queue at a time, but for a burst.
+const freeValues = 64
+
+// Append is sampler.Store: the sample taken at t goes to every sink. The
+// record is a copy of r, in an array of values that the writer has
+// finished with when there is one.
 func (e *Exporter) Append(t int64, r *sample.Reading) {
 	meta := e.meta
 	if id := e.jobID.Load(); id != nil {
 		meta.JobID = *id
 	}
-	e.offer(FromReading(t, r, e.prov, meta))
+	var vs []Value
+	select {
+	case vs = <-e.free:
+	default:
+		vs = make([]Value, 0, r.Layout().Columns())
+	}
+	rec := fromReading(vs, t, r, e.prov, meta)
+	if !e.offer(rec) {
+		e.recycle(rec.Values)
+	}
+}
+
+// recycle gives a Values array back for a later Append, unless enough are
+// kept.
+func (e *Exporter) recycle(vs []Value) {
+	if vs == nil {
+		return
+	}
+	select {
+	case e.free <- vs[:0]:
+	default:
+	}
 }
 
 // SetJobID names the job (or jobs, comma-separated) that the samples taken
@@ -185,11 +217,12 @@ func (e *Exporter) Job(js JobSummary) {
 	e.offer(Record{Kind: KindJob, T: int64(js.End * 1e9), Hostname: e.meta.Hostname, Rank: e.meta.Rank, JobID: js.ID, Job: &js})
 }
 
-func (e *Exporter) offer(rec Record) {
+// offer queues rec for the writer; false if it is dropped.
+func (e *Exporter) offer(rec Record) bool {
 	e.mu.Lock()
 	if e.stopped {
 		e.mu.Unlock()
-		return
+		return false
 	}
 	e.taken++
 	dropped := uint64(0)
@@ -203,32 +236,43 @@ func (e *Exporter) offer(rec Record) {
 	if dropped == 1 || dropped%1000 == 0 && dropped > 0 {
 		e.cfg.Log(Error, fmt.Sprintf("export: the spool writer is behind; %d records dropped so far", dropped))
 	}
+	return dropped == 0
 }
 
 func (e *Exporter) writer() {
 	defer close(e.writerDone)
-	for rec := range e.queue {
+	var rec Record // (one variable: its address goes to the observers)
+	for r := range e.queue {
+		rec = r
+		e.write(&rec)
 		if rec.Kind == KindSample {
-			e.energy.add(&rec)
+			e.recycle(rec.Values)
 		}
-		for _, o := range e.observers {
-			o.Observe(&rec)
+	}
+}
+
+// write gives one record to the observers and the spools.
+func (e *Exporter) write(rec *Record) {
+	if rec.Kind == KindSample {
+		e.energy.add(rec)
+	}
+	for _, o := range e.observers {
+		o.Observe(rec)
+	}
+	if len(e.lanes) == 0 {
+		return
+	}
+	b, err := rec.Marshal()
+	if err != nil { // NaN/Inf never get here; be safe anyway
+		e.countSpoolError(fmt.Errorf("encode: %w", err))
+		return
+	}
+	for _, l := range e.lanes {
+		if err := l.spool.Append(b); err != nil {
+			e.countSpoolError(fmt.Errorf("%s: %w", l.sink.Name(), err))
 		}
-		if len(e.lanes) == 0 {
-			continue
-		}
-		b, err := rec.Marshal()
-		if err != nil { // NaN/Inf never get here; be safe anyway
-			e.countSpoolError(fmt.Errorf("encode: %w", err))
-			continue
-		}
-		for _, l := range e.lanes {
-			if err := l.spool.Append(b); err != nil {
-				e.countSpoolError(fmt.Errorf("%s: %w", l.sink.Name(), err))
-			}
-			if n := l.spool.DroppedSince(); n > 0 {
-				e.cfg.Log(Error, fmt.Sprintf("%s: spool full (%d bytes): dropped the %d oldest undelivered records", l.sink.Name(), l.spool.Stats().Bytes, n))
-			}
+		if n := l.spool.DroppedSince(); n > 0 {
+			e.cfg.Log(Error, fmt.Sprintf("%s: spool full (%d bytes): dropped the %d oldest undelivered records", l.sink.Name(), l.spool.Stats().Bytes, n))
 		}
 	}
 }
@@ -456,15 +500,22 @@ func nextBackoff(cur, max time.Duration) time.Duration {
 // counter: the trapezoid integral of its power since the exporter started,
 // so Prometheus has a joules counter for every domain.
 type integrator struct {
-	last map[string]struct {
+	last map[device]struct {
 		t int64
 		w float64
 		j float64
 	}
 }
 
+// device is a domain's key: Value's Domain and Index (a string made
+// from them would be garbage at every sample).
+type device struct {
+	domain string
+	index  int
+}
+
 func newIntegrator() *integrator {
-	return &integrator{last: map[string]struct {
+	return &integrator{last: map[device]struct {
 		t int64
 		w float64
 		j float64
@@ -481,7 +532,7 @@ func (in *integrator) add(rec *Record) {
 		if v.HasJ {
 			continue
 		}
-		k := v.Device()
+		k := device{v.Domain, v.Index}
 		p, ok := in.last[k]
 		j := 0.0
 		if ok {

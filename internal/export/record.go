@@ -160,8 +160,14 @@ func (p Provenance) of(domain string) string {
 // FromReading makes the record of one sample taken at t (unix ns). Domains
 // that were not measured are left out.
 func FromReading(t int64, r *sample.Reading, prov Provenance, meta Meta) Record {
+	return fromReading(make([]Value, 0, r.Layout().Columns()), t, r, prov, meta)
+}
+
+// fromReading is FromReading with the values appended to vs[:0]: the
+// record shares nothing with r, and allocates nothing when vs has room.
+func fromReading(vs []Value, t int64, r *sample.Reading, prov Provenance, meta Meta) Record {
 	rec := Record{Kind: KindSample, T: t, ReadNs: r.ReadNs, Hostname: meta.Hostname, Rank: meta.Rank, JobID: meta.JobID}
-	rec.Values = make([]Value, 0, r.Layout().Columns())
+	rec.Values = vs[:0]
 	add := func(domain string, i int, w float64, counters []float64, node float64) {
 		if !sample.Measured(w) {
 			return
