@@ -399,3 +399,49 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParserReuse parses every fixture, and every document of TestParse,
+// one after the other with one Parser into one reading, as the sampler
+// does: each reading is what Parse makes of the document alone, and a
+// document parsed again allocates nothing.
+func TestParserReuse(t *testing.T) {
+	var docs [][]byte
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		docs = append(docs, readFixture(t, filepath.Base(f)))
+	}
+	for _, s := range []string{
+		`{"h": {"socket_10": {"power_cpu_watts": 1}, "socket_2": {"power_gpu_watts": {"GPU_10": 1, "GPU_2": 2, "x": 3}}}}`,
+		`{"power_cpu_watts_socket_0": 1, "power_gpu_watts_socket_3": 2, "power_cpu_watts": 3}`,
+		`{"h": {"socket_0": {"power_cpu_watts": 1, "power_cpu_watts": 2}}}`,
+		`{"h": {"socket_1": {"power_gpu_watts": 4}, "socket_0": {}}}`,
+	} {
+		docs = append(docs, []byte(s))
+	}
+	var p Parser
+	var r sample.Reading
+	for round := range 2 {
+		for i := range docs {
+			js := docs[(i*7+round)%len(docs)] // another order each round
+			want, wantErr := Parse(js)
+			err := p.Parse(js, &r)
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("%s: error %v, alone %v", js, err, wantErr)
+			}
+			if err == nil && !sameReading(r, want) {
+				t.Errorf("%s: reused\n got %+v\nwant %+v", js, r, want)
+			}
+		}
+	}
+	js := docs[0]
+	if n := testing.AllocsPerRun(100, func() {
+		if err := p.Parse(js, &r); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations to parse %s again", n, js)
+	}
+}
