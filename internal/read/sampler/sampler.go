@@ -2,6 +2,22 @@
 // thread, into the rank's store, and keeps the figures that `flux module
 // stats` shows: samples taken, errors, the last error and the cost of a
 // sample.
+//
+// The clock (clock.go) is a thread of its own, created in C with every
+// signal blocked (clock.c), that sleeps on CLOCK_MONOTONIC until each due
+// time and then calls into Go for the sample (a cgo callback); SIGCHLD,
+// which Go unblocks when the thread first enters Go, is blocked again after
+// each sample. Between samples the Go runtime has nothing to wake for: no
+// timer, whose expiry also wakes the runtime's monitor thread (sysmon), and
+// no goroutine to hand the tick to, whose wake-up starts a second, spinning
+// thread. That is what a sample cost beyond the read itself with a Go
+// ticker (BENCHMARKS.md, "What sampling costs a broker"). The schedule is
+// the period's grid from the first sample: a sample that ends up to half a
+// period after the next due time is followed at once; due times further
+// past are skipped and counted as late. Builds without cgo, and a thread
+// that cannot be created, keep the same schedule on a goroutine with a Go
+// timer. Stop wakes the clock and waits for a sample in progress: after it,
+// every sample taken is stored and none is taken again.
 package sampler
 
 import (
@@ -63,8 +79,7 @@ type Sampler struct {
 	stats Stats
 	costs float64 // sum of costs, µs
 
-	stop chan struct{}
-	done chan struct{}
+	clock clock // while started (clock.go)
 }
 
 // New makes a sampler; Start starts it.
@@ -73,45 +88,6 @@ func New(src Source, st Store, period time.Duration, onError func(string)) *Samp
 		onError = func(string) {}
 	}
 	return &Sampler{src: src, st: st, period: period, now: time.Now, onError: onError}
-}
-
-// Start takes a first sample at once, then one every period.
-func (s *Sampler) Start() {
-	s.stop = make(chan struct{})
-	s.done = make(chan struct{})
-	go s.run()
-}
-
-// Stop stops the goroutine and waits for it to finish.
-func (s *Sampler) Stop() {
-	if s.stop == nil {
-		return
-	}
-	close(s.stop)
-	<-s.done
-	s.stop = nil
-}
-
-func (s *Sampler) run() {
-	defer close(s.done)
-	tick := time.NewTicker(s.period)
-	defer tick.Stop()
-	next := s.now().Add(s.period)
-	for {
-		s.Once()
-		select {
-		case <-s.stop:
-			return
-		case t := <-tick.C:
-			// time.Ticker drops ticks for a slow reader: count them.
-			if t.After(next.Add(s.period / 2)) {
-				s.mu.Lock()
-				s.stats.Late += uint64(t.Sub(next) / s.period)
-				s.mu.Unlock()
-			}
-			next = t.Add(s.period)
-		}
-	}
 }
 
 // Once takes one sample now. The timestamp is the wall clock (the clock of

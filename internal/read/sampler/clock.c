@@ -1,0 +1,98 @@
+//go:build cgo
+
+/* The sampler's clock thread: see clock_cgo.go. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "_cgo_export.h"
+
+struct pm_clock {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; // on CLOCK_MONOTONIC
+    int quit;
+    uintptr_t h;
+};
+
+int64_t pm_mono (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// pm_clock_main sleeps until each due time (or until stopped), then calls
+// into Go for the sample. Every signal is blocked in this thread before it
+// starts; Go unblocks the ones it needs (SIGCHLD among them) the first time
+// the thread enters Go, so SIGCHLD is blocked again after each call: it must
+// stay pending for the broker's signalfd.
+static void *pm_clock_main (void *arg)
+{
+    struct pm_clock *c = arg;
+    sigset_t chld;
+    int64_t next = pm_mono ();
+
+    sigemptyset (&chld);
+    sigaddset (&chld, SIGCHLD);
+    pthread_mutex_lock (&c->mu);
+    for (;;) {
+        struct timespec ts = {next / 1000000000LL, next % 1000000000LL};
+        while (!c->quit && pthread_cond_timedwait (&c->cv, &c->mu, &ts) != ETIMEDOUT)
+            ;
+        if (c->quit)
+            break;
+        pthread_mutex_unlock (&c->mu);
+        next = pmSamplerTick (c->h, pm_mono ());
+        pthread_sigmask (SIG_BLOCK, &chld, NULL);
+        pthread_mutex_lock (&c->mu);
+    }
+    pthread_mutex_unlock (&c->mu);
+    return NULL;
+}
+
+struct pm_clock *pm_clock_start (uintptr_t h, int *err)
+{
+    struct pm_clock *c = calloc (1, sizeof (*c));
+    pthread_condattr_t ca;
+    sigset_t all, old;
+
+    if (c == NULL) {
+        *err = ENOMEM;
+        return NULL;
+    }
+    c->h = h;
+    pthread_mutex_init (&c->mu, NULL);
+    pthread_condattr_init (&ca);
+    pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+    pthread_cond_init (&c->cv, &ca);
+    pthread_condattr_destroy (&ca);
+    sigfillset (&all);
+    pthread_sigmask (SIG_SETMASK, &all, &old);
+    *err = pthread_create (&c->thread, NULL, pm_clock_main, c);
+    pthread_sigmask (SIG_SETMASK, &old, NULL);
+    if (*err != 0) {
+        pthread_cond_destroy (&c->cv);
+        pthread_mutex_destroy (&c->mu);
+        free (c);
+        return NULL;
+    }
+    return c;
+}
+
+// pm_clock_stop wakes the thread, waits for it (and for a sample in
+// progress) to end, and frees the clock.
+void pm_clock_stop (struct pm_clock *c)
+{
+    pthread_mutex_lock (&c->mu);
+    c->quit = 1;
+    pthread_cond_signal (&c->cv);
+    pthread_mutex_unlock (&c->mu);
+    pthread_join (c->thread, NULL);
+    pthread_cond_destroy (&c->cv);
+    pthread_mutex_destroy (&c->mu);
+    free (c);
+}

@@ -1,0 +1,71 @@
+//go:build cgo
+
+package sampler
+
+/*
+#cgo LDFLAGS: -lpthread
+#include <stdint.h>
+
+struct pm_clock;
+struct pm_clock *pm_clock_start (uintptr_t h, int *err);
+void pm_clock_stop (struct pm_clock *c);
+int64_t pm_mono (void);
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime/cgo"
+	"syscall"
+)
+
+// threadClock ticks on a thread of its own, created in C with every signal
+// blocked, that sleeps until each due time on CLOCK_MONOTONIC and calls
+// into Go for the sample. Between samples the Go runtime has nothing to
+// wake for: no timer, no goroutine to hand over to (see the package doc).
+type threadClock struct {
+	c *C.struct_pm_clock
+	h cgo.Handle
+}
+
+// clockState is what the C thread's calls reach through their handle.
+type clockState struct {
+	s  *Sampler
+	sc schedule
+}
+
+func startClock(s *Sampler) clock {
+	st := &clockState{s: s}
+	st.sc = newSchedule(s.period, int64(C.pm_mono()))
+	h := cgo.NewHandle(st)
+	var e C.int
+	c := C.pm_clock_start(C.uintptr_t(h), &e)
+	if c == nil {
+		// No thread (resource limits): sample on a goroutine instead.
+		h.Delete()
+		s.onError("sampler: cannot start its thread (" + syscall.Errno(e).Error() + "); sampling on a goroutine")
+		s.onError("")
+		return startGoClock(s)
+	}
+	return &threadClock{c: c, h: h}
+}
+
+func (c *threadClock) stop() {
+	C.pm_clock_stop(c.c)
+	c.h.Delete()
+
+}
+
+//export pmSamplerTick
+func pmSamplerTick(h C.uintptr_t, now C.int64_t) (next C.int64_t) {
+	st := cgo.Handle(h).Value().(*clockState)
+	defer func() {
+		// A panic must not reach C (it would abort the host); tick
+		// recovers the sample's own, this is the last guard.
+		if v := recover(); v != nil {
+			st.s.onError(fmt.Sprintf("sampler clock panicked: %v", v))
+			next = now + C.int64_t(st.sc.period)
+		}
+	}()
+	return C.int64_t(st.s.tick(&st.sc, int64(now)))
+}
