@@ -23,13 +23,13 @@ type maskSource struct {
 }
 
 func (m *maskSource) Name() string { return "mask" }
-func (m *maskSource) Read() (sample.Reading, error) {
+func (m *maskSource) Read(r *sample.Reading) error {
 	b, err := os.ReadFile("/proc/thread-self/status")
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
 		m.err = err
-		return sample.Reading{}, err
+		return err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, "SigBlk:"); ok {
@@ -40,7 +40,9 @@ func (m *maskSource) Read() (sample.Reading, error) {
 			m.blocked = append(m.blocked, mask&(1<<(syscall.SIGCHLD-1)) != 0)
 		}
 	}
-	return sample.Reading{Node: 1}, nil
+	r.Reset(sample.Layout{})
+	r.Node = 1
+	return nil
 }
 
 // The clock thread must never take SIGCHLD (the broker reads it from a

@@ -44,7 +44,7 @@ type blockingSource struct {
 }
 
 func (b *blockingSource) Name() string { return "blocking" }
-func (b *blockingSource) Read() (sample.Reading, error) {
+func (b *blockingSource) Read(r *sample.Reading) error {
 	b.mu.Lock()
 	b.n++
 	n := b.n
@@ -53,7 +53,9 @@ func (b *blockingSource) Read() (sample.Reading, error) {
 		close(b.entered)
 		<-b.release
 	}
-	return sample.Reading{Node: 1}, nil
+	r.Reset(sample.Layout{})
+	r.Node = 1
+	return nil
 }
 
 func testStopWaitsForTheSample(t *testing.T, start func(*Sampler) clock) {
