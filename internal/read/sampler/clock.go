@@ -1,9 +1,6 @@
 package sampler
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // A clock calls tick once per period until stopped: on a thread of its own
 // in C where cgo is built (clock_cgo.go), else on a goroutine with a timer
@@ -65,35 +62,15 @@ func (sc *schedule) advance(now int64) (next int64, late uint64) {
 
 // tick takes the sample due now and returns when the next is due (in the
 // clock's nanoseconds, where now is the time the clock woke); it counts
-// the ticks skipped. A panic anywhere in the sample is an error of the
-// sample, never a crash of the host.
+// the ticks skipped. The sample's own duration says when it ended.
 func (s *Sampler) tick(sc *schedule, now int64) int64 {
-	t0 := time.Now()
-	s.onceSafe()
-	next, late := sc.advance(now + int64(time.Since(t0)))
+	next, late := sc.advance(now + int64(s.once()))
 	if late > 0 {
 		s.mu.Lock()
 		s.stats.Late += late
 		s.mu.Unlock()
 	}
 	return next
-}
-
-// onceSafe is Once with a panic outside the source's Read (which Once
-// already turns into an error) recorded as a failed sample.
-func (s *Sampler) onceSafe() {
-	defer func() {
-		if v := recover(); v != nil {
-			msg := fmt.Sprintf("sample panicked: %v", v)
-			s.mu.Lock()
-			s.stats.Errors++
-			s.stats.LastError = msg
-			s.stats.LastErrorAt = float64(time.Now().UnixNano()) / 1e9
-			s.mu.Unlock()
-			s.onError(msg)
-		}
-	}()
-	s.Once()
 }
 
 // goClock ticks on a goroutine, sleeping on a Go timer between ticks: the

@@ -21,6 +21,7 @@
 package sampler
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -92,16 +93,22 @@ func New(src Source, st Store, period time.Duration, onError func(string)) *Samp
 
 // Once takes one sample now. The timestamp is the wall clock (the clock of
 // the job's t_run and t_cleanup) at the middle of the read.
-func (s *Sampler) Once() {
+func (s *Sampler) Once() { s.once() }
+
+// once takes one sample and returns how long it took (read, store and
+// the figures), which the clock's schedule goes on from. A panic in the
+// source or in a store is an error of this sample, recorded like any
+// other: a bug must not take the broker down.
+func (s *Sampler) once() time.Duration {
 	t0 := s.now()
 	err := s.readSafe(&s.r)
 	t1 := s.now()
-	ts := t0.Add(t1.Sub(t0) / 2).UnixNano()
 	if err == nil {
 		s.r.ReadNs = t1.Sub(t0).Nanoseconds()
-		s.st.Append(ts, &s.r)
+		err = s.storeSafe(t0.Add(t1.Sub(t0) / 2).UnixNano())
 	}
-	cost := float64(s.now().Sub(t0).Nanoseconds()) / 1e3
+	d := s.now().Sub(t0)
+	cost := float64(d.Nanoseconds()) / 1e3
 
 	s.mu.Lock()
 	prev := s.stats.LastError
@@ -126,6 +133,19 @@ func (s *Sampler) Once() {
 	if cur != prev {
 		s.onError(cur)
 	}
+	return d
+}
+
+// storeSafe appends the reading taken at ts to the stores, a panic in one
+// of them returned as the sample's error.
+func (s *Sampler) storeSafe(ts int64) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sample panicked: %v", v)
+		}
+	}()
+	s.st.Append(ts, &s.r)
+	return nil
 }
 
 // readSafe turns a panic in a source into an error: a source bug must not
