@@ -17,12 +17,7 @@ import (
 // ask.
 func (m *monitor) seriesWindowCB(msg *fluxbind.Msg) {
 	var req wire.SeriesWindowRequest
-	if err := msg.Unpack(&req); err != nil {
-		m.h.RespondError(msg, syscall.EPROTO, err.Error())
-		return
-	}
-	if err := checkWindow(req.Start, req.End); err != nil {
-		m.h.RespondError(msg, syscall.EINVAL, err.Error())
+	if !m.unpackRankRequest(msg, &req, func() (float64, float64) { return req.Start, req.End }) {
 		return
 	}
 	if err := checkBuckets(req.Buckets); err != nil {
@@ -30,13 +25,7 @@ func (m *monitor) seriesWindowCB(msg *fluxbind.Msg) {
 		return
 	}
 	whole, buckets := m.node.Store().Series(wire.UnixNano(req.Start), wire.UnixNano(req.End), req.Buckets)
-	out, err := json.Marshal(wire.SeriesWindowResponse{RankResult: m.rankRow(whole), Buckets: wire.BucketColumns(buckets)})
-	if err != nil {
-		m.h.RespondError(msg, syscall.EINVAL, err.Error())
-		return
-	}
-	m.windows++
-	m.h.Respond(msg, out)
+	m.answerRank(msg, wire.SeriesWindowResponse{RankResult: m.rankRow(whole), Buckets: wire.BucketColumns(buckets)})
 }
 
 func checkBuckets(n int) error {

@@ -17,15 +17,30 @@ import (
 // [start, end]. Only the instance owner (the module's own fan-out) may ask.
 func (m *monitor) windowCB(msg *fluxbind.Msg) {
 	var req wire.WindowRequest
-	if err := msg.Unpack(&req); err != nil {
+	if !m.unpackRankRequest(msg, &req, func() (float64, float64) { return req.Start, req.End }) {
+		return
+	}
+	m.answerRank(msg, m.rankResult(req.Start, req.End))
+}
+
+// unpackRankRequest decodes a per-rank request (power-monitor.window,
+// power-monitor.series-window) into req and checks the window it gives;
+// false when the request was refused, and answered so.
+func (m *monitor) unpackRankRequest(msg *fluxbind.Msg, req any, window func() (start, end float64)) bool {
+	if err := msg.Unpack(req); err != nil {
 		m.h.RespondError(msg, syscall.EPROTO, err.Error())
-		return
+		return false
 	}
-	if err := checkWindow(req.Start, req.End); err != nil {
+	if err := checkWindow(window()); err != nil {
 		m.h.RespondError(msg, syscall.EINVAL, err.Error())
-		return
+		return false
 	}
-	out, err := json.Marshal(m.rankResult(req.Start, req.End))
+	return true
+}
+
+// answerRank sends this rank's answer to a per-rank request.
+func (m *monitor) answerRank(msg *fluxbind.Msg, answer any) {
+	out, err := json.Marshal(answer)
 	if err != nil {
 		m.h.RespondError(msg, syscall.EINVAL, err.Error())
 		return
