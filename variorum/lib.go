@@ -247,13 +247,29 @@ func (l *Lib) AppendPowerJSON(buf []byte) ([]byte, error) {
 		}
 		C.free(unsafe.Pointer(res.out))
 	}
-	if res.rc != 0 {
-		return buf, fmt.Errorf("variorum: %s returned %d (%s)", l.symbol, int(res.rc), whereVariorumSaysWhy)
+	return buf, l.ResultError(int(res.rc), res.out != nil)
+}
+
+// ResultError is the error of a call of the entry point that returned rc
+// and wrote a string (gotString) or not; nil when it worked.
+func (l *Lib) ResultError(rc int, gotString bool) error {
+	if rc != 0 {
+		return fmt.Errorf("variorum: %s returned %d (%s)", l.symbol, rc, whereVariorumSaysWhy)
 	}
-	if res.out == nil {
-		return buf, fmt.Errorf("variorum: %s returned 0 but no JSON string", l.symbol)
+	if !gotString {
+		return fmt.Errorf("variorum: %s returned 0 but no JSON string", l.symbol)
 	}
-	return buf, nil
+	return nil
+}
+
+// Entry returns the entry point, int fn(char **out), for a caller that
+// calls it from C itself (the sampler's clock thread) and frees the string
+// with free(); nil once closed. Such a caller must stop calling it before
+// Close, and must not call it while the Lib's own methods run.
+func (l *Lib) Entry() unsafe.Pointer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fn
 }
 
 // Close unloads the library (dlclose). Later calls of PowerJSON fail; Close

@@ -2,7 +2,10 @@
 
 package variorum
 
-import "errors"
+import (
+	"errors"
+	"unsafe"
+)
 
 // Lib is libvariorum loaded with dlopen; without cgo it cannot be loaded.
 type Lib struct{}
@@ -26,3 +29,9 @@ func (l *Lib) Close() error { return nil }
 
 // AppendPowerJSON always fails in a build without cgo.
 func (l *Lib) AppendPowerJSON(buf []byte) ([]byte, error) { return buf, errNoCgo }
+
+// ResultError always fails in a build without cgo.
+func (l *Lib) ResultError(rc int, gotString bool) error { return errNoCgo }
+
+// Entry returns nil in a build without cgo.
+func (l *Lib) Entry() unsafe.Pointer { return nil }

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "_cgo_export.h"
@@ -16,7 +17,15 @@ struct pm_clock {
     pthread_cond_t cv; // on CLOCK_MONOTONIC
     int quit;
     uintptr_t h;
+    int (*fn) (char **); // a CSource's function, called here; or NULL
 };
+
+static int64_t pm_real (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 int64_t pm_mono (void)
 {
@@ -46,7 +55,15 @@ static void *pm_clock_main (void *arg)
         if (c->quit)
             break;
         pthread_mutex_unlock (&c->mu);
-        next = pmSamplerTick (c->h, pm_mono ());
+        if (c->fn != NULL) {
+            char *out = NULL;
+            int64_t t0 = pm_real ();
+            int rc = c->fn (&out);
+            int64_t t1 = pm_real ();
+            next = pmSamplerTickC (c->h, pm_mono (), rc, out, out ? strlen (out) : 0, t0, t1);
+            free (out);
+        } else
+            next = pmSamplerTick (c->h, pm_mono ());
         pthread_sigmask (SIG_BLOCK, &chld, NULL);
         pthread_mutex_lock (&c->mu);
     }
@@ -54,7 +71,7 @@ static void *pm_clock_main (void *arg)
     return NULL;
 }
 
-struct pm_clock *pm_clock_start (uintptr_t h, int *err)
+struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int *err)
 {
     struct pm_clock *c = calloc (1, sizeof (*c));
     pthread_condattr_t ca;
@@ -65,6 +82,7 @@ struct pm_clock *pm_clock_start (uintptr_t h, int *err)
         return NULL;
     }
     c->h = h;
+    c->fn = (int (*) (char **))fn;
     pthread_mutex_init (&c->mu, NULL);
     pthread_condattr_init (&ca);
     pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);

@@ -7,7 +7,7 @@ package sampler
 #include <stdint.h>
 
 struct pm_clock;
-struct pm_clock *pm_clock_start (uintptr_t h, int *err);
+struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int *err);
 void pm_clock_stop (struct pm_clock *c);
 int64_t pm_mono (void);
 */
@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"runtime/cgo"
 	"syscall"
+	"time"
+	"unsafe"
 )
 
 // threadClock ticks on a thread of its own, created in C with every signal
@@ -37,9 +39,13 @@ type clockState struct {
 func startClock(s *Sampler) clock {
 	st := &clockState{s: s}
 	st.sc = newSchedule(s.period, int64(C.pm_mono()))
+	var fn unsafe.Pointer
+	if cs, ok := s.src.(CSource); ok {
+		fn = cs.CEntry()
+	}
 	h := cgo.NewHandle(st)
 	var e C.int
-	c := C.pm_clock_start(C.uintptr_t(h), &e)
+	c := C.pm_clock_start(C.uintptr_t(h), fn, &e)
 	if c == nil {
 		// No thread (resource limits): sample on a goroutine instead.
 		h.Delete()
@@ -68,4 +74,34 @@ func pmSamplerTick(h C.uintptr_t, now C.int64_t) (next C.int64_t) {
 		}
 	}()
 	return C.int64_t(st.s.tick(&st.sc, int64(now)))
+}
+
+// pmSamplerTickC is pmSamplerTick for a CSource whose function the clock
+// thread called itself, from t0 to t1 (CLOCK_REALTIME ns); now is the
+// clock's time when it returned.
+//
+//export pmSamplerTickC
+func pmSamplerTickC(h C.uintptr_t, now C.int64_t, rc C.int, out *C.char, n C.size_t, t0, t1 C.int64_t) (next C.int64_t) {
+	st := cgo.Handle(h).Value().(*clockState)
+	defer func() {
+		if v := recover(); v != nil {
+			st.s.onError(fmt.Sprintf("sampler clock panicked: %v", v))
+			next = now + C.int64_t(st.sc.period)
+		}
+	}()
+	s := st.s
+	var js []byte
+	if out != nil {
+		js = unsafe.Slice((*byte)(unsafe.Pointer(out)), int(n))
+	}
+	start := time.Now()
+	err := s.parseCSafe(s.src.(CSource), int(rc), js, out != nil)
+	s.record(time.Unix(0, int64(t0)), time.Unix(0, int64(t1)), err)
+	nx, late := st.sc.advance(int64(now) + int64(time.Since(start)))
+	if late > 0 {
+		s.mu.Lock()
+		s.stats.Late += late
+		s.mu.Unlock()
+	}
+	return C.int64_t(nx)
 }

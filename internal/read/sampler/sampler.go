@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/flux-framework/power-monitor/internal/sample"
 )
@@ -40,6 +41,21 @@ type Source interface {
 	// nothing once the layout is known. After an error r holds nothing
 	// usable.
 	Read(r *sample.Reading) error
+}
+
+// CSource is a Source whose reading is one call of a C function,
+// int fn(char **out), that writes a string the caller frees with free():
+// the clock thread calls it itself, outside Go, and enters Go only to turn
+// the string into the reading (ParseC), so that no Go code waits on the
+// read. A source whose CEntry returns nil is read with Read.
+type CSource interface {
+	Source
+	// CEntry returns the C function, or nil.
+	CEntry() unsafe.Pointer
+	// ParseC sets r from what a call of the function returned: rc, and
+	// the string js it wrote (gotString). js is C memory, freed after the
+	// call: ParseC must keep nothing of it.
+	ParseC(rc int, js []byte, gotString bool, r *sample.Reading) error
 }
 
 // Store is where readings go (store.Store). The reading is the sampler's,
@@ -103,6 +119,12 @@ func (s *Sampler) once() time.Duration {
 	t0 := s.now()
 	err := s.readSafe(&s.r)
 	t1 := s.now()
+	return s.record(t0, t1, err)
+}
+
+// record stores the reading s.r read from t0 to t1 (unless err), counts
+// it, and returns how long the sample took from t0.
+func (s *Sampler) record(t0, t1 time.Time, err error) time.Duration {
 	if err == nil {
 		s.r.ReadNs = t1.Sub(t0).Nanoseconds()
 		err = s.storeSafe(t0.Add(t1.Sub(t0) / 2).UnixNano())
@@ -157,6 +179,16 @@ func (s *Sampler) readSafe(r *sample.Reading) (err error) {
 		}
 	}()
 	return s.src.Read(r)
+}
+
+// parseCSafe is readSafe for a reading made by the clock thread's C call.
+func (s *Sampler) parseCSafe(c CSource, rc int, js []byte, gotString bool) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError{v}
+		}
+	}()
+	return c.ParseC(rc, js, gotString, &s.r)
 }
 
 type panicError struct{ v any }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/flux-framework/power-monitor/internal/read/sampler"
 	"github.com/flux-framework/power-monitor/internal/sample"
@@ -30,6 +31,17 @@ type Merged struct {
 
 	mu   sync.Mutex // guards the errors, read by stats on another thread
 	errs map[*mpart]string
+
+	cres cResult // set (on) while ParseC reads the one part from a C call's result
+}
+
+// cResult is what the clock thread's C call returned (ParseC).
+type cResult struct {
+	on        bool
+	c         sampler.CSource
+	rc        int
+	js        []byte
+	gotString bool
 }
 
 type mpart struct {
@@ -142,6 +154,29 @@ func (m *Merged) Errors() map[string]string {
 	return out
 }
 
+// CEntry is the one part's C entry point where the merge has only one part
+// and that part is a sampler.CSource; else nil (the sampler calls Read).
+func (m *Merged) CEntry() unsafe.Pointer {
+	if len(m.parts) != 1 {
+		return nil
+	}
+	if c, ok := m.parts[0].Source.(sampler.CSource); ok {
+		return c.CEntry()
+	}
+	return nil
+}
+
+// ParseC composes the reading from the one part's C call (CEntry).
+func (m *Merged) ParseC(rc int, js []byte, gotString bool, out *sample.Reading) error {
+	c, ok := m.parts[0].Source.(sampler.CSource)
+	if len(m.parts) != 1 || !ok {
+		return errors.New("merge: ParseC on a merge that is not one C source")
+	}
+	m.cres = cResult{on: true, c: c, rc: rc, js: js, gotString: gotString}
+	defer func() { m.cres = cResult{} }()
+	return m.Read(out)
+}
+
 // Read reads every part and composes one reading. A part that fails leaves
 // its domains unmeasured (NaN) in this reading; Read fails only when every
 // part fails.
@@ -151,7 +186,12 @@ func (m *Merged) Read(out *sample.Reading) error {
 	var failed []string
 	for _, p := range m.parts {
 		r := &p.r
-		err := p.Source.Read(r)
+		var err error
+		if m.cres.on {
+			err = m.cres.c.ParseC(m.cres.rc, m.cres.js, m.cres.gotString, r)
+		} else {
+			err = p.Source.Read(r)
+		}
 		m.mu.Lock()
 		if err != nil {
 			m.errs[p] = err.Error()

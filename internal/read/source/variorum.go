@@ -2,6 +2,7 @@ package source
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/flux-framework/power-monitor/internal/sample"
 	"github.com/flux-framework/power-monitor/variorum"
@@ -51,6 +52,21 @@ func (v *Variorum) Read(r *sample.Reading) error {
 		return err
 	}
 	return v.parser.Parse(js, r)
+}
+
+// CEntry returns Variorum's entry point, for the sampler's clock thread to
+// call itself (sampler.CSource).
+func (v *Variorum) CEntry() unsafe.Pointer { return v.lib.Entry() }
+
+// ParseC takes the reading from what a call of CEntry's function returned:
+// rc, and the string it wrote (gotString), copied here so that nothing
+// refers to the C string once the caller frees it.
+func (v *Variorum) ParseC(rc int, js []byte, gotString bool, r *sample.Reading) error {
+	if err := v.lib.ResultError(rc, gotString); err != nil {
+		return err
+	}
+	v.js = append(v.js[:0], js...)
+	return v.parser.Parse(v.js, r)
 }
 
 // Close unloads the library.
