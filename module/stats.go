@@ -39,7 +39,16 @@ type moduleStats struct {
 	RunningJobs []string `json:"running_jobs,omitempty"`
 }
 
+// flushSampler stores the readings the sampler holds back, before a
+// handler reads the store or the sampler's counters.
+func (m *monitor) flushSampler() {
+	if sp := m.node.Sampler(); sp != nil {
+		sp.Flush()
+	}
+}
+
 func (m *monitor) statsCB(msg *fluxbind.Msg) {
+	m.flushSampler()
 	st := moduleStats{
 		Rank:     m.rank,
 		Hostname: m.hostName(m.rank),

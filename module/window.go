@@ -20,6 +20,7 @@ func (m *monitor) windowCB(msg *fluxbind.Msg) {
 	if !m.unpackRankRequest(msg, &req, func() (float64, float64) { return req.Start, req.End }) {
 		return
 	}
+	m.flushSampler()
 	m.answerRank(msg, m.rankResult(req.Start, req.End))
 }
 

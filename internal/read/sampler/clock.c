@@ -18,7 +18,53 @@ struct pm_clock {
     int quit;
     uintptr_t h;
     int (*fn) (char **); // a CSource's function, called here; or NULL
+
+    // Batching (fn set and k > 1): the readings held back, under bmu, and
+    // the schedule, kept here since Go is not entered at every tick.
+    pthread_mutex_t bmu;
+    struct pm_pending *batch;
+    int k, n;
+    int64_t f;      // the longest a reading is held back, ns
+    int64_t oldest; // CLOCK_MONOTONIC of batch[0]
+    uint64_t late;
+    int64_t period, next;
 };
+
+// pm_flush_locked hands the held readings to Go and frees their strings.
+static void pm_flush_locked (struct pm_clock *c)
+{
+    if (c->n == 0 && c->late == 0)
+        return;
+    pmSamplerBatch (c->h, c->batch, c->n, c->late);
+    for (int i = 0; i < c->n; i++)
+        free (c->batch[i].out);
+    c->n = 0;
+    c->late = 0;
+}
+
+void pm_clock_flush (struct pm_clock *c)
+{
+    if (c->batch == NULL)
+        return;
+    pthread_mutex_lock (&c->bmu);
+    pm_flush_locked (c);
+    pthread_mutex_unlock (&c->bmu);
+}
+
+// pm_advance is schedule.advance (clock.go) for the batching thread.
+static int64_t pm_advance (struct pm_clock *c, int64_t now)
+{
+    c->next += c->period;
+    int64_t d = now - c->next;
+    if (d > 0) {
+        int64_t k = (d + c->period / 2 - 1) / c->period;
+        if (k > 0) {
+            c->next += k * c->period;
+            c->late += k;
+        }
+    }
+    return c->next;
+}
 
 static int64_t pm_real (void)
 {
@@ -55,7 +101,23 @@ static void *pm_clock_main (void *arg)
         if (c->quit)
             break;
         pthread_mutex_unlock (&c->mu);
-        if (c->fn != NULL) {
+        if (c->batch != NULL) {
+            struct pm_pending p = {0, NULL, 0, 0, 0};
+            int64_t now;
+            p.t0 = pm_real ();
+            p.rc = c->fn (&p.out);
+            p.t1 = pm_real ();
+            p.len = p.out ? strlen (p.out) : 0;
+            now = pm_mono ();
+            pthread_mutex_lock (&c->bmu);
+            if (c->n == 0)
+                c->oldest = now;
+            c->batch[c->n++] = p;
+            next = pm_advance (c, now);
+            if (c->n >= c->k || next - c->oldest > c->f)
+                pm_flush_locked (c);
+            pthread_mutex_unlock (&c->bmu);
+        } else if (c->fn != NULL) {
             char *out = NULL;
             int64_t t0 = pm_real ();
             int rc = c->fn (&out);
@@ -71,7 +133,7 @@ static void *pm_clock_main (void *arg)
     return NULL;
 }
 
-struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int *err)
+struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int64_t period, int k, int64_t f, int *err)
 {
     struct pm_clock *c = calloc (1, sizeof (*c));
     pthread_condattr_t ca;
@@ -83,6 +145,19 @@ struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int *err)
     }
     c->h = h;
     c->fn = (int (*) (char **))fn;
+    if (c->fn != NULL && k > 1) {
+        c->batch = calloc (k, sizeof (*c->batch));
+        if (c->batch == NULL) {
+            free (c);
+            *err = ENOMEM;
+            return NULL;
+        }
+        pthread_mutex_init (&c->bmu, NULL);
+        c->k = k;
+        c->f = f;
+        c->period = period > 0 ? period : 1;
+        c->next = pm_mono ();
+    }
     pthread_mutex_init (&c->mu, NULL);
     pthread_condattr_init (&ca);
     pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
@@ -93,6 +168,10 @@ struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int *err)
     *err = pthread_create (&c->thread, NULL, pm_clock_main, c);
     pthread_sigmask (SIG_SETMASK, &old, NULL);
     if (*err != 0) {
+        if (c->batch != NULL) {
+            pthread_mutex_destroy (&c->bmu);
+            free (c->batch);
+        }
         pthread_cond_destroy (&c->cv);
         pthread_mutex_destroy (&c->mu);
         free (c);
@@ -110,6 +189,11 @@ void pm_clock_stop (struct pm_clock *c)
     pthread_cond_signal (&c->cv);
     pthread_mutex_unlock (&c->mu);
     pthread_join (c->thread, NULL);
+    if (c->batch != NULL) {
+        pm_clock_flush (c); // every reading taken reaches the store
+        pthread_mutex_destroy (&c->bmu);
+        free (c->batch);
+    }
     pthread_cond_destroy (&c->cv);
     pthread_mutex_destroy (&c->mu);
     free (c);

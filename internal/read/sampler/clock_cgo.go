@@ -4,10 +4,20 @@ package sampler
 
 /*
 #cgo LDFLAGS: -lpthread
+#include <stddef.h>
 #include <stdint.h>
 
+// pm_pending is one reading the clock thread took and holds back.
+struct pm_pending {
+	int rc;
+	char *out;
+	size_t len;
+	int64_t t0, t1; // CLOCK_REALTIME ns around the call
+};
+
 struct pm_clock;
-struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int *err);
+struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int64_t period, int k, int64_t f, int *err);
+void pm_clock_flush (struct pm_clock *c);
 void pm_clock_stop (struct pm_clock *c);
 int64_t pm_mono (void);
 */
@@ -45,7 +55,13 @@ func startClock(s *Sampler) clock {
 	}
 	h := cgo.NewHandle(st)
 	var e C.int
-	c := C.pm_clock_start(C.uintptr_t(h), fn, &e)
+	// Batching (experiment): up to batchK readings held back, none for
+	// longer than max(1 s, 10 periods).
+	f := 10 * s.period
+	if f < time.Second {
+		f = time.Second
+	}
+	c := C.pm_clock_start(C.uintptr_t(h), fn, C.int64_t(st.sc.period), batchK, C.int64_t(f), &e)
 	if c == nil {
 		// No thread (resource limits): sample on a goroutine instead.
 		h.Delete()
@@ -55,6 +71,12 @@ func startClock(s *Sampler) clock {
 	}
 	return &threadClock{c: c, h: h}
 }
+
+// batchK is how many readings the clock thread holds back at most.
+const batchK = 100
+
+// flush stores the readings held back.
+func (c *threadClock) flush() { C.pm_clock_flush(c.c) }
 
 func (c *threadClock) stop() {
 	C.pm_clock_stop(c.c)
@@ -96,7 +118,7 @@ func pmSamplerTickC(h C.uintptr_t, now C.int64_t, rc C.int, out *C.char, n C.siz
 	}
 	start := time.Now()
 	err := s.parseCSafe(s.src.(CSource), int(rc), js, out != nil)
-	s.record(time.Unix(0, int64(t0)), time.Unix(0, int64(t1)), err)
+	s.record(time.Unix(0, int64(t0)), time.Unix(0, int64(t1)), start, err)
 	nx, late := st.sc.advance(int64(now) + int64(time.Since(start)))
 	if late > 0 {
 		s.mu.Lock()
@@ -104,4 +126,33 @@ func pmSamplerTickC(h C.uintptr_t, now C.int64_t, rc C.int, out *C.char, n C.siz
 		s.mu.Unlock()
 	}
 	return C.int64_t(nx)
+}
+
+// pmSamplerBatch stores the n readings the clock thread held back, in
+// order, and counts the late ticks it skipped.
+//
+//export pmSamplerBatch
+func pmSamplerBatch(h C.uintptr_t, p *C.struct_pm_pending, n C.int, late C.uint64_t) {
+	st := cgo.Handle(h).Value().(*clockState)
+	defer func() {
+		if v := recover(); v != nil {
+			st.s.onError(fmt.Sprintf("sampler clock panicked: %v", v))
+		}
+	}()
+	s := st.s
+	cs := s.src.(CSource)
+	for _, e := range unsafe.Slice(p, int(n)) {
+		var js []byte
+		if e.out != nil {
+			js = unsafe.Slice((*byte)(unsafe.Pointer(e.out)), int(e.len))
+		}
+		start := time.Now()
+		err := s.parseCSafe(cs, int(e.rc), js, e.out != nil)
+		s.record(time.Unix(0, int64(e.t0)), time.Unix(0, int64(e.t1)), start, err)
+	}
+	if late > 0 {
+		s.mu.Lock()
+		s.stats.Late += uint64(late)
+		s.mu.Unlock()
+	}
 }

@@ -119,17 +119,17 @@ func (s *Sampler) once() time.Duration {
 	t0 := s.now()
 	err := s.readSafe(&s.r)
 	t1 := s.now()
-	return s.record(t0, t1, err)
+	return s.record(t0, t1, t1, err)
 }
 
 // record stores the reading s.r read from t0 to t1 (unless err), counts
-// it, and returns how long the sample took from t0.
-func (s *Sampler) record(t0, t1 time.Time, err error) time.Duration {
+// it, and returns its cost: the read's time plus the time since since.
+func (s *Sampler) record(t0, t1, since time.Time, err error) time.Duration {
 	if err == nil {
 		s.r.ReadNs = t1.Sub(t0).Nanoseconds()
 		err = s.storeSafe(t0.Add(t1.Sub(t0) / 2).UnixNano())
 	}
-	d := s.now().Sub(t0)
+	d := t1.Sub(t0) + s.now().Sub(since)
 	cost := float64(d.Nanoseconds()) / 1e3
 
 	s.mu.Lock()
@@ -194,6 +194,15 @@ func (s *Sampler) parseCSafe(c CSource, rc int, js []byte, gotString bool) (err 
 type panicError struct{ v any }
 
 func (p panicError) Error() string { return "source panicked: " + fmtAny(p.v) }
+
+// Flush stores the readings the clock holds back (a clock that batches
+// them); a reader of the store calls it first. Only where the sampler is
+// started and stopped.
+func (s *Sampler) Flush() {
+	if f, ok := s.clock.(interface{ flush() }); ok {
+		f.flush()
+	}
+}
 
 // Stats returns a copy of the counters.
 func (s *Sampler) Stats() Stats {
