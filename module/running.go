@@ -141,6 +141,8 @@ func (rj *runningJobs) ids() []string {
 
 func (rj *runningJobs) update() {
 	if rj.m.node.Exporter() != nil {
+		// the samples held back (--batch) were taken under the old ids
+		rj.m.node.Flush()
 		rj.m.node.Exporter().SetJobID(strings.Join(rj.ids(), ","))
 	}
 }

@@ -24,7 +24,7 @@ func (m *monitor) seriesWindowCB(msg *fluxbind.Msg) {
 		m.h.RespondError(msg, syscall.EINVAL, err.Error())
 		return
 	}
-	m.flushSampler()
+	m.node.Flush() // the samples held back (--batch) are in the window too
 	whole, buckets := m.node.Store().Series(wire.UnixNano(req.Start), wire.UnixNano(req.End), req.Buckets)
 	m.answerRank(msg, wire.SeriesWindowResponse{RankResult: m.rankRow(whole), Buckets: wire.BucketColumns(buckets)})
 }

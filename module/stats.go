@@ -39,16 +39,8 @@ type moduleStats struct {
 	RunningJobs []string `json:"running_jobs,omitempty"`
 }
 
-// flushSampler stores the readings the sampler holds back, before a
-// handler reads the store or the sampler's counters.
-func (m *monitor) flushSampler() {
-	if sp := m.node.Sampler(); sp != nil {
-		sp.Flush()
-	}
-}
-
 func (m *monitor) statsCB(msg *fluxbind.Msg) {
-	m.flushSampler()
+	m.node.Flush() // the samples held back (--batch) count too
 	st := moduleStats{
 		Rank:     m.rank,
 		Hostname: m.hostName(m.rank),

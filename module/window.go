@@ -20,7 +20,7 @@ func (m *monitor) windowCB(msg *fluxbind.Msg) {
 	if !m.unpackRankRequest(msg, &req, func() (float64, float64) { return req.Start, req.End }) {
 		return
 	}
-	m.flushSampler()
+	m.node.Flush() // the samples held back (--batch) are in the window too
 	m.answerRank(msg, m.rankResult(req.Start, req.End))
 }
 

@@ -1,6 +1,6 @@
 // Package config parses the power-monitor module's options.
 //
-//	flux module load power-monitor [-s N] [-r SECONDS] [--source=LIST]
+//	flux module load power-monitor [-s N] [-r SECONDS] [--batch=SECONDS] [--source=LIST]
 //	        [--variorum-lib=PATH] [--sysfs=PATH] [--procfs=PATH]
 //	        [--estimate-idle-w=W] [--estimate-peak-w=W] [--replay-speed=X]
 //	        [export options: --mqtt-*, --prometheus-*, --spool-*, export.go]
@@ -32,12 +32,17 @@ const (
 	// core; set them for the machine at hand.
 	DefaultIdleW = 2.0
 	DefaultPeakW = 10.0
+	// BatchDefault is Options.Batch until --batch is given: BatchDelay
+	// decides from the export and the period.
+	BatchDefault = time.Duration(-1)
+	MaxBatch     = time.Hour
 )
 
 // Options are the module's settings.
 type Options struct {
 	BufferSize  int           // samples kept per rank
 	Period      time.Duration // sampling period
+	Batch       time.Duration // --batch: how long a sample may be held back; BatchDefault until given (BatchDelay)
 	VariorumLib string        // libvariorum to dlopen; "" means the configured default
 	Sources     []string      // --source list: auto, variorum, nvml, rapl, hwmon, estimate, replay:FILE
 	Sysfs       string        // root of sysfs (RAPL powercap, hwmon)
@@ -140,6 +145,42 @@ func (p periodValue) Set(s string) error {
 	return nil
 }
 
+type batchValue struct{ d *time.Duration }
+
+func (b batchValue) String() string {
+	if b.d == nil || *b.d < 0 {
+		return ""
+	}
+	return strconv.FormatFloat(b.d.Seconds(), 'g', -1, 64)
+}
+
+func (b batchValue) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%q is not a number of seconds", s)
+	}
+	if v < 0 || v > MaxBatch.Seconds() {
+		return fmt.Errorf("%s s is outside 0 to %g s", s, MaxBatch.Seconds())
+	}
+	*b.d = time.Duration(v * float64(time.Second))
+	return nil
+}
+
+// BatchDelay is how long the sampler may hold a sample back before
+// storing it (sampler.Sampler.SetBatch): --batch when given; else 0 when
+// an export is asked for (the exports, and the job ids the module tags
+// their samples with, see each sample at once), and otherwise the larger
+// of 1 s and 10 periods (the module's readers flush before they read).
+func (o *Options) BatchDelay() time.Duration {
+	if o.Batch >= 0 {
+		return o.Batch
+	}
+	if o.Export.Enabled() {
+		return 0
+	}
+	return max(time.Second, 10*o.Period)
+}
+
 type sizeValue struct{ n *int }
 
 func (s sizeValue) String() string {
@@ -166,7 +207,7 @@ func (s sizeValue) Set(v string) error {
 
 // Defaults are the options before any argument, exporting nowhere.
 func Defaults() Options {
-	return Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod,
+	return Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod, Batch: BatchDefault,
 		Sources: []string{"auto"}, Sysfs: "/sys", Procfs: "/proc",
 		IdleW: DefaultIdleW, PeakW: DefaultPeakW, ReplaySpeed: 1, Export: DefaultExport()}
 }
@@ -176,6 +217,7 @@ func Defaults() Options {
 func AddSampling(fs *flag.FlagSet, o *Options) {
 	fs.Var(periodValue{&o.Period}, "r", "sampling period in seconds")
 	fs.Var(periodValue{&o.Period}, "period", "sampling period in seconds")
+	fs.Var(batchValue{&o.Batch}, "batch", "longest a sample is held back before the ring and exports see it, in seconds")
 	fs.StringVar(&o.VariorumLib, "variorum-lib", "", "path of libvariorum")
 	fs.Var(sourcesValue{&o.Sources}, "source", "power sources")
 	fs.StringVar(&o.Sysfs, "sysfs", o.Sysfs, "root of sysfs")
@@ -186,8 +228,11 @@ func AddSampling(fs *flag.FlagSet, o *Options) {
 }
 
 // Check verifies what no single option can: the estimate's peak is not
-// below its idle.
+// below its idle, and a --batch other than 0 is not below the period.
 func (o *Options) Check() error {
+	if o.Batch > 0 && o.Batch < o.Period {
+		return fmt.Errorf("option --batch: %g s is below the period of %g s (0 hands each sample over at once)", o.Batch.Seconds(), o.Period.Seconds())
+	}
 	if o.PeakW < o.IdleW {
 		return fmt.Errorf("option --estimate-peak-w: %g W is below --estimate-idle-w %g W", o.PeakW, o.IdleW)
 	}

@@ -31,6 +31,9 @@ func TestParse(t *testing.T) {
 			o.Sources = []string{"replay:/data/a.log"}
 			o.ReplaySpeed = 10
 		})},
+		{[]string{"--batch=0"}, def(func(o *Options) { o.Batch = 0 })},
+		{[]string{"--batch=2.5", "-r", "0.5"}, def(func(o *Options) { o.Batch = 2500 * time.Millisecond; o.Period = 500 * time.Millisecond })},
+		{[]string{"--batch=1"}, def(func(o *Options) { o.Batch = time.Second })},
 		{[]string{"--source=estimate", "--estimate-idle-w=3", "--estimate-peak-w=12.5"}, def(func(o *Options) {
 			o.Sources = []string{"estimate"}
 			o.IdleW = 3
@@ -68,6 +71,11 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--source=replay"}, "replay needs a file: replay:FILE"},
 		{[]string{"--source=rapl,rapl"}, `source "rapl" given twice`},
 		{[]string{"--source=auto,nvml"}, "auto cannot be combined"},
+		{[]string{"--batch=soon"}, `option --batch: "soon" is not a number of seconds`},
+		{[]string{"--batch=-1"}, "option --batch: -1 s is outside 0 to 3600 s"},
+		{[]string{"--batch=7200"}, "option --batch: 7200 s is outside 0 to 3600 s"},
+		{[]string{"--batch=0.5"}, "option --batch: 0.5 s is below the period of 1 s (0 hands each sample over at once)"},
+		{[]string{"--batch=1", "-r", "2"}, "option --batch: 1 s is below the period of 2 s (0 hands each sample over at once)"},
 		{[]string{"--estimate-peak-w=1", "--estimate-idle-w=2"}, "is below --estimate-idle-w"},
 		{[]string{"--replay-speed=0"}, "option --replay-speed: 0 x is outside"},
 	}
@@ -101,7 +109,7 @@ func TestParseErrors(t *testing.T) {
 
 // def is the default options changed by f.
 func def(f func(*Options)) Options {
-	o := Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod, Sources: []string{"auto"},
+	o := Options{BufferSize: DefaultBufferSize, Period: DefaultPeriod, Batch: BatchDefault, Sources: []string{"auto"},
 		Sysfs: "/sys", Procfs: "/proc", IdleW: DefaultIdleW, PeakW: DefaultPeakW, ReplaySpeed: 1,
 		Export: Export{MQTTTopicPrefix: "power-monitor", MQTTQoS: 1, SpoolMax: 64 << 20, FlushTimeout: ModuleFlushTimeout}}
 	f(&o)
@@ -109,6 +117,31 @@ func def(f func(*Options)) Options {
 }
 
 func noEnv(string) string { return "" }
+
+// Without --batch, samples are held back only where no export waits for
+// them; --batch wins.
+func TestBatchDelay(t *testing.T) {
+	for _, c := range []struct {
+		batch, period time.Duration
+		export        bool
+		want          time.Duration
+	}{
+		{BatchDefault, time.Second, false, 10 * time.Second},
+		{BatchDefault, 10 * time.Millisecond, false, time.Second},
+		{BatchDefault, time.Second, true, 0},
+		{0, time.Second, false, 0},
+		{3 * time.Second, time.Second, true, 3 * time.Second},
+	} {
+		o := Defaults()
+		o.Batch, o.Period = c.batch, c.period
+		if c.export {
+			o.Export.MetricsListen = "127.0.0.1:0"
+		}
+		if got := o.BatchDelay(); got != c.want {
+			t.Errorf("BatchDelay(batch %v, period %v, export %v) = %v, want %v", c.batch, c.period, c.export, got, c.want)
+		}
+	}
+}
 
 func TestExportOptions(t *testing.T) {
 	dir := t.TempDir()

@@ -126,8 +126,18 @@ func Open(cfg Config, log Logger) (*Node, error) {
 				log.Log(Error, "sample failed: "+msg)
 			}
 		})
+		n.sampler.SetBatch(o.BatchDelay())
 	}
 	return n, nil
+}
+
+// Flush stores the samples the sampler holds back (--batch): a reader of
+// the ring, or of the exporter's job id, calls it first. On the goroutine
+// that starts and stops the node.
+func (n *Node) Flush() {
+	if n.sampler != nil {
+		n.sampler.Flush()
+	}
 }
 
 // reportUnused says why each source asked for is not used, and names the

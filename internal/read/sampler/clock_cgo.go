@@ -55,13 +55,13 @@ func startClock(s *Sampler) clock {
 	}
 	h := cgo.NewHandle(st)
 	var e C.int
-	// Batching (experiment): up to batchK readings held back, none for
-	// longer than max(1 s, 10 periods).
-	f := 10 * s.period
-	if f < time.Second {
-		f = time.Second
+	// Batching (SetBatch): up to batchK readings held back, none for
+	// longer than s.batch; k 1 hands each over at once.
+	k := 1
+	if s.batch >= s.period {
+		k = batchK
 	}
-	c := C.pm_clock_start(C.uintptr_t(h), fn, C.int64_t(st.sc.period), batchK, C.int64_t(f), &e)
+	c := C.pm_clock_start(C.uintptr_t(h), fn, C.int64_t(st.sc.period), C.int(k), C.int64_t(s.batch), &e)
 	if c == nil {
 		// No thread (resource limits): sample on a goroutine instead.
 		h.Delete()

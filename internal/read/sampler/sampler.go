@@ -18,6 +18,19 @@
 // that cannot be created, keep the same schedule on a goroutine with a Go
 // timer. Stop wakes the clock and waits for a sample in progress: after it,
 // every sample taken is stored and none is taken again.
+//
+// A CSource (Variorum: one C call that writes a JSON string) is read by
+// the clock thread in C, between CLOCK_REALTIME stamps, so that no Go code
+// waits on the read; Go is entered only to parse and store. With SetBatch
+// (the module's --batch) the thread also keeps its readings, and the
+// schedule, in C and enters Go once per batch (pmSamplerBatch): when 100
+// readings are pending, or when the oldest would be held longer than the
+// batch delay. Entering Go is most of a sample's cost beyond the read, so
+// a batch divides it. Readings held back are stored, in the order taken
+// and with the stamps of their reads, by the next batch, by Flush (which a
+// reader of the store calls first: the module's window, series and stats
+// handlers, and the job ids handed to the exporter) or by Stop. A sink that
+// does not flush (the exports) sees a sample up to the batch delay late.
 package sampler
 
 import (
@@ -97,6 +110,8 @@ type Sampler struct {
 	costs float64 // sum of costs, µs
 
 	clock clock // while started (clock.go)
+
+	batch time.Duration // SetBatch
 }
 
 // New makes a sampler; Start starts it.
@@ -195,9 +210,15 @@ type panicError struct{ v any }
 
 func (p panicError) Error() string { return "source panicked: " + fmtAny(p.v) }
 
-// Flush stores the readings the clock holds back (a clock that batches
-// them); a reader of the store calls it first. Only where the sampler is
-// started and stopped.
+// SetBatch lets the clock thread hold readings of a CSource back for up to
+// d (and up to 100 readings) and store them together; 0, or d below the
+// period, stores each at once. Before Start.
+func (s *Sampler) SetBatch(d time.Duration) { s.batch = d }
+
+// Flush stores the readings the clock holds back (SetBatch); every reader
+// of the store that must see the samples taken so far calls it first.
+// Only on the goroutine that starts and stops the sampler (the module's
+// reactor); the readings are stored on the caller's thread.
 func (s *Sampler) Flush() {
 	if f, ok := s.clock.(interface{ flush() }); ok {
 		f.flush()
