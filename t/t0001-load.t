@@ -97,6 +97,10 @@ test_expect_success 'bad option: -s 0' '
 	bad_option -s 0 &&
 	grep "option -s: 0 is too small" log
 '
+test_expect_success 'bad option: --batch below the period' '
+	bad_option -r 1 --batch=0.5 &&
+	grep "option --batch: 0.5 s is below the period of 1 s (0 hands each sample over at once)" log
+'
 test_expect_success 'bad option: unknown option' '
 	bad_option --frobnicate &&
 	grep "unknown option -frobnicate" log
@@ -150,6 +154,21 @@ test_expect_success 'a failing Variorum is logged once, shown in stats, and reco
 	pm_wait_for 10 sh -c "flux dmesg | grep -q \"sampling works again\"" &&
 	flux module stats power-monitor | pm_json "d[\"sampler\"][\"errors\"] > 0" | grep True &&
 	flux module remove power-monitor
+'
+
+# --batch=60 holds every sample of a 1 s job at 0.05 s (20, below the 100
+# that make a full batch) back: only the flush before each rank's window
+# puts them in the query.
+test_expect_success 'with --batch, a query right after a job sees all its samples' '
+	pm_load_all -r 0.05 --batch=60 &&
+	flux run -N4 sleep 1 &&
+	flux power-query -j $(flux job last) -f json >batch.json &&
+	test "$(pm_json "d[\"total\"][\"data_presence\"]" <batch.json)" = complete &&
+	test "$(pm_json "[r[\"samples\"] >= 15 for r in d[\"ranks\"]]" <batch.json)" = "[true, true, true, true]" &&
+	flux module stats power-monitor >batch-stats.json &&
+	test "$(pm_json "d[\"sampler\"][\"samples\"] >= 20" <batch-stats.json)" = True &&
+	test "$(pm_json "d[\"buffer\"][\"len\"] == d[\"sampler\"][\"samples\"]" <batch-stats.json)" = True &&
+	pm_unload_all
 '
 
 test_done
