@@ -128,6 +128,19 @@ func pmSamplerTickC(h C.uintptr_t, now C.int64_t, rc C.int, out *C.char, n C.siz
 	return C.int64_t(nx)
 }
 
+// recordC stores one reading the clock thread held back; a panic (in the
+// parse or a store) is that sample's error (parseCSafe, storeSafe), and
+// the batch goes on.
+func (s *Sampler) recordC(cs CSource, e *C.struct_pm_pending) {
+	var js []byte
+	if e.out != nil {
+		js = unsafe.Slice((*byte)(unsafe.Pointer(e.out)), int(e.len))
+	}
+	start := time.Now()
+	err := s.parseCSafe(cs, int(e.rc), js, e.out != nil)
+	s.record(time.Unix(0, int64(e.t0)), time.Unix(0, int64(e.t1)), start, err)
+}
+
 // pmSamplerBatch stores the n readings the clock thread held back, in
 // order, and counts the late ticks it skipped.
 //
@@ -142,13 +155,7 @@ func pmSamplerBatch(h C.uintptr_t, p *C.struct_pm_pending, n C.int, late C.uint6
 	s := st.s
 	cs := s.src.(CSource)
 	for _, e := range unsafe.Slice(p, int(n)) {
-		var js []byte
-		if e.out != nil {
-			js = unsafe.Slice((*byte)(unsafe.Pointer(e.out)), int(e.len))
-		}
-		start := time.Now()
-		err := s.parseCSafe(cs, int(e.rc), js, e.out != nil)
-		s.record(time.Unix(0, int64(e.t0)), time.Unix(0, int64(e.t1)), start, err)
+		s.recordC(cs, &e)
 	}
 	if late > 0 {
 		s.mu.Lock()

@@ -167,3 +167,21 @@ func TestFlushStoresEveryReadingTaken(t *testing.T) {
 	}
 	checkRun(t, s, st, 0)
 }
+
+// A panic in a store while a batch is stored fails that one sample; the
+// rest of the batch is stored.
+func TestPanicInABatchFailsOneSample(t *testing.T) {
+	ctestsrc.Reset(0)
+	st := &panicStore{}
+	s := New(&cSource{}, st, time.Millisecond, nil)
+	s.SetBatch(time.Hour)
+	s.Start()
+	for ctestsrc.Calls() < 150 {
+		time.Sleep(time.Millisecond)
+	}
+	s.Stop()
+	calls := ctestsrc.Calls()
+	if stats := s.Stats(); stats.Errors != 1 || int(stats.Samples) != calls-1 || st.n != calls {
+		t.Fatalf("%d calls, %d appends: stats %+v, want 1 error and %d samples", calls, st.n, stats, calls-1)
+	}
+}
