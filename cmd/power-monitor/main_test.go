@@ -54,10 +54,11 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 
 func TestBadOptions(t *testing.T) {
 	for args, want := range map[string]string{
-		"--period=abc":  `option --period: "abc" is not a number of seconds`,
-		"--duration=-1": "option --duration",
-		"--source=gpu":  `unknown source "gpu"`,
-		"extra":         `unexpected argument "extra"`,
+		"--period=abc":   `option --period: "abc" is not a number of seconds`,
+		"--duration=-1":  "option --duration",
+		"--source=gpu":   `unknown source "gpu"`,
+		"extra":          `unexpected argument "extra"`,
+		"-r 2 --batch=1": "option --batch: 1 s is below the period of 2 s",
 	} {
 		var errb bytes.Buffer
 		if rc := run(strings.Fields(args), &bytes.Buffer{}, &errb); rc != 1 || !strings.Contains(errb.String(), want) {
