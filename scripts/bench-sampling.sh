@@ -8,8 +8,10 @@
 #
 #   net CPU = CPU(module's broker [+ its flux module-exec]) - CPU(bare broker)
 #
-# per sample taken (samples counted by `flux module stats`) and as a share
-# of one core. CPU is each process's CPU clock (clock_gettime of
+# per sample taken (samples counted by `flux module stats`, the request
+# that ends each round's interval, so that a module holding readings back
+# stores them inside it; the bare broker answers `flux getattr` there) and
+# as a share of one core. CPU is each process's CPU clock (clock_gettime of
 # clock_getcpuclockid(pid), in ns, all threads, live or gone), not
 # /proc/PID/stat's utime+stime, whose 10 ms ticks are too coarse for 1 s
 # periods. The table gives the median over the rounds and the spread (min
@@ -105,6 +107,10 @@ class Instance:
                     kb += int(line.split()[1])
         return kb
 
+    def ping(self):
+        """A request the broker answers itself (as cheap as a stats)."""
+        self.flux("getattr", "rank")
+
     def stats(self):
         return json.loads(self.flux("module", "stats", self.module))
 
@@ -158,14 +164,25 @@ for mode in modes:
         for r in range(ROUNDS):
             order = insts if r % 2 == 0 else insts[::-1]
 
-            # the stats requests stay outside the interval measured
-            s0 = {i: i.samples(time.monotonic(), float(period)) for i in mods}
-            t0 = time.monotonic()
-            c0 = {i: i.cpu() for i in order}
+            # Each round's interval ends with the stats request that
+            # counts its samples, as the next one's begins after it: a
+            # module that holds readings back (--batch) stores them when
+            # asked, so the work of every sample counted is inside the
+            # interval. The bare broker answers a request there too.
+            if r == 0:
+                s0 = {i: i.samples(time.monotonic(), float(period)) for i in mods}
+                bare.ping()
+                t0 = time.monotonic()
+                c0 = {i: i.cpu() for i in order}
             time.sleep(SECS)
+            s1 = {}
+            for i in order:
+                if i is bare:
+                    i.ping()
+                else:
+                    s1[i] = i.samples(time.monotonic(), float(period))
             t1 = time.monotonic()
             c1 = {i: i.cpu() for i in order}
-            s1 = {i: i.samples(time.monotonic(), float(period)) for i in mods}
             bare_cpu = c1[bare] - c0[bare]
             for m in mods:
                 net = (c1[m] - c0[m]) - bare_cpu
@@ -173,6 +190,7 @@ for mode in modes:
                 count[m.label] += n
                 per[m.label].append(net / n * 1e6)
                 share[m.label].append(net / (t1 - t0) * 100)
+            s0, t0, c0 = s1, t1, c1
         for m in mods:
             st = m.stats().get("sampler", {})
             print("%-28s %-6s %6s %8d %24s %24s %10s" % (m.label, mode, period, count[m.label],
