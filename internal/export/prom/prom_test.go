@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
+	prompb "buf.build/gen/go/prometheus/prometheus/protocolbuffers/go"
 	"github.com/golang/snappy"
-	"github.com/prometheus/prometheus/prompb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/flux-framework/power-monitor/internal/export"
 	"github.com/flux-framework/power-monitor/internal/sample"
@@ -41,20 +42,20 @@ func records(t0 int64, n int) []export.Record {
 	return out
 }
 
-func decode(t *testing.T, body []byte) prompb.WriteRequest {
+func decode(t *testing.T, body []byte) *prompb.WriteRequest {
 	t.Helper()
 	raw, err := snappy.Decode(nil, body)
 	if err != nil {
 		t.Fatalf("not snappy: %v", err)
 	}
-	var wr prompb.WriteRequest
-	if err := wr.Unmarshal(raw); err != nil {
+	wr := &prompb.WriteRequest{}
+	if err := proto.Unmarshal(raw, wr); err != nil {
 		t.Fatalf("not a WriteRequest: %v", err)
 	}
 	return wr
 }
 
-func seriesName(ts prompb.TimeSeries) string {
+func seriesName(ts *prompb.TimeSeries) string {
 	var parts []string
 	for _, l := range ts.Labels {
 		parts = append(parts, l.Name+"="+l.Value)
@@ -68,7 +69,7 @@ func TestEncodeWriteRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	wr := decode(t, body)
-	got := map[string][]prompb.Sample{}
+	got := map[string][]*prompb.Sample{}
 	for _, ts := range wr.Timeseries {
 		for i := 1; i < len(ts.Labels); i++ {
 			if ts.Labels[i-1].Name >= ts.Labels[i].Name {
