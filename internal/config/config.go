@@ -129,10 +129,19 @@ func (p periodValue) String() string {
 	return strconv.FormatFloat(p.d.Seconds(), 'g', -1, 64)
 }
 
-func (p periodValue) Set(s string) error {
+// parseSeconds reads a finite decimal number of seconds.
+func parseSeconds(s string) (float64, error) {
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmt.Errorf("%q is not a number of seconds", s)
+		return 0, fmt.Errorf("%q is not a number of seconds", s)
+	}
+	return v, nil
+}
+
+func (p periodValue) Set(s string) error {
+	v, err := parseSeconds(s)
+	if err != nil {
+		return err
 	}
 	d := time.Duration(v * float64(time.Second))
 	if d < MinPeriod {
@@ -155,9 +164,9 @@ func (b batchValue) String() string {
 }
 
 func (b batchValue) Set(s string) error {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmt.Errorf("%q is not a number of seconds", s)
+	v, err := parseSeconds(s)
+	if err != nil {
+		return err
 	}
 	if v < 0 || v > MaxBatch.Seconds() {
 		return fmt.Errorf("%s s is outside 0 to %g s", s, MaxBatch.Seconds())
