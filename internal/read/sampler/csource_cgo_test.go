@@ -68,14 +68,21 @@ func runC(t *testing.T, src *cSource, batch time.Duration, failEvery, n int) (*S
 	t.Helper()
 	ctestsrc.Reset(failEvery)
 	st := &nodeStore{}
-	s := New(src, st, time.Millisecond, nil)
+	s := startC(src, st, time.Millisecond, batch, n)
+	s.Stop()
+	return s, st
+}
+
+// startC starts sampling src into st every period, holding readings back
+// for up to batch, and returns once src was called at least n times.
+func startC(src *cSource, st Store, period, batch time.Duration, n int) *Sampler {
+	s := New(src, st, period, nil)
 	s.SetBatch(batch)
 	s.Start()
 	for ctestsrc.Calls() < n {
 		time.Sleep(time.Millisecond)
 	}
-	s.Stop()
-	return s, st
+	return s
 }
 
 // checkRun: every call is a sample stored, in the order of the calls and
@@ -148,12 +155,7 @@ func TestCSourcePathsStoreTheSame(t *testing.T) {
 func TestFlushStoresEveryReadingTaken(t *testing.T) {
 	ctestsrc.Reset(0)
 	st := &nodeStore{}
-	s := New(&cSource{}, st, time.Millisecond, nil)
-	s.SetBatch(time.Hour)
-	s.Start()
-	for ctestsrc.Calls() < 5 {
-		time.Sleep(time.Millisecond)
-	}
+	s := startC(&cSource{}, st, time.Millisecond, time.Hour, 5)
 	if n := st.len(); n%batchK != 0 {
 		s.Stop()
 		t.Fatalf("%d samples stored before Flush, want whole batches of %d", n, batchK)
@@ -173,12 +175,7 @@ func TestFlushStoresEveryReadingTaken(t *testing.T) {
 func TestPanicInABatchFailsOneSample(t *testing.T) {
 	ctestsrc.Reset(0)
 	st := &panicStore{}
-	s := New(&cSource{}, st, time.Millisecond, nil)
-	s.SetBatch(time.Hour)
-	s.Start()
-	for ctestsrc.Calls() < 150 {
-		time.Sleep(time.Millisecond)
-	}
+	s := startC(&cSource{}, st, time.Millisecond, time.Hour, 150)
 	s.Stop()
 	calls := ctestsrc.Calls()
 	if stats := s.Stats(); stats.Errors != 1 || int(stats.Samples) != calls-1 || st.n != calls {
