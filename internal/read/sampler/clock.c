@@ -19,8 +19,9 @@ struct pm_clock {
     uintptr_t h;
     int (*fn) (char **); // a CSource's function, called here; or NULL
 
-    // Batching (fn set and k > 1): the readings held back, under bmu, and
-    // the schedule, kept here since Go is not entered at every tick.
+    // With fn: the readings held back (k at most, none longer than f),
+    // under bmu, and the schedule, kept here since Go is entered only to
+    // store readings (k 1: each at once).
     pthread_mutex_t bmu;
     struct pm_pending *batch;
     int k, n;
@@ -113,17 +114,15 @@ static void *pm_clock_main (void *arg)
             if (c->n == 0)
                 c->oldest = now;
             c->batch[c->n++] = p;
-            next = pm_advance (c, now);
-            if (c->n >= c->k || next - c->oldest > c->f)
+            // Store them when full, or when the oldest would be held
+            // longer than f by waiting for the next due time; the sample
+            // ends when they are stored.
+            if (c->n >= c->k || c->next + c->period - c->oldest > c->f) {
                 pm_flush_locked (c);
+                now = pm_mono ();
+            }
+            next = pm_advance (c, now);
             pthread_mutex_unlock (&c->bmu);
-        } else if (c->fn != NULL) {
-            char *out = NULL;
-            int64_t t0 = pm_real ();
-            int rc = c->fn (&out);
-            int64_t t1 = pm_real ();
-            next = pmSamplerTickC (c->h, pm_mono (), rc, out, out ? strlen (out) : 0, t0, t1);
-            free (out);
         } else
             next = pmSamplerTick (c->h, pm_mono ());
         pthread_sigmask (SIG_BLOCK, &chld, NULL);
@@ -145,7 +144,7 @@ struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int64_t period, int k, i
     }
     c->h = h;
     c->fn = (int (*) (char **))fn;
-    if (c->fn != NULL && k > 1) {
+    if (c->fn != NULL) {
         c->batch = calloc (k, sizeof (*c->batch));
         if (c->batch == NULL) {
             free (c);
@@ -153,7 +152,7 @@ struct pm_clock *pm_clock_start (uintptr_t h, void *fn, int64_t period, int k, i
             return NULL;
         }
         pthread_mutex_init (&c->bmu, NULL);
-        c->k = k;
+        c->k = k > 0 ? k : 1;
         c->f = f;
         c->period = period > 0 ? period : 1;
         c->next = pm_mono ();

@@ -55,8 +55,9 @@ func startClock(s *Sampler) clock {
 	}
 	h := cgo.NewHandle(st)
 	var e C.int
-	// Batching (SetBatch): up to batchK readings held back, none for
-	// longer than s.batch; k 1 hands each over at once.
+	// A CSource's readings are kept by the C thread until stored: up to
+	// batchK, none for longer than s.batch (SetBatch); k 1 stores each
+	// at once.
 	k := 1
 	if s.batch >= s.period {
 		k = batchK
@@ -81,7 +82,6 @@ func (c *threadClock) flush() { C.pm_clock_flush(c.c) }
 func (c *threadClock) stop() {
 	C.pm_clock_stop(c.c)
 	c.h.Delete()
-
 }
 
 //export pmSamplerTick
@@ -96,36 +96,6 @@ func pmSamplerTick(h C.uintptr_t, now C.int64_t) (next C.int64_t) {
 		}
 	}()
 	return C.int64_t(st.s.tick(&st.sc, int64(now)))
-}
-
-// pmSamplerTickC is pmSamplerTick for a CSource whose function the clock
-// thread called itself, from t0 to t1 (CLOCK_REALTIME ns); now is the
-// clock's time when it returned.
-//
-//export pmSamplerTickC
-func pmSamplerTickC(h C.uintptr_t, now C.int64_t, rc C.int, out *C.char, n C.size_t, t0, t1 C.int64_t) (next C.int64_t) {
-	st := cgo.Handle(h).Value().(*clockState)
-	defer func() {
-		if v := recover(); v != nil {
-			st.s.onError(fmt.Sprintf("sampler clock panicked: %v", v))
-			next = now + C.int64_t(st.sc.period)
-		}
-	}()
-	s := st.s
-	var js []byte
-	if out != nil {
-		js = unsafe.Slice((*byte)(unsafe.Pointer(out)), int(n))
-	}
-	start := time.Now()
-	err := s.parseCSafe(s.src.(CSource), int(rc), js, out != nil)
-	s.record(time.Unix(0, int64(t0)), time.Unix(0, int64(t1)), start, err)
-	nx, late := st.sc.advance(int64(now) + int64(time.Since(start)))
-	if late > 0 {
-		s.mu.Lock()
-		s.stats.Late += late
-		s.mu.Unlock()
-	}
-	return C.int64_t(nx)
 }
 
 // recordC stores one reading the clock thread held back; a panic (in the

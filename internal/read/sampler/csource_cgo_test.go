@@ -182,3 +182,39 @@ func TestPanicInABatchFailsOneSample(t *testing.T) {
 		t.Fatalf("%d calls, %d appends: stats %+v, want 1 error and %d samples", calls, st.n, stats, calls-1)
 	}
 }
+
+// slowStore takes 3.5 periods of 10 ms to store a sample.
+type slowStore struct{ nodeStore }
+
+func (s *slowStore) Append(t int64, r *sample.Reading) {
+	time.Sleep(35 * time.Millisecond)
+	s.nodeStore.Append(t, r)
+}
+
+// A sample whose store ends past the next due time makes the clock skip
+// the due times more than half a period past and count them as late, on
+// both paths: the Go tick (Read), and the clock thread's C call, stored at
+// once (a batch's store likewise ends the sample that filled it).
+func TestSlowStoreSkipsDueTimesAsLate(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		src   *cSource
+		batch time.Duration
+	}{
+		{"read", &cSource{noEntry: true}, 0},
+		{"c", &cSource{}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctestsrc.Reset(0)
+			st := &slowStore{}
+			s := startC(c.src, st, 10*time.Millisecond, c.batch, 5)
+			s.Stop()
+			stats := s.Stats()
+			// each sample ends at least 35 ms after it was due, when the
+			// next was due 25 ms before: at least 2 due times skipped
+			if min := 2 * (stats.Samples - 1); stats.Late < min {
+				t.Fatalf("%d samples: %d late, want at least %d", stats.Samples, stats.Late, min)
+			}
+		})
+	}
+}

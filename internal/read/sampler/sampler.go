@@ -21,10 +21,10 @@
 //
 // A CSource (Variorum: one C call that writes a JSON string) is read by
 // the clock thread in C, between CLOCK_REALTIME stamps, so that no Go code
-// waits on the read; Go is entered only to parse and store. With SetBatch
-// (the module's --batch) the thread also keeps its readings, and the
-// schedule, in C and enters Go once per batch (pmSamplerBatch): when 100
-// readings are pending, or when the oldest would be held longer than the
+// waits on the read; the thread keeps the readings, and the schedule, in C
+// and enters Go only to parse and store them (pmSamplerBatch): each at
+// once, or with SetBatch (the module's --batch) once per batch, when 100
+// readings are pending or when the oldest would be held longer than the
 // batch delay. Entering Go is most of a sample's cost beyond the read, so
 // a batch divides it. Readings held back are stored, in the order taken
 // and with the stamps of their reads, by the next batch, by Flush (which a
