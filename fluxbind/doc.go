@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package fluxbind is this project's small cgo binding to libflux-core: a
 // handle, message handlers with JSON request unpacking (Msg.Unpack) and
 // responses whose failures are logged, RPCs with futures, events, fd and

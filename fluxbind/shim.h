@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-3.0-only */
 /* C side of the fluxbind package: trampolines with the exact libflux
  * callback signatures, and wrappers for libflux's variadic functions,
  * which cgo cannot call.

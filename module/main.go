@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 //go:build flux
 
 // Command power-monitor is the Flux broker module, built with

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 //go:build flux
 
 /* SIGCHLD guard for a Go runtime inside a Flux broker or module-exec.

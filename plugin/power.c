@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-3.0-only */
 /* power.so - job shell plugin: every job reports its energy when it ends.
  *
  * On the leader shell, once every task of the job has exited

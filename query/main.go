@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 //go:build flux
 
 // Command flux-power-query prints a job's power and energy, per rank and per

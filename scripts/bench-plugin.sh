@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 # Time the job shell plugin adds to a job: in a `flux start --test-size=N`
 # instance with the module on every rank, run REPS jobs `flux run -N N true`
 # with the plugin off (-o power=off) and on, alternating, and print the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 # Query latency over 1 to 16 ranks, each rank a real broker of a
 # `flux start --test-size=N` instance on this machine, with the stand-in
 # libvariorum. For each size: load the module on all ranks (period 0.1 s),

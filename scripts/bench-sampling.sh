@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 # What sampling costs a broker: CPU per sample and memory, net of a bare
 # broker. For each way of loading the module (in a broker thread, and in its
 # own process with --exec) and each period, two `flux start --test-size=1`

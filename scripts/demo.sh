@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 # Demo: start a 4-broker Flux instance on this machine, load power-monitor on
 # every rank with the stand-in libvariorum (440 W a node: 2 x 100 W CPU,
 # 2 x 20 W memory, 4 x 50 W GPU), run a 4-node job (whose shell plugin prints

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 # Say how flux finds what `make install` put in directories flux-core does
 # not search (configure runs this, and `make flux-env` for the Makefile's
 # directories, e.g. `make flux-env prefix=/other`):

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 # Load the power-monitor module on every rank of the enclosing Flux instance.
 #
 #   scripts/load_power_monitor.sh [-s BUFFER_SIZE] [-r PERIOD] [-x] [-- MODULE_ARGS...]

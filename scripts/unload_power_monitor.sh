@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 # Remove the power-monitor module from every rank where it is loaded.
 # (Never use `flux module remove --cancel` on it: see the README.)
 set -e

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-3.0-only
 """A powercap sysfs tree whose RAPL counters advance by a known amount.
 
     powercap-fixture.py ROOT GATE [--sockets N] [--package-w W] [--dram-w W]

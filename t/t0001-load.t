@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='power-monitor loads on every rank, in a thread and with --exec,
 fails a bad option without harm to the broker, reloads, and leaves jobs and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='flux power-query reports a job per rank and per device, with
 energies equal to the stand-in Variorum watts times the job duration, in

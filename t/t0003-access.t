@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='Only the instance owner and the job owner may query a job:
 a guest is refused another user'"'"'s job and served its own, and guests cannot

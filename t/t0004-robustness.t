@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='A rank without the module or a frozen rank shows as missing
 without a hang; a slow sample never stalls RPC handling; windows the buffer

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='make install puts the module, the commands, the shell plugin,
 the modprobe files and the man pages under its own --prefix; with what

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='Native sources: the module reads a powercap tree laid out
 like the kernel'"'"'s, whose RAPL counters advance by a known amount (wrapping)

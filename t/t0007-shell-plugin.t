@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='The job shell plugin: every job prints its energy when it
 ends, sets memo annotations that flux jobs shows after the job, and appends a

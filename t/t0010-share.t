@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='Each rank of a job has its share of the rank, as the R of
 the job and the R of the instance say: the cores and GPUs, their counts, the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='A guest may ask power-monitor.query about a sub-window and
 some ranks of a job it owns, charged the share of an inner job (cores and GPUs

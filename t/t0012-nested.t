@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='Jobs inside a user'"'"'s own Flux instance (flux batch, flux
 alloc) with no module loaded there: flux power-query and the job shell plugin

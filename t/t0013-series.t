@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='power-monitor.query with a series: the job'"'"'s power over
 time in buckets that add up to the query'"'"'s energy, at the stand-in'"'"'s

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='flux power-query --timeline draws a job'"'"'s power over time in
 the terminal, prints the series as CSV (whose buckets'"'"' energies add up to the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package variorum reads node power from LLNL's Variorum library: Parse turns
 // the JSON of variorum_get_power_json (v0.8) or variorum_get_node_power_json
 // (v0.6, v0.7) into a sample.Reading, and Lib (lib.go) loads libvariorum at

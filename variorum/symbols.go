@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 package variorum
 
 // The entry points Lib can call. Both are int f(char **json): they set *json

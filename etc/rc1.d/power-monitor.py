@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-only
 # flux-modprobe(1) rc1 script: load power-monitor on every rank at instance
 # start when the Flux configuration says
 #

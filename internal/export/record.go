@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package export streams samples and job summaries to the tools sites
 // already run: MQTT brokers (export/mqtt) and Prometheus (export/prom). Every
 // network sink reads from its own bounded on-disk spool (export/spool), so a

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package nested finds a job's energy inside a nested Flux instance (flux
 // batch, flux alloc) that has no power-monitor module: it asks the nearest
 // enclosing instance that has one about the ranks of the enclosing job, over

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package node sets up one sampling node, for the broker module and the
 // standalone agent alike: it opens the power sources (saying which are used
 // and why the others are not), samples them into the ring, an optional

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package report prints a power-monitor query answer: as a table for people,
 // as JSON for programs, and as CSV with flux-power-monitor's column names
 // (followed by ours) for the spreadsheets and scripts written for it.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package sample defines one power reading of a node in the fixed layout that
 // every source is read into, and that the store keeps per rank.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package testlog collects the log lines that code under test writes from
 // several goroutines, for the tests to check.
 package testlog

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package testservers starts the real servers the export tests run
 // against, on loopback ports: Mosquitto (Debian package mosquitto) and
 // Prometheus with its remote-write receiver on (Debian package prometheus).

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package trace is the power-monitor trace format: the file the agent
 // (cmd/power-monitor) writes, one line per sample, and that the replay
 // source (--source=replay:FILE) plays back.

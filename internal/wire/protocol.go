@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package wire is the power-monitor protocol: the JSON messages of the RPCs,
 // shared by the broker module that answers them and the commands that send
 // them (protocol.go), and a job's answer built from the answers of its ranks

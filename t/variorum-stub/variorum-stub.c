@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-3.0-only */
 // variorum-stub.c: a stand-in libvariorum for tests.
 //
 // It exports Variorum's power JSON entry points and prints the JSON shapes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-3.0-only */
 // gen-fixtures.c writes the Variorum power JSON fixtures in this folder.
 //
 // Not part of any build. Each function below repeats, call for call, the

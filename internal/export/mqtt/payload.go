@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package mqtt publishes samples and job summaries to an MQTT broker through
 // the Eclipse Paho client, in the payload WattAMeter's subscribers read.
 //

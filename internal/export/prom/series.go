@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package prom exports samples and job summaries to Prometheus, both ways
 // sites run it: remote-write (remotewrite.go: protobuf, snappy, batches,
 // retried) and a pull endpoint (metrics.go: /metrics for a scrape). Both

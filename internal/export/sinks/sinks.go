@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package sinks builds the exporter that config.Export asks for (MQTT,
 // Prometheus remote-write, the /metrics endpoint) and runs it, for the
 // module and the agent alike.

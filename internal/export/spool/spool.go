@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package spool is a bounded on-disk FIFO of records, kept between a
 // producer that appends samples as they are taken and a sender that
 // delivers them to a server that may be away.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package nvmlshim defines every NVML function as a trampoline into
 // libnvidia-ml.so.1, so that a shared object linking
 // github.com/NVIDIA/go-nvml has no undefined nvml* symbols.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package sampler reads a power source at a fixed period, off the reactor
 // thread, into the rank's store, and keeps the figures that `flux module
 // stats` shows: samples taken, errors, the last error and the cost of a

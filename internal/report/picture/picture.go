@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package picture draws a power series (report.Series) as an image: PNG,
 // SVG or PDF, from the file name's extension. It is apart from package
 // report so that only the commands that draw pictures link the plotting

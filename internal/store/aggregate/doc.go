@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package aggregate integrates the power samples of one rank over a time
 // window (a job) into energy, mean, minimum and maximum per domain.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package store keeps the power samples of one rank in a fixed-size
 // circular buffer and aggregates them over time windows.
 //

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-3.0-only */
 /* A stand-in for libnvidia-ml.so.1, compiled by nvml_stub_test.go against
  * NVIDIA's own nvml.h (go-nvml's copy), so that the structures it fills in
  * have NVIDIA's layout and the test checks ours against them.
