@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 //go:build flux
 
 package fluxbind
@@ -27,7 +29,7 @@ func TestRPCStreamJournal(t *testing.T) {
 	h := open(t)
 	flux, err := exec.LookPath("flux")
 	if err != nil {
-		t.Skip("no flux command to submit a job with")
+		skipFlux(t, "no flux command to submit a job with")
 	}
 	fu, err := h.RPCStream("job-manager.events-journal", `{"full":false,"allow":{"submit":1,"clean":1}}`, NodeIDAny)
 	if err != nil {

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 # The Go tests of every package, as one TAP test file of make check.
 # Where flux-core was found, GO_TAGS is "-tags flux" and the packages that
 # need libflux are compiled and tested too.
@@ -26,6 +27,9 @@ run "go vet $GO_TAGS ./..." $GO vet $GO_TAGS ./...
 if test -n "$GO_TAGS" && test -n "$FLUX" && test -x "$FLUX"; then
     run "go test $GO_TAGS ./... (inside flux start)" \
         "$FLUX" start --test-size=1 -Slog-stderr-level=1 $GO test $GO_TAGS -count=1 ./...
+elif test "$PM_REQUIRE_FLUX" = 1; then
+    run "go test -tags flux ./... (inside flux start)" \
+        sh -c 'echo "no flux-core (GO_TAGS \"$GO_TAGS\", FLUX \"$FLUX\"): PM_REQUIRE_FLUX=1 forbids testing without it"; exit 1'
 else
     run "go test $GO_TAGS ./..." $GO test $GO_TAGS -count=1 ./...
 fi

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='the module publishes every rank'"'"'s samples to a real Mosquitto
 and a real Prometheus (remote-write receiver on), sends each job'"'"'s summary
@@ -12,8 +13,7 @@ pm_skip_without_flux
 
 for prog in mosquitto mosquitto_sub prometheus; do
 	if ! command -v $prog >/dev/null 2>&1 && ! test -x /usr/sbin/$prog; then
-		skip_all="$prog is not installed (Debian packages mosquitto, mosquitto-clients, prometheus; .ci/run installs them)"
-		test_done
+		pm_skip_all "$prog is not installed (Debian packages mosquitto, mosquitto-clients, prometheus; .ci/run installs them)"
 	fi
 done
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)

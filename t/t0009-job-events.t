@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='rank 0 hears of every job end from the job-manager'"'"'s events
 journal: each of 200 short jobs is published in power-monitor.jobs-inactive
@@ -11,8 +12,7 @@ test_under_flux 2
 pm_skip_without_flux
 
 if ! command -v curl >/dev/null 2>&1; then
-	skip_all="curl is not installed (it reads rank 0's /metrics)"
-	test_done
+	pm_skip_all "curl is not installed (it reads rank 0's /metrics)"
 fi
 PROM_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 

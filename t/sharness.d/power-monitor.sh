@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-only
 # Test library of the power-monitor sharness tests. Source it first:
 #
 #   . "$(dirname "$0")"/sharness.d/power-monitor.sh
@@ -43,6 +44,10 @@ elif ! test -f "$PM_STUB"; then
 fi
 
 if ! test -f "$SHARNESS"; then
+    if test "$PM_REQUIRE_FLUX" = 1; then
+        echo "Bail out! sharness.sh not found (install Debian's sharness package)"
+        exit 1
+    fi
     echo "1..0 # SKIP sharness.sh not found (install Debian's sharness package)"
     exit 0
 fi
@@ -87,10 +92,21 @@ pm_config_R() {
     printf '[resource]\npath = "%s/R.json"\nnoverify = true\n' "$_dir" >"$_dir/resource.toml"
 }
 
+# pm_skip_all REASON: skip the whole test script, saying why; where
+# PM_REQUIRE_FLUX=1 (CI, configure keeps it for make check) fail instead:
+# no test may skip there.
+pm_skip_all() {
+    if test "$PM_REQUIRE_FLUX" = 1; then
+        echo "Bail out! $1 (PM_REQUIRE_FLUX=1: a test that would skip fails)"
+        exit 1
+    fi
+    skip_all=$1
+    test_done
+}
+
 pm_skip_without_flux() {
     if test -n "$pm_skip_reason"; then
-        skip_all=$pm_skip_reason
-        test_done
+        pm_skip_all "$pm_skip_reason"
     fi
 }
 
