@@ -58,6 +58,7 @@ type Store struct {
 	mu          sync.RWMutex
 	set         bool // layout fixed by the first Append
 	layout      sample.Layout
+	expect      sample.Layout // the layout of the readings: layout, or less after a change of source (NewSource)
 	stride      int
 	nodeDerived bool
 	times       []int64   // capacity timestamps, unix ns
@@ -78,6 +79,14 @@ type Store struct {
 	firstEver         int64  // time of the first sample ever appended
 	mismatch          uint64 // readings whose layout differed from the ring's, or with a counter dropped
 	descents          int    // pairs held whose time decreases (clock stepped back)
+
+	// A change of source (NewSource): the next reading may widen the
+	// layout and add counted columns. Written by the writer only.
+	newSource atomic.Bool
+	// A change of period (SetPeriod): the samples up to prevUntil (unix
+	// ns) were taken at up to prevPeriod.
+	prevPeriod time.Duration
+	prevUntil  int64
 }
 
 // Stats describes a store.
@@ -135,12 +144,12 @@ func (s *Store) Append(t int64, r *sample.Reading) {
 	// the writer reads the shape without the lock, and allocates before
 	// taking it: readers wait only for the stores below.
 	var g growth
-	if !s.set || (!s.counting && r.Energy != nil && r.Energy.Counted()) {
+	if !s.set || (!s.counting && r.Energy != nil && r.Energy.Counted()) || s.newSource.Load() {
 		g = s.grow(r)
 	}
 	mismatch := g.mismatch
 	if !g.ok {
-		mismatch = r.Layout() != s.layout || (s.counting && dropsCounters(r.Energy, s.layout, s.others))
+		mismatch = r.Layout() != s.expect || (s.counting && dropsCounters(r.Energy, s.layout, s.others))
 	}
 
 	s.mu.Lock()
@@ -149,19 +158,34 @@ func (s *Store) Append(t int64, r *sample.Reading) {
 		g.maps.unmap()
 		return
 	}
+	var old mappings // replaced by a change of source: no reader holds it once the lock is ours
 	if g.ok {
 		if g.times != nil {
 			s.set = true
-			s.layout = g.layout
-			s.stride = g.layout.Columns()
-			s.times, s.vals = g.times, g.vals
-			s.maps.times, s.maps.vals = g.maps.times, g.maps.vals
+			s.times = g.times
+			s.maps.times = g.maps.times
 			s.firstEver = t
 		}
+		if g.vals != nil {
+			old.vals = s.maps.vals
+			s.layout = g.layout
+			s.stride = g.layout.Columns()
+			s.vals = g.vals
+			s.maps.vals = g.maps.vals
+		}
+		s.expect = g.expect
 		if g.energy != nil {
+			old.energy = s.maps.energy
 			s.counting = true
-			s.ccols, s.others, s.energy = g.ccols, g.others, g.energy
+			s.energy = g.energy
 			s.maps.energy = g.maps.energy
+		}
+		if g.ccols != nil || g.others != nil {
+			s.ccols, s.others = g.ccols, g.others
+		}
+		if g.newSource {
+			s.newSource.Store(false)
+			defer old.unmap()
 		}
 	}
 	if mismatch {
@@ -207,41 +231,183 @@ func (s *Store) Append(t int64, r *sample.Reading) {
 }
 
 // growth is what Append allocates for a reading that fixes the layout or
-// the counted columns.
+// the counted columns, or the first after a change of source.
 type growth struct {
 	ok            bool
 	layout        sample.Layout
+	expect        sample.Layout
 	times         []int64   // nil: the layout is already fixed
-	vals          []float32 // with times
-	ccols, others []int
-	energy        []float64 // nil: no counter decided by this reading
+	vals          []float32 // nil: the values stay where they are
+	ccols, others []int     // nil: unchanged
+	energy        []float64 // nil: the counters stay where they are
 	maps          mappings  // the memory of times, vals and energy
 	mismatch      bool      // the reading is counted in LayoutMismatch
+	newSource     bool      // the first reading after NewSource
 }
 
 // grow allocates the ring for r's layout if none is fixed yet, and the
-// counters if r is the first reading with one. It reads the store without
-// the lock: only the writer changes what it reads.
+// counters if r is the first reading with one. After a change of source it
+// widens the ring to hold r's layout as well as the samples held, and adds
+// the columns r counts that are not counted yet. It reads the store
+// without the lock: only the writer changes what it reads.
 func (s *Store) grow(r *sample.Reading) growth {
-	g := growth{ok: true, layout: s.layout}
-	if !s.set {
+	g := growth{ok: true, layout: s.layout, expect: s.expect}
+	switch {
+	case !s.set:
 		g.layout = r.Layout()
+		g.expect = g.layout
 		g.times, g.maps.times = mapped[int64](s.capacity)
 		g.vals, g.maps.vals = mapped[float32](s.capacity * g.layout.Columns())
-	} else if r.Layout() != s.layout {
-		g.mismatch = true
+	case s.newSource.Load():
+		g.newSource = true
+		g.expect = r.Layout()
+		if u := widest(s.layout, g.expect); u != s.layout {
+			g.layout = u
+			g.vals, g.maps.vals = mapped[float32](s.capacity * u.Columns())
+			moveColumns(g.vals, s.vals, s.layout, u)
+			g.ccols = make([]int, len(s.ccols))
+			for i, c := range s.ccols {
+				g.ccols[i] = column(c, s.layout, u)
+			}
+			g.others = othersOf(g.ccols, u)
+		}
+	default:
+		g.mismatch = r.Layout() != s.expect
 	}
 	if !r.Energy.Counted() { // (the counters are never decided before the layout)
 		return g
 	}
-	g.ccols, g.others = countedColumns(r.Energy, g.layout)
-	g.energy, g.maps.energy = mapped[float64](s.capacity * len(g.ccols))
-	nan := math.NaN()
-	for i := range g.energy {
-		g.energy[i] = nan
+	if !s.counting {
+		g.ccols, g.others = countedColumns(r.Energy, g.layout)
+		g.energy, g.maps.energy = mapped[float64](s.capacity * len(g.ccols))
+		nan := math.NaN()
+		for i := range g.energy {
+			g.energy[i] = nan
+		}
+	} else if g.newSource {
+		have := s.ccols
+		if g.ccols != nil {
+			have = g.ccols
+		}
+		counted, _ := countedColumns(r.Energy, g.layout)
+		if all := union(have, counted); len(all) > len(have) {
+			g.ccols, g.others = all, othersOf(all, g.layout)
+			g.energy, g.maps.energy = mapped[float64](s.capacity * len(all))
+			moveCounters(g.energy, s.energy, have, all, s.capacity)
+		}
 	}
-	g.mismatch = g.mismatch || dropsCounters(r.Energy, g.layout, g.others)
+	if g.ccols == nil {
+		g.mismatch = g.mismatch || dropsCounters(r.Energy, g.layout, s.others)
+	} else {
+		g.mismatch = g.mismatch || dropsCounters(r.Energy, g.layout, g.others)
+	}
 	return g
+}
+
+// NewSource tells the ring that the readings from the next one on come
+// from another source (a configuration reload): the first of them may have
+// another layout, and counters in other columns. The ring then widens its
+// layout, per kind of domain, to the larger count of the two, keeping every
+// sample (a column a sample lacks is NaN: not measured then), and counts
+// the new reading's counters too; the readings of the new layout are not
+// counted in LayoutMismatch. Call it between two Appends, from the
+// writer's side (the sampler stopped).
+func (s *Store) NewSource() { s.newSource.Store(true) }
+
+// widest is the layout with, per kind of domain, the larger count of a's
+// and b's.
+func widest(a, b sample.Layout) sample.Layout {
+	return sample.Layout{CPU: max(a.CPU, b.CPU), Mem: max(a.Mem, b.Mem), GPU: max(a.GPU, b.GPU)}
+}
+
+// column is where value column c of layout from is in layout to, which is
+// at least as wide.
+func column(c int, from, to sample.Layout) int {
+	switch {
+	case c == 0:
+		return 0
+	case c <= from.CPU:
+		return c
+	case c <= from.CPU+from.Mem:
+		return c - from.CPU + to.CPU
+	default:
+		return c - from.CPU - from.Mem + to.CPU + to.Mem
+	}
+}
+
+// moveColumns copies every row of src (layout from) into dst (layout to,
+// at least as wide), each value to its column; the columns from lacks are
+// NaN.
+func moveColumns(dst, src []float32, from, to sample.Layout) {
+	nan := float32(math.NaN())
+	for i := range dst {
+		dst[i] = nan
+	}
+	fs, ts := from.Columns(), to.Columns()
+	for row := 0; row*fs < len(src); row++ {
+		for c := range fs {
+			dst[row*ts+column(c, from, to)] = src[row*fs+c]
+		}
+	}
+}
+
+// union is the sorted union of two sorted column lists.
+func union(a, b []int) []int {
+	out := make([]int, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+// othersOf is the columns of l not in counted.
+func othersOf(counted []int, l sample.Layout) []int {
+	others := []int{}
+	k := 0
+	for c := range l.Columns() {
+		if k < len(counted) && counted[k] == c {
+			k++
+			continue
+		}
+		others = append(others, c)
+	}
+	return others
+}
+
+// moveCounters copies the counters of capacity rows kept for the columns
+// from into dst, kept for the columns to (a superset); the others are NaN.
+func moveCounters(dst, src []float64, from, to []int, capacity int) {
+	nan := math.NaN()
+	for i := range dst {
+		dst[i] = nan
+	}
+	if len(from) == 0 {
+		return
+	}
+	pos := make([]int, len(from))
+	for i, c := range from {
+		for j, d := range to {
+			if d == c {
+				pos[i] = j
+			}
+		}
+	}
+	for row := range capacity {
+		for i := range from {
+			dst[row*len(to)+pos[i]] = src[row*len(from)+i]
+		}
+	}
 }
 
 // copyValues maps vs by index onto dst (missing -> NaN, extra ignored) and
@@ -301,17 +467,27 @@ func countedColumns(e *sample.Energy, l sample.Layout) (counted, others []int) {
 }
 
 // dropsCounters reports whether storing e, once the counted columns are
-// decided, drops a counter: e's layout is not l (mapped by index), or it
-// has a counter in one of the others, the columns of l not counted.
+// decided, drops a counter: e has one past l's columns (mapped by index),
+// or in one of the others, the columns of l not counted.
 func dropsCounters(e *sample.Energy, l sample.Layout, others []int) bool {
 	if e == nil {
 		return false
 	}
-	if len(e.CPU) != l.CPU || len(e.Mem) != l.Mem || len(e.GPU) != l.GPU {
-		return e.Counted()
+	if beyond(e.CPU, l.CPU) || beyond(e.Mem, l.Mem) || beyond(e.GPU, l.GPU) {
+		return true
 	}
 	for _, c := range others {
 		if !math.IsNaN(counterAt(e, l, c)) {
+			return true
+		}
+	}
+	return false
+}
+
+// beyond reports whether vs has a counter past its first n values.
+func beyond(vs []float64, n int) bool {
+	for _, v := range vs[min(n, len(vs)):] {
+		if sample.Measured(v) && !math.IsInf(v, 0) {
 			return true
 		}
 	}
@@ -341,8 +517,34 @@ func (s *Store) NodeDerived() bool {
 	return s.nodeDerived
 }
 
-// Period is the sampling period given to New.
-func (s *Store) Period() time.Duration { return s.period }
+// SetPeriod sets the sampling period of the samples to come (a
+// configuration reload). The gap and edge rules (package aggregate) use the
+// longer of it and the period of the samples held, for as long as the ring
+// holds a sample taken before the change.
+func (s *Store) SetPeriod(p time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n > 0 {
+		s.prevPeriod, s.prevUntil = s.periodLocked(), s.last
+	}
+	s.period = p
+}
+
+// Period is the sampling period the gap and edge rules use now: the one
+// given to New or SetPeriod, or a longer one that samples still held were
+// taken at.
+func (s *Store) Period() time.Duration {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.periodLocked()
+}
+
+func (s *Store) periodLocked() time.Duration {
+	if s.prevPeriod > s.period && s.n > 0 && s.times[s.oldest()] <= s.prevUntil {
+		return s.prevPeriod
+	}
+	return s.period
+}
 
 // Stats returns the store's figures.
 func (s *Store) Stats() Stats {
@@ -392,7 +594,7 @@ func (s *Store) series() aggregate.Series {
 	ser := aggregate.Series{
 		Layout:      s.layout,
 		NodeDerived: s.nodeDerived,
-		Period:      s.period,
+		Period:      s.periodLocked(),
 		Ordered:     s.descents == 0,
 		CounterCols: s.ccols,
 		Info: aggregate.StreamInfo{
