@@ -64,6 +64,7 @@ type Config struct {
 
 // Node is one sampling node: its sources, sampler, ring and exporter.
 type Node struct {
+	cfg      Config // as opened; cfg.Options as of the last Reconfigure
 	opts     config.Options
 	log      Logger
 	src      *source.Merged // nil: no source works
@@ -83,11 +84,8 @@ type Node struct {
 // until Start. On error nothing is left open.
 func Open(cfg Config, log Logger) (*Node, error) {
 	o := cfg.Options
-	n := &Node{opts: o, log: log, store: ring.New(o.BufferSize, o.Period)}
-	src, statuses, err := source.Open(o.Sources, source.Options{
-		VariorumLib: o.VariorumLib, Sysfs: o.Sysfs, Procfs: o.Procfs,
-		IdleW: o.IdleW, PeakW: o.PeakW, ReplaySpeed: o.ReplaySpeed,
-	})
+	n := &Node{cfg: cfg, opts: o, log: log, store: ring.New(o.BufferSize, o.Period)}
+	src, statuses, err := openSources(o)
 	n.statuses = statuses
 	if err != nil {
 		if cfg.RequireSource {
@@ -99,38 +97,67 @@ func Open(cfg Config, log Logger) (*Node, error) {
 		n.reportUnused()
 	}
 
-	stores := sampler.Tee{n.store}
-	if cfg.Extra != nil {
-		stores = append(stores, cfg.Extra)
-	}
-	if o.Export.Enabled() {
-		var prov export.Provenance
-		if n.src != nil {
-			prov = n.src.Provenance()
-		}
-		n.exporter, err = sinks.Start(o.Export, cfg.Meta, prov, func(sev export.Severity, msg string) {
-			log.Log(exportSeverity(sev), msg)
-		})
-		if err != nil {
-			n.closeSource()
-			return nil, err
-		}
-		for _, name := range n.exporter.Names() {
-			log.Log(Info, "publishing to "+name)
-		}
-		stores = append(stores, n.exporter)
+	if n.exporter, err = n.startExporter(o.Export, n.src); err != nil {
+		n.closeSource()
+		return nil, err
 	}
 	if n.src != nil {
-		n.sampler = sampler.New(n.src, stores, o.Period, func(msg string) {
-			if msg == "" {
-				log.Log(Notice, "sampling works again")
-			} else {
-				log.Log(Error, "sample failed: "+msg)
-			}
-		})
+		n.sampler = sampler.New(n.src, n.stores(), o.Period, n.sampleError)
 		n.sampler.SetBatch(o.BatchDelay())
 	}
 	return n, nil
+}
+
+// sampleError logs a change of the sampler's error: "" when it works again.
+func (n *Node) sampleError(msg string) {
+	if msg == "" {
+		n.log.Log(Notice, "sampling works again")
+	} else {
+		n.log.Log(Error, "sample failed: "+msg)
+	}
+}
+
+// openSources opens the sources o lists.
+func openSources(o config.Options) (*source.Merged, []source.Status, error) {
+	return source.Open(o.Sources, source.Options{
+		VariorumLib: o.VariorumLib, Sysfs: o.Sysfs, Procfs: o.Procfs,
+		IdleW: o.IdleW, PeakW: o.PeakW, ReplaySpeed: o.ReplaySpeed,
+	})
+}
+
+// startExporter starts the exporter e asks for, naming src's provenance
+// in what it publishes; nil when e asks for none.
+func (n *Node) startExporter(e config.Export, src *source.Merged) (*sinks.Running, error) {
+	if !e.Enabled() {
+		return nil, nil
+	}
+	var prov export.Provenance
+	if src != nil {
+		prov = src.Provenance()
+	}
+	ex, err := sinks.Start(e, n.cfg.Meta, prov, func(sev export.Severity, msg string) {
+		n.log.Log(exportSeverity(sev), msg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range ex.Names() {
+		n.log.Log(Info, "publishing to "+name)
+	}
+	return ex, nil
+}
+
+// stores are where each sample goes: the ring, the extra store and the
+// exporter.
+func (n *Node) stores() sampler.Tee {
+	stores := sampler.Tee{n.store}
+	if n.cfg.Extra != nil {
+		stores = append(stores, n.cfg.Extra)
+	}
+	if n.exporter != nil {
+		stores = append(stores, n.exporter)
+	}
+	return stores
 }
 
 // Flush stores the samples the sampler holds back (--batch): a reader of

@@ -236,3 +236,13 @@ func (s *Sampler) Stats() Stats {
 
 // Source returns the source being read.
 func (s *Sampler) Source() Source { return s.src }
+
+// Retarget changes what the sampler reads, where it stores and how often
+// (a configuration reload), between a Stop and the next Start; its counters
+// go on. The readings held back were stored by Stop.
+func (s *Sampler) Retarget(src Source, st Store, period time.Duration) {
+	if s.clock != nil {
+		panic("sampler: Retarget while sampling")
+	}
+	s.src, s.st, s.period = src, st, period
+}

@@ -128,3 +128,41 @@ func TestStartStop(t *testing.T) {
 	}
 	s.Stop() // a second Stop is harmless
 }
+
+// Retarget, between Stop and Start, changes the source, the store and the
+// period; the counters go on. While sampling it refuses.
+func TestRetarget(t *testing.T) {
+	a, b := &fakeStore{}, &fakeStore{}
+	s := New(&fakeSource{}, a, time.Hour, nil)
+	s.Once()
+	s.Once()
+	src := &fakeSource{errs: []error{errors.New("new source fails once")}}
+	s.Retarget(src, b, 10*time.Millisecond)
+	s.Start()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.mu.Lock()
+		n := len(b.ts)
+		b.mu.Unlock()
+		if n >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Retarget while sampling did not panic")
+			}
+		}()
+		s.Retarget(&fakeSource{}, a, time.Second)
+	}()
+	s.Stop()
+	st := s.Stats()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// at 10 ms (not an hour): at least 3 samples in b, a kept its 2
+	if len(a.ts) != 2 || len(b.ts) < 3 || st.Samples != uint64(2+len(b.ts)) || st.Errors != 1 {
+		t.Fatalf("a %d, b %d, stats %+v", len(a.ts), len(b.ts), st)
+	}
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
+package node
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/flux-framework/power-monitor/internal/config"
+	"github.com/flux-framework/power-monitor/internal/read/sampler"
+)
+
+// Reconfigure applies new options to the running node without losing the
+// ring or its samples (the module's config-reload):
+//
+//   - a new period or --batch: sampling goes on at them; the ring's gap and
+//     edge rules follow (ring.SetPeriod);
+//   - new sources (the list, or what they read: variorum-lib, sysfs,
+//     procfs, the estimate's watts, the replay's speed): they are opened
+//     before anything stops, and the ring takes their layout as well as its
+//     own (ring.NewSource);
+//   - new exports: the old exporter delivers what it holds, up to its flush
+//     timeout, and stops; the new one starts on the same spool directories,
+//     so what was not delivered goes on to wherever it now points. A change
+//     of sources restarts the exporter too, since what it publishes names
+//     them.
+//
+// Sampling stops only while this runs (on the caller's goroutine, that
+// which starts and stops the node), and every sample taken before reaches
+// every store. The buffer size cannot change: the ring's memory is fixed
+// when it is made. On error nothing has changed, and the node samples and
+// exports as before: the new sources work in none of the ways asked where
+// the old ones work, or the new exporter does not start.
+func (n *Node) Reconfigure(o config.Options) error {
+	old := n.opts
+	if o.BufferSize != old.BufferSize {
+		return fmt.Errorf("buffer-size: the ring holds %d samples and cannot change size while the module runs; %d takes effect when it is loaded again (flux module reload power-monitor, which empties the ring)",
+			old.BufferSize, o.BufferSize)
+	}
+	sources := !sameSources(old, o)
+	exports := old.Export != o.Export || (sources && o.Export.Enabled())
+	timing := old.Period != o.Period || old.BatchDelay() != o.BatchDelay()
+	if !sources && !exports && !timing {
+		n.opts, n.cfg.Options = o, o
+		return nil
+	}
+
+	src, statuses, srcErr := n.src, n.statuses, n.srcErr
+	if sources {
+		var err error
+		if src, statuses, err = openSources(o); err != nil {
+			if n.src != nil {
+				return fmt.Errorf("source: none of %s works (%v); still sampling %s", strings.Join(o.Sources, ","), err, n.SourceName())
+			}
+			src, srcErr = nil, err
+		} else {
+			srcErr = nil
+		}
+	}
+
+	n.StopSampling()
+	ex := n.exporter
+	if exports {
+		if n.exporter != nil {
+			n.exporter.Stop()
+		}
+		var err error
+		if ex, err = n.startExporter(o.Export, src); err != nil {
+			if sources && src != nil {
+				src.Close()
+			}
+			n.restoreExporter(old)
+			n.resumeSampling()
+			return err
+		}
+	}
+
+	n.opts, n.cfg.Options = o, o
+	n.exporter = ex
+	if sources {
+		n.closeSource()
+		n.src, n.statuses, n.srcErr = src, statuses, srcErr
+		if n.src != nil {
+			n.reportUnused()
+		}
+		n.store.NewSource()
+	}
+	if old.Period != o.Period {
+		n.store.SetPeriod(o.Period)
+	}
+	n.resumeSampling()
+	return nil
+}
+
+// restoreExporter starts again the exporter of the options old after a
+// new one failed to start; it was stopped.
+func (n *Node) restoreExporter(old config.Options) {
+	if n.exporter == nil {
+		return
+	}
+	ex, err := n.startExporter(old.Export, n.src)
+	if err != nil {
+		n.log.Log(Error, fmt.Sprintf("the exports could not be restarted as they were: %v; the samples are not exported until the next reload", err))
+	}
+	n.exporter = ex
+}
+
+// resumeSampling starts sampling again after a Stop, with the node's
+// source, stores and options, making the sampler if there was none.
+func (n *Node) resumeSampling() {
+	if n.src == nil {
+		n.sampler = nil
+		return
+	}
+	if n.sampler == nil {
+		n.sampler = sampler.New(n.src, n.stores(), n.opts.Period, n.sampleError)
+	} else {
+		n.sampler.Retarget(n.src, n.stores(), n.opts.Period)
+	}
+	n.sampler.SetBatch(n.opts.BatchDelay())
+	n.sampler.Start()
+}
+
+// sameSources reports whether a and b sample the same sources the same way.
+func sameSources(a, b config.Options) bool {
+	return slices.Equal(a.Sources, b.Sources) && a.VariorumLib == b.VariorumLib &&
+		a.Sysfs == b.Sysfs && a.Procfs == b.Procfs && a.IdleW == b.IdleW &&
+		a.PeakW == b.PeakW && a.ReplaySpeed == b.ReplaySpeed
+}
