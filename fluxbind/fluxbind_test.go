@@ -5,6 +5,7 @@
 package fluxbind
 
 import (
+	"encoding/json"
 	"os"
 	"runtime"
 	"strings"
@@ -204,4 +205,19 @@ func skipFlux(t *testing.T, why string) {
 		t.Fatal(why + " (PM_REQUIRE_FLUX=1: a Flux test that would skip fails)")
 	}
 	t.Skip(why)
+}
+
+// Conf is the configuration a handle caches, a JSON object: for a client
+// handle, the empty one (a module's is what the broker gave it; t0015
+// tests that).
+func TestConf(t *testing.T) {
+	h := open(t)
+	b, err := h.Conf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("Conf() = %q: %v", b, err)
+	}
 }

@@ -5,7 +5,7 @@
 package fluxbind
 
 /*
-#cgo pkg-config: flux-core flux-idset flux-hostlist
+#cgo pkg-config: flux-core flux-idset flux-hostlist jansson
 #include <stdlib.h>
 #include "shim.h"
 */

@@ -3,6 +3,7 @@
 //go:build flux
 
 #include <errno.h>
+#include <jansson.h>
 #include "shim.h"
 #include "_cgo_export.h"
 
@@ -90,5 +91,40 @@ int fluxbind_msg_cred (const flux_msg_t *msg, uint32_t *userid, uint32_t *rolema
         return -1;
     *userid = cred.userid;
     *rolemask = cred.rolemask;
+    return 0;
+}
+
+/* The handle's cached configuration object (flux_get_conf) as a JSON
+ * string the caller frees, or NULL with errno set. */
+char *fluxbind_conf_json (flux_t *h)
+{
+    const flux_conf_t *conf;
+    json_t *o;
+    char *s;
+
+    if (!(conf = flux_get_conf (h)) || flux_conf_unpack (conf, NULL, "o", &o) < 0)
+        return NULL;
+    if (!(s = json_dumps (o, JSON_COMPACT))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return s;
+}
+
+/* Cache the configuration a config-reload request carries as the handle's
+ * (what flux_get_conf then returns), as flux-core's modules do once they
+ * have applied it. */
+int fluxbind_conf_update (flux_t *h, const flux_msg_t *msg)
+{
+    flux_conf_t *conf;
+
+    if (flux_module_config_request_decode (msg, &conf) < 0)
+        return -1;
+    if (flux_set_conf_new (h, conf) < 0) {
+        int saved = errno;
+        flux_conf_decref (conf);
+        errno = saved;
+        return -1;
+    }
     return 0;
 }

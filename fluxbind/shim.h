@@ -27,5 +27,7 @@ void fluxbind_log (flux_t *h, int level, const char *s);
 const char *fluxbind_future_strerror (flux_future_t *f, int errnum);
 int fluxbind_rpc_get (flux_future_t *f, const char **s, int *errnum);
 int fluxbind_msg_cred (const flux_msg_t *msg, uint32_t *userid, uint32_t *rolemask);
+char *fluxbind_conf_json (flux_t *h);
+int fluxbind_conf_update (flux_t *h, const flux_msg_t *msg);
 
 #endif

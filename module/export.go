@@ -40,15 +40,22 @@ func (m *monitor) spoolDir(dir string) string {
 
 // followJobs, when the samples are exported, tags them with the jobs
 // running on this rank and, on rank 0, watches for jobs that end to send
-// each one's summary.
+// each one's summary; when they are not (any more: a reload turned the
+// exports off), it stops both. Called at load and after each reload.
 func (m *monitor) followJobs() error {
 	if m.node.Exporter() == nil {
+		m.running.unsubscribe()
+		if m.jobs != nil {
+			m.jobs.stop()
+			m.jobs = nil
+		}
 		return nil
 	}
 	if err := m.running.subscribe(); err != nil {
 		return err
 	}
-	if m.rank == 0 {
+	m.running.update() // a new exporter carries the jobs running here too
+	if m.rank == 0 && m.jobs == nil {
 		var err error
 		if m.jobs, err = m.watchJobs(); err != nil {
 			return err

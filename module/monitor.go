@@ -27,7 +27,9 @@ var defaultVariorumLib = ""
 // returns.
 type monitor struct {
 	h         *fluxbind.Handle
-	opts      config.Options
+	args      []string       // the module arguments, which override the [power-monitor] table
+	byTable   bool           // loaded where the table said enable = true (module/config.go)
+	opts      config.Options // in effect: the table's, the arguments', completed (complete)
 	rank      uint32
 	size      uint32
 	hostname  string
@@ -52,16 +54,20 @@ type monitor struct {
 }
 
 func run(h *fluxbind.Handle, args []string) error {
-	opts, err := config.Parse(args, os.Getenv)
-	if err != nil {
-		return err
-	}
-	m := &monitor{h: h, opts: opts, loaded: time.Now(), queries: map[*jobQuery]struct{}{}}
+	m := &monitor{h: h, args: args, loaded: time.Now(), queries: map[*jobQuery]struct{}{}}
 	m.running = newRunningJobs(m)
 	h.OnPanic = func(v any) {
 		h.Log(fluxbind.LogErr, fmt.Sprintf("recovered panic in a callback: %v", v))
 	}
+	var err error
 	if m.rank, err = h.Rank(); err != nil {
+		return err
+	}
+	conf, err := h.Conf()
+	if err != nil {
+		return err
+	}
+	if m.opts, err = m.settings(conf); err != nil {
 		return err
 	}
 	if m.size, err = h.Size(); err != nil {
@@ -86,19 +92,13 @@ func run(h *fluxbind.Handle, args []string) error {
 	}
 	m.node.Start()
 	h.Log(fluxbind.LogInfo, fmt.Sprintf("rank %d sampling every %gs, keeping %d samples, source: %s",
-		m.rank, opts.Period.Seconds(), opts.BufferSize, m.sourceName()))
+		m.rank, m.opts.Period.Seconds(), m.opts.BufferSize, m.sourceName()))
 	return h.Run()
 }
 
 // openNode opens this rank's sampling node: its sources and the exporter.
 // Without a source the module keeps running, and queries say why.
 func (m *monitor) openNode() error {
-	if m.opts.VariorumLib == "" {
-		m.opts.VariorumLib = defaultVariorumLib
-	}
-	if m.opts.Export.Spooled() {
-		m.opts.Export.SpoolDir = m.spoolDir(m.opts.Export.SpoolDir)
-	}
 	n, err := node.Open(node.Config{
 		Options: m.opts,
 		Meta:    export.Meta{Hostname: m.hostName(m.rank), Rank: int(m.rank)},
@@ -144,6 +144,7 @@ func (m *monitor) register() error {
 		{wire.TopicStats, 0, m.statsCB},
 		{wire.TopicSources, fluxbind.RoleUser, m.sourcesCB},
 		{wire.TopicRunning, fluxbind.RoleUser, m.running.runningCB},
+		{topicConfigReload, 0, m.configReloadCB},
 	} {
 		mh, err := m.h.AddHandler(fluxbind.MsgRequest, r.topic, r.rolemask, r.cb)
 		if err != nil {

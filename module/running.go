@@ -26,32 +26,40 @@ type runningJobs struct {
 	m    *monitor
 	jobs map[uint64]uint32 // jobid -> the userid that said it runs
 
-	subscribed bool
+	mh *fluxbind.MsgHandler // the jobs-inactive handler while subscribed
 }
 
 func newRunningJobs(m *monitor) *runningJobs {
 	return &runningJobs{m: m, jobs: map[uint64]uint32{}}
 }
 
-// subscribe takes rank 0's power-monitor.jobs-inactive events (with exports).
+// subscribe takes rank 0's power-monitor.jobs-inactive events (with
+// exports); again does nothing.
 func (rj *runningJobs) subscribe() error {
+	if rj.mh != nil {
+		return nil
+	}
 	mh, err := rj.m.h.AddHandler(fluxbind.MsgEvent, wire.EventJobsInactive, 0, rj.inactiveCB)
 	if err != nil {
 		return err
 	}
-	rj.m.handlers = append(rj.m.handlers, mh)
 	if err := rj.m.h.Subscribe(wire.EventJobsInactive); err != nil {
+		mh.Destroy()
 		return err
 	}
-	rj.subscribed = true
+	rj.mh = mh
 	return nil
 }
 
+// unsubscribe stops taking the events (exports turned off, or unload) and
+// forgets the jobs: nothing publishes their samples any more.
 func (rj *runningJobs) unsubscribe() {
-	if rj.subscribed {
+	if rj.mh != nil {
 		rj.m.h.Unsubscribe(wire.EventJobsInactive)
-		rj.subscribed = false
+		rj.mh.Destroy()
+		rj.mh = nil
 	}
+	clear(rj.jobs)
 }
 
 // maxRunningJobs bounds the set: a node shared by many small jobs stays

@@ -138,7 +138,7 @@ test_expect_success 'a wrong key in the table fails the load with a message nami
 	mkdir -p conf-bad &&
 	printf "[power-monitor]\nenable = true\nmqtt-qos = 7\n" >conf-bad/power-monitor.toml &&
 	test_must_fail installed_env flux start --test-size=1 --config-path="$PWD/conf-bad" true 2>bad.out &&
-	grep "power-monitor.err\[0\]: .*option --mqtt-qos: 7 is outside 0 to 2" bad.out
+	grep "power-monitor.err\[0\]: \[power-monitor\] mqtt-qos: 7 is outside 0 to 2" bad.out
 '
 test_expect_success 'without the setting the module is not loaded' '
 	installed_env flux start --test-size=1 \

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Command power-monitor is the standalone agent for machines without Flux
 // (a workstation, a cloud VM, a Slurm cluster): it samples the local node
 // with the same sources as the Flux module, writes every sample to a local
@@ -60,6 +62,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := o.Check(); err != nil {
 		return fail("%v", err)
+	}
+	if f := fs.Lookup("mqtt-password"); f != nil && f.Value.String() != "" {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", prog, config.SecretWarning(true))
 	}
 	if err := o.Export.Resolve(os.Getenv); err != nil {
 		return fail("%v", err)

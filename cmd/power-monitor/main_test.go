@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 package main
 
 import (
@@ -64,5 +66,26 @@ func TestBadOptions(t *testing.T) {
 		if rc := run(strings.Fields(args), &bytes.Buffer{}, &errb); rc != 1 || !strings.Contains(errb.String(), want) {
 			t.Errorf("%s: rc %d, stderr %q, want %q", args, rc, errb.String(), want)
 		}
+	}
+}
+
+// A password given on the command line works, with a warning that ps
+// shows it; a password file others can read is refused.
+func TestPasswordOnTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	replay := "--source=replay:" + filepath.Join("..", "..", "internal", "read", "source", "testdata", "replay-rapl_wattameter.log")
+	var errb bytes.Buffer
+	// The broker is not there: the agent spools; the run ends at --duration.
+	rc := run([]string{"-o", filepath.Join(dir, "t"), replay, "-r", "0.1", "--duration=0.3", "--flush-timeout=0",
+		"--mqtt-broker=127.0.0.1", "--mqtt-port=1", "--mqtt-password=pw"}, &bytes.Buffer{}, &errb)
+	if rc != 0 || !strings.Contains(errb.String(), "warning: mqtt-password is given as an argument, which every user of the node can read (ps)") {
+		t.Fatalf("rc %d, stderr %s", rc, errb.String())
+	}
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("pw\n"), 0o640)
+	errb.Reset()
+	rc = run([]string{"-o", filepath.Join(dir, "t"), replay, "--mqtt-broker=h", "--mqtt-password-file=" + pw}, &bytes.Buffer{}, &errb)
+	if rc != 1 || !strings.Contains(errb.String(), "option --mqtt-password-file: "+pw+": readable by group or others (mode 0640)") {
+		t.Fatalf("rc %d, stderr %s", rc, errb.String())
 	}
 }

@@ -5,43 +5,16 @@
 #   [power-monitor]
 #   enable = true
 #
-# (true, not merely set: modprobe's needs-config only tests that a key is
-# present, so the value is checked here). The module's entry in
-# modprobe.d/power-monitor.toml says how (ranks, args, exec). rc3 removes it
-# at shutdown, before the broker exits.
+# (true, not merely set). The module's entry in modprobe.d/power-monitor.toml
+# says how (ranks, exec); modprobe's rc3 removes it at shutdown, before the
+# broker exits, whatever the configuration has become by then.
 #
-# Every other key of the table is a module option of the same name, added
-# after the entry's args (so it wins), e.g.
-#
-#   period = 0.5
-#   source = ["rapl", "nvml"]            # a list is joined with commas
-#   mqtt-broker = "mqtt.example.org"
-#   mqtt-password-file = "/etc/flux/power-monitor/mqtt.pass"
-#   prometheus-remote-write = "http://prometheus:9090/api/v1/write"
-#
-# A wrong key or value fails the module's load with a message in the log
-# naming it, as on the command line.
-
-
-def module_args(table):
-    """The module options of the [power-monitor] table, in key order."""
-    args = []
-    for key in sorted(table):
-        if key == "enable":
-            continue
-        value = table[key]
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        elif isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
-        args.append(f"--{key}={value}")
-    return args
+# The module reads the rest of the table itself (period, buffer-size,
+# source, the export settings...: flux-power-monitor(7)) and takes
+# `flux config reload`, so nothing is passed here as arguments: no value is
+# split at spaces, and no secret appears on a command line.
 
 
 def setup(context):
-    if context.conf_get("power-monitor.enable", False) is not True:
-        return
-    args = module_args(context.conf_get("power-monitor", {}) or {})
-    if args:
-        context.setopt("power-monitor", " ".join(args))
-    context.load_modules(["power-monitor"])
+    if context.conf_get("power-monitor.enable", False) is True:
+        context.load_modules(["power-monitor"])

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 // Package config parses the power-monitor module's options.
 //
 //	flux module load power-monitor [-s N] [-r SECONDS] [--batch=SECONDS] [--source=LIST]
@@ -12,10 +14,11 @@
 package config
 
 import (
-	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -256,38 +259,127 @@ func CleanFlagError(err error) string { return cleanFlagError(err) }
 // stays in the spool for the next load.
 const ModuleFlushTimeout = time.Second
 
-// Parse reads module arguments (argv without the module name); getenv
-// gives MQTT_BROKER, MQTT_USERNAME and MQTT_PASSWORD.
-func Parse(args []string, getenv func(string) string) (Options, error) {
+// Parse reads the module's settings: the [power-monitor] table of the
+// instance's configuration (nil when there is none; TableOf), then the
+// module arguments (argv without the module name), which override it.
+// getenv gives MQTT_BROKER, MQTT_USERNAME and MQTT_PASSWORD. The warnings
+// are for the log: a secret given by value, a key an argument overrides.
+func Parse(table json.RawMessage, args []string, getenv func(string) string) (Options, []string, error) {
+	// The arguments alone first, for their errors and for the names they give.
+	var scratch Options
+	given, err := parseArgs(moduleFlags(&scratch), args)
+	if err != nil {
+		return scratch, nil, err
+	}
 	o := Defaults()
 	o.Export.FlushTimeout = ModuleFlushTimeout
+	fs := moduleFlags(&o)
+	targs, err := tableArgs(table, fs)
+	if err != nil {
+		return o, nil, err
+	}
+	if err := fs.Parse(targs); err != nil {
+		// every table argument is --key=value with a known key
+		msg := cleanFlagError(err)
+		if rest, ok := strings.CutPrefix(msg, "option --"); ok {
+			if k, why, ok := strings.Cut(rest, ": "); ok {
+				msg = tableKey(k) + ": " + why
+			}
+		}
+		return o, nil, errors.New(msg)
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, nil, errors.New(cleanFlagError(err))
+	}
+	var warnings []string
+	for _, a := range targs {
+		k, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if given[k] {
+			warnings = append(warnings, fmt.Sprintf("%s is overridden by the module argument --%s", tableKey(k), k))
+		}
+	}
+	if o.Export.MQTTPassword != "" {
+		warnings = append(warnings, SecretWarning(given["mqtt-password"]))
+	}
+	if err := o.Check(); err != nil {
+		return o, warnings, blame(err, targs, given)
+	}
+	if err := o.Export.Resolve(getenv); err != nil {
+		return o, warnings, blame(err, targs, given)
+	}
+	return o, warnings, nil
+}
+
+// blame names, in an error about "option --KEY", the table's key where
+// the table gave KEY and no argument overrode it.
+func blame(err error, targs []string, given map[string]bool) error {
+	rest, ok := strings.CutPrefix(err.Error(), "option --")
+	if !ok {
+		return err
+	}
+	k, why, ok := strings.Cut(rest, ": ")
+	if !ok || given[k] {
+		return err
+	}
+	for _, a := range targs {
+		if strings.HasPrefix(a, "--"+k+"=") {
+			return errors.New(tableKey(k) + ": " + why)
+		}
+	}
+	return err
+}
+
+// SecretWarning is the warning for mqtt-password given by value: as an
+// argument (asArgument), which every user of the node can read with ps,
+// or in the Flux configuration.
+func SecretWarning(asArgument bool) string {
+	where := "in the Flux configuration, which other users may read"
+	if asArgument {
+		where = "as an argument, which every user of the node can read (ps)"
+	}
+	return "mqtt-password is given " + where + ": name a file that only its owner can read with mqtt-password-file instead"
+}
+
+// moduleFlags is the module's options, registered on a new flag set that
+// writes nothing (never to the broker's stderr).
+func moduleFlags(o *Options) *flag.FlagSet {
 	fs := flag.NewFlagSet("power-monitor", flag.ContinueOnError)
-	var out bytes.Buffer
-	fs.SetOutput(&out) // never write to the broker's stderr
+	fs.SetOutput(io.Discard)
 	fs.Var(sizeValue{&o.BufferSize}, "s", "samples kept per rank (their memory is committed at the first sample)")
 	fs.Var(sizeValue{&o.BufferSize}, "buffer-size", "samples kept per rank (their memory is committed at the first sample)")
-	AddSampling(fs, &o)
+	AddSampling(fs, o)
 	AddExport(fs, &o.Export)
+	return fs
+}
+
+// parseArgs parses module arguments on fs and returns the long names of
+// the options they set (-s and -r count as buffer-size and period).
+func parseArgs(fs *flag.FlagSet, args []string) (map[string]bool, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return o, fmt.Errorf("the module's options are described in %s", manPage)
+			return nil, fmt.Errorf("the module's options are described in %s", manPage)
 		}
 		msg := cleanFlagError(err)
 		if strings.HasPrefix(msg, "unknown option ") {
 			msg += " (the options: " + manPage + ")"
 		}
-		return o, errors.New(msg)
+		return nil, errors.New(msg)
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (the options: %s)", fs.Arg(0), manPage)
+		return nil, fmt.Errorf("unexpected argument %q (the options: %s)", fs.Arg(0), manPage)
 	}
-	if err := o.Check(); err != nil {
-		return o, err
-	}
-	if err := o.Export.Resolve(getenv); err != nil {
-		return o, err
-	}
-	return o, nil
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "s":
+			given["buffer-size"] = true
+		case "r":
+			given["period"] = true
+		default:
+			given[f.Name] = true
+		}
+	})
+	return given, nil
 }
 
 // cleanFlagError turns the flag package's messages into ours:

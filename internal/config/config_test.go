@@ -1,6 +1,9 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 package config
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -41,7 +44,7 @@ func TestParse(t *testing.T) {
 		})},
 	}
 	for _, c := range good {
-		got, err := Parse(c.args, noEnv)
+		got, _, err := Parse(nil, c.args, noEnv)
 		if err != nil {
 			t.Errorf("Parse(%q): %v", c.args, err)
 			continue
@@ -80,7 +83,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--replay-speed=0"}, "option --replay-speed: 0 x is outside"},
 	}
 	for _, c := range bad {
-		_, err := Parse(c.args, noEnv)
+		_, _, err := Parse(nil, c.args, noEnv)
 		if err == nil {
 			t.Errorf("Parse(%q) succeeded, want an error containing %q", c.args, c.want)
 			continue
@@ -101,7 +104,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"extra"}, `unexpected argument "extra" (the options: flux-power-monitor(7))`},
 		{[]string{"--help"}, "the module's options are described in flux-power-monitor(7)"},
 	} {
-		if _, err := Parse(c.args, noEnv); err == nil || err.Error() != c.want {
+		if _, _, err := Parse(nil, c.args, noEnv); err == nil || err.Error() != c.want {
 			t.Errorf("Parse(%q) error %v, want %q", c.args, err, c.want)
 		}
 	}
@@ -152,7 +155,7 @@ func TestExportOptions(t *testing.T) {
 	env := map[string]string{"MQTT_BROKER": "envbroker", "MQTT_USERNAME": "envuser", "MQTT_PASSWORD": "envpass"}
 	getenv := func(k string) string { return env[k] }
 
-	o, err := Parse([]string{"--mqtt-broker=mq.example.org", "--mqtt-port=8884", "--mqtt-username=flux",
+	o, _, err := Parse(nil, []string{"--mqtt-broker=mq.example.org", "--mqtt-port=8884", "--mqtt-username=flux",
 		"--mqtt-password-file=" + pw, "--mqtt-topic-prefix=wattameter", "--mqtt-qos=2",
 		"--prometheus-remote-write=http://prom:9090/api/v1/write", "--prometheus-listen=:9464",
 		"--spool-dir=/var/spool/pm", "--spool-max=16M", "--flush-timeout=2.5"}, getenv)
@@ -167,15 +170,15 @@ func TestExportOptions(t *testing.T) {
 		t.Fatalf("got  %+v\nwant %+v", o.Export, want)
 	}
 	// The environment fills what the options leave unset, never overrides.
-	o, err = Parse(nil, getenv)
+	o, _, err = Parse(nil, nil, getenv)
 	if err != nil || o.Export.MQTTBroker != "envbroker" || o.Export.MQTTUsername != "envuser" || o.Export.MQTTPassword != "envpass" || !o.Export.Spooled() {
 		t.Fatalf("%+v %v", o.Export, err)
 	}
-	o, _ = Parse([]string{"--mqtt-username=u"}, getenv)
+	o, _, _ = Parse(nil, []string{"--mqtt-username=u"}, getenv)
 	if o.Export.MQTTUsername != "u" {
 		t.Fatalf("an option overrides the environment: %+v", o.Export)
 	}
-	if o, _ := Parse(nil, noEnv); o.Export.Enabled() {
+	if o, _, _ := Parse(nil, nil, noEnv); o.Export.Enabled() {
 		t.Fatalf("no sink unless asked: %+v", o.Export)
 	}
 
@@ -195,9 +198,149 @@ func TestExportOptions(t *testing.T) {
 		{[]string{"--flush-timeout=-1"}, "option --flush-timeout"},
 		{[]string{"--prometheus-username=u"}, "no --prometheus-remote-write"},
 	} {
-		_, err := Parse(c.args, noEnv)
+		_, _, err := Parse(nil, c.args, noEnv)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Parse(%q): %v, want %q", c.args, err, c.want)
 		}
+	}
+}
+
+// The [power-monitor] table gives the same settings as the arguments, with
+// the long options' names as keys; an argument overrides a key, and says so.
+func TestParseTable(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "mqtt.pass")
+	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
+	table := `{"enable": true, "buffer-size": 5000, "period": 0.5, "source": ["rapl", "nvml"],
+		"variorum-lib": "/opt/variorum lib/libvariorum.so", "mqtt-broker": "mq", "mqtt-password-file": "` + pw + `",
+		"estimate-peak-w": 12}`
+	o, warnings, err := Parse(json.RawMessage(table), nil, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := def(func(o *Options) {
+		o.BufferSize = 5000
+		o.Period = 500 * time.Millisecond
+		o.Sources = []string{"rapl", "nvml"}
+		o.VariorumLib = "/opt/variorum lib/libvariorum.so" // a space stays in the value
+		o.PeakW = 12
+		o.Export.MQTTBroker = "mq"
+		o.Export.MQTTPasswordFile = pw
+		o.Export.MQTTPassword = "s3cret"
+	})
+	if !reflect.DeepEqual(o, want) {
+		t.Fatalf("got  %+v\nwant %+v", o, want)
+	}
+	if len(warnings) != 0 {
+		t.Fatalf("warnings %q", warnings)
+	}
+	// The arguments override the table; each key overridden is a warning.
+	o, warnings, err = Parse(json.RawMessage(table), []string{"-r", "2", "--source=estimate"}, noEnv)
+	if err != nil || o.Period != 2*time.Second || !reflect.DeepEqual(o.Sources, []string{"estimate"}) || o.BufferSize != 5000 {
+		t.Fatalf("%+v %v", o, err)
+	}
+	wantW := []string{"[power-monitor] period is overridden by the module argument --period",
+		"[power-monitor] source is overridden by the module argument --source"}
+	if !reflect.DeepEqual(warnings, wantW) {
+		t.Fatalf("warnings %q, want %q", warnings, wantW)
+	}
+	// A source given as a string works as on the command line.
+	if o, _, err := Parse(json.RawMessage(`{"source": "hwmon,estimate"}`), nil, noEnv); err != nil || !reflect.DeepEqual(o.Sources, []string{"hwmon", "estimate"}) {
+		t.Fatalf("%v %v", o.Sources, err)
+	}
+	// No table, an empty one or null: the defaults.
+	for _, tb := range []string{"", "{}", "null"} {
+		if o, _, err := Parse(json.RawMessage(tb), nil, noEnv); err != nil || !reflect.DeepEqual(o, def(func(*Options) {})) {
+			t.Fatalf("table %q: %+v %v", tb, o, err)
+		}
+	}
+}
+
+// A bad key or value names the key, as the site wrote it, and says why.
+func TestParseTableErrors(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open.pass")
+	os.WriteFile(open, []byte("s3cret\n"), 0o644)
+	for _, c := range []struct{ table, want string }{
+		{`{"perid": 1}`, "[power-monitor] perid: unknown key (the keys: flux-power-monitor(7))"},
+		{`{"s": 100}`, "[power-monitor] s: unknown key"},
+		{`{"period": "fast"}`, `[power-monitor] period: "fast" is not a number of seconds`},
+		{`{"period": 0.001}`, "[power-monitor] period: 0.001 s is below the minimum of 0.01 s"},
+		{`{"buffer-size": 1.5}`, `[power-monitor] buffer-size: "1.5" is not a whole number of samples`},
+		{`{"period": true}`, "[power-monitor] period: true is not a string or a number"},
+		{`{"period": [1]}`, "[power-monitor] period: [1] is not a string or a number"},
+		{`{"source": ["rapl", 2]}`, "[power-monitor] source: element 2 of the list is not a string"},
+		{`{"source": {"a": 1}}`, "[power-monitor] source: {\"a\": 1} is not a string or a list of strings"},
+		{`{"source": ["gpu"]}`, `[power-monitor] source: unknown source "gpu"`},
+		{`{"enable": "yes"}`, `[power-monitor] enable: "yes" is not true or false`},
+		{`{"mqtt-broker": "h", "mqtt-password-file": "` + open + `"}`,
+			"[power-monitor] mqtt-password-file: " + open + ": readable by group or others (mode 0644)"},
+		{`{"prometheus-remote-write": "http://p", "prometheus-bearer-token-file": "` + open + `"}`,
+			"[power-monitor] prometheus-bearer-token-file: " + open + ": readable by group or others"},
+		{`[1, 2]`, "[power-monitor] is not a table"},
+	} {
+		_, _, err := Parse(json.RawMessage(c.table), nil, noEnv)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("table %s: error %v, want %q", c.table, err, c.want)
+		}
+	}
+	// An argument's error names the argument, even where the table has the key.
+	_, _, err := Parse(json.RawMessage(`{"period": 1}`), []string{"--period=x"}, noEnv)
+	if err == nil || !strings.HasPrefix(err.Error(), `option --period: "x"`) {
+		t.Errorf("error %v, want it to name --period", err)
+	}
+}
+
+// A secret given by value works, with a warning that says who can read it.
+func TestSecretByValueWarns(t *testing.T) {
+	o, w, err := Parse(nil, []string{"--mqtt-broker=h", "--mqtt-password=pw"}, noEnv)
+	if err != nil || o.Export.MQTTPassword != "pw" || len(w) != 1 || !strings.Contains(w[0], "as an argument, which every user of the node can read (ps)") {
+		t.Fatalf("%v %q", err, w)
+	}
+	_, w, err = Parse(json.RawMessage(`{"mqtt-broker": "h", "mqtt-password": "pw"}`), nil, noEnv)
+	if err != nil || len(w) != 1 || !strings.Contains(w[0], "in the Flux configuration") || !strings.Contains(w[0], "mqtt-password-file") {
+		t.Fatalf("%v %q", err, w)
+	}
+	// From the environment (readable by its owner only): no warning.
+	if _, w, err := Parse(nil, []string{"--mqtt-broker=h"}, func(k string) string { return map[string]string{"MQTT_PASSWORD": "pw"}[k] }); err != nil || len(w) != 0 {
+		t.Fatalf("%v %q", err, w)
+	}
+}
+
+func TestTableOfAndEnabled(t *testing.T) {
+	tb, err := TableOf([]byte(`{"resource": {"noverify": true}, "power-monitor": {"enable": true, "period": 2}}`))
+	if err != nil || string(tb) != `{"enable": true, "period": 2}` || !Enabled(tb) {
+		t.Fatalf("%s %v", tb, err)
+	}
+	for _, conf := range []string{`{}`, `{"power-monitor": {"period": 2}}`, `{"power-monitor": {"enable": false}}`, `{"power-monitor": {"enable": "true"}}`} {
+		tb, err := TableOf([]byte(conf))
+		if err != nil || Enabled(tb) {
+			t.Errorf("%s: enabled, or %v", conf, err)
+		}
+	}
+	if _, err := TableOf([]byte(`[]`)); err == nil {
+		t.Error("a configuration that is not an object accepted")
+	}
+}
+
+// A reload's log names what changed, with both values, but no password.
+func TestChanged(t *testing.T) {
+	a := def(func(o *Options) { o.Export.MQTTBroker = "mq"; o.Export.MQTTPassword = "old" })
+	b := def(func(o *Options) {
+		o.Period = 500 * time.Millisecond
+		o.Sources = []string{"rapl", "nvml"}
+		o.Export.MQTTBroker = "mq"
+		o.Export.MQTTPassword = "new"
+		o.Export.MetricsListen = ":9464"
+	})
+	want := []string{"mqtt-password changed", "period 1 -> 0.5", `prometheus-listen "" -> :9464`, "source auto -> rapl,nvml"}
+	if got := Changed(a, b); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Changed = %q, want %q", got, want)
+	}
+	if got := Changed(a, a); len(got) != 0 {
+		t.Fatalf("Changed(a, a) = %q", got)
+	}
+	if !Disabled(json.RawMessage(`{"enable": false}`)) || Disabled(json.RawMessage(`{}`)) || Disabled(nil) || Disabled(json.RawMessage(`{"enable": true}`)) {
+		t.Fatal("Disabled")
 	}
 }

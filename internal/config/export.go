@@ -1,9 +1,12 @@
+// SPDX-License-Identifier: LGPL-3.0-only
+
 package config
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -175,6 +178,18 @@ func (e *Export) Resolve(getenv func(string) string) error {
 	if e.MQTTPassword == "" {
 		e.MQTTPassword = getenv("MQTT_PASSWORD")
 	}
+	for _, f := range []struct{ option, path string }{
+		{"--mqtt-key", e.MQTTKey},
+		{"--prometheus-password-file", e.RemoteWritePassFile},
+		{"--prometheus-bearer-token-file", e.RemoteWriteTokenFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := CheckPrivate(f.path); err != nil {
+			return fmt.Errorf("option %s: %w", f.option, err)
+		}
+	}
 	if e.MQTTBroker == "" {
 		for name, v := range map[string]string{"--mqtt-port": strconv.Itoa(e.MQTTPort), "--mqtt-ca": e.MQTTCA, "--mqtt-cert": e.MQTTCert} {
 			if v != "" && v != "0" {
@@ -200,9 +215,14 @@ func (e *Export) Enabled() bool {
 func (e *Export) Spooled() bool { return e.MQTTBroker != "" || e.RemoteWrite != "" }
 
 // ReadSecret reads a password or token file: its first line, which must
-// not be empty.
+// not be empty. The file must be private (CheckPrivate).
 func ReadSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	f, err := openPrivate(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return "", err
 	}
@@ -211,4 +231,33 @@ func ReadSecret(path string) (string, error) {
 		return "", fmt.Errorf("%s: empty", path)
 	}
 	return s, nil
+}
+
+// CheckPrivate refuses a file that holds a secret (a password, a token, a
+// TLS key) where group or others may read it: the module would otherwise
+// use, and so endorse, a secret that every user of the node can read.
+func CheckPrivate(path string) error {
+	f, err := openPrivate(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// openPrivate opens path for reading if only its owner may read it.
+func openPrivate(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if perm := fi.Mode().Perm(); perm&0o044 != 0 {
+		f.Close()
+		return nil, fmt.Errorf("%s: readable by group or others (mode %04o): a secret's file must be readable by its owner only (chmod 600)", path, perm)
+	}
+	return f, nil
 }
