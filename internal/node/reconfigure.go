@@ -35,7 +35,8 @@ import (
 func (n *Node) Reconfigure(o config.Options) error {
 	old := n.opts
 	if o.BufferSize != old.BufferSize {
-		return fmt.Errorf("buffer-size: the ring holds %d samples and cannot change size while the module runs; %d takes effect when it is loaded again (flux module reload power-monitor, which empties the ring)",
+		// (short: flux config reload shows the first 130 characters or so)
+		return fmt.Errorf("buffer-size %d -> %d needs a reload of the module, which empties the ring (flux module reload power-monitor)",
 			old.BufferSize, o.BufferSize)
 	}
 	sources := !sameSources(old, o)
@@ -51,7 +52,7 @@ func (n *Node) Reconfigure(o config.Options) error {
 		var err error
 		if src, statuses, err = openSources(o); err != nil {
 			if n.src != nil {
-				return fmt.Errorf("source: none of %s works (%v); still sampling %s", strings.Join(o.Sources, ","), err, n.SourceName())
+				return fmt.Errorf("source %s: none works, still sampling %s: %v", strings.Join(o.Sources, ","), n.SourceName(), err)
 			}
 			src, srcErr = nil, err
 		} else {

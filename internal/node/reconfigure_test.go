@@ -119,7 +119,7 @@ func TestReconfigureRefuses(t *testing.T) {
 
 	b := o
 	b.BufferSize = 500
-	if err := n.Reconfigure(b); err == nil || !strings.HasPrefix(err.Error(), "buffer-size: the ring holds 1000 samples and cannot change size while the module runs; 500 takes effect when it is loaded again") {
+	if err := n.Reconfigure(b); err == nil || err.Error() != "buffer-size 1000 -> 500 needs a reload of the module, which empties the ring (flux module reload power-monitor)" {
 		t.Fatalf("error %v", err)
 	}
 	// Sources none of which works, where the old ones do.
@@ -127,7 +127,7 @@ func TestReconfigureRefuses(t *testing.T) {
 	s.Sources = []string{"rapl"}
 	s.Sysfs = t.TempDir()
 	err := n.Reconfigure(s)
-	if err == nil || !strings.HasPrefix(err.Error(), "source: none of rapl works (") || !strings.Contains(err.Error(), "still sampling replay (") {
+	if err == nil || !strings.HasPrefix(err.Error(), "source rapl: none works, still sampling replay (") || !strings.Contains(err.Error(), "no powercap RAPL zones") {
 		t.Fatalf("error %v", err)
 	}
 	// An exporter that does not start.
