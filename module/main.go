@@ -8,10 +8,14 @@
 // power-monitor.* RPCs (doc/rpc.md).
 //
 // Files: main.go (mod_main: the exported boundary), monitor.go (the
-// per-load context, setup and teardown), window.go (one rank's answer),
-// query.go (a job's answer, gathered from its ranks), stats.go (flux module
-// stats), sigchld.c (the SIGCHLD guard). Goroutines reach the reactor
-// thread through a fluxbind.Bridge.
+// per-load context, setup and teardown), config.go (settings from the
+// instance's configuration, and config-reload), window.go and series.go
+// (one rank's answer), query.go (a job's answer, gathered from its ranks),
+// sources.go (power-monitor.sources), running.go (the jobs running here,
+// for the exports), export.go (the spool and job tracking for the
+// exports), jobs.go (rank 0: each ended job's summary), stats.go (flux
+// module stats), sigchld.c (the SIGCHLD guard). Goroutines reach the
+// reactor thread through a fluxbind.Bridge.
 package main
 
 /*

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-3.0-only
 
-// Package config parses the power-monitor module's options.
+// Package config parses the power-monitor module's settings: the [power-monitor]
+// table of the instance's Flux configuration (table.go), then the module
+// arguments, which override it.
 //
 //	flux module load power-monitor [-s N] [-r SECONDS] [--batch=SECONDS] [--source=LIST]
 //	        [--variorum-lib=PATH] [--sysfs=PATH] [--procfs=PATH]
