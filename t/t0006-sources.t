@@ -24,6 +24,9 @@ test_expect_success 'start the powercap fixture (counters wrap at 150 J)' '
 '
 test_expect_success 'load the module with --source=rapl on every rank' '
 	pm_load_all --source=rapl --sysfs=$SYSFS -r 0.1 &&
+	# the layout is known from the first sample on, which a loaded
+	# machine may take a moment to take
+	pm_wait_for 5 sh -c "flux module stats power-monitor | grep -q layout" &&
 	flux module stats power-monitor >stats.json &&
 	pm_json "d[\"source\"]" <stats.json | grep "^rapl" &&
 	test "$(pm_json "d[\"layout\"] == {\"cpu\": 2, \"mem\": 2, \"gpu\": 0}" <stats.json)" = True
