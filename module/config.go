@@ -82,9 +82,7 @@ func (m *monitor) configReloadCB(msg *fluxbind.Msg) {
 	}
 	o, err := m.settings([]byte(payload))
 	if err == nil {
-		// the samples held back (--batch) were taken under the old settings
-		m.node.Flush()
-		err = m.node.Reconfigure(o)
+		err = m.node.Reconfigure(o) // (stores the samples --batch holds back first)
 	}
 	if err != nil {
 		m.h.Log(fluxbind.LogErr, "configuration not applied: "+err.Error())
