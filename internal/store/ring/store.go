@@ -158,35 +158,8 @@ func (s *Store) Append(t int64, r *sample.Reading) {
 		g.maps.unmap()
 		return
 	}
-	var old mappings // replaced by a change of source: no reader holds it once the lock is ours
 	if g.ok {
-		if g.times != nil {
-			s.set = true
-			s.times = g.times
-			s.maps.times = g.maps.times
-			s.firstEver = t
-		}
-		if g.vals != nil {
-			old.vals = s.maps.vals
-			s.layout = g.layout
-			s.stride = g.layout.Columns()
-			s.vals = g.vals
-			s.maps.vals = g.maps.vals
-		}
-		s.expect = g.expect
-		if g.energy != nil {
-			old.energy = s.maps.energy
-			s.counting = true
-			s.energy = g.energy
-			s.maps.energy = g.maps.energy
-		}
-		if g.ccols != nil || g.others != nil {
-			s.ccols, s.others = g.ccols, g.others
-		}
-		if g.newSource {
-			s.newSource.Store(false)
-			defer old.unmap()
-		}
+		s.install(t, &g)
 	}
 	if mismatch {
 		s.mismatch++
@@ -228,6 +201,40 @@ func (s *Store) Append(t int64, r *sample.Reading) {
 	}
 	s.last = t
 	s.total++
+}
+
+// install puts in place what grow allocated, under the lock; the arrays a
+// change of source replaced are released (no reader holds them: the lock
+// is the writer's).
+func (s *Store) install(t int64, g *growth) {
+	var old mappings
+	if g.times != nil {
+		s.set = true
+		s.times = g.times
+		s.maps.times = g.maps.times
+		s.firstEver = t
+	}
+	if g.vals != nil {
+		old.vals = s.maps.vals
+		s.layout = g.layout
+		s.stride = g.layout.Columns()
+		s.vals = g.vals
+		s.maps.vals = g.maps.vals
+	}
+	s.expect = g.expect
+	if g.energy != nil {
+		old.energy = s.maps.energy
+		s.counting = true
+		s.energy = g.energy
+		s.maps.energy = g.maps.energy
+	}
+	if g.ccols != nil || g.others != nil {
+		s.ccols, s.others = g.ccols, g.others
+	}
+	if g.newSource {
+		s.newSource.Store(false)
+		old.unmap()
+	}
 }
 
 // growth is what Append allocates for a reading that fixes the layout or
