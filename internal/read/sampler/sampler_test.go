@@ -50,6 +50,20 @@ func (s *fakeStore) Append(t int64, r *sample.Reading) {
 	s.mu.Unlock()
 }
 
+// waitFor waits until the store has n samples, or d has passed.
+func (s *fakeStore) waitFor(n int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		got := len(s.ts)
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestOnceCountsAndReportsErrorChanges(t *testing.T) {
 	e1 := errors.New("variorum: -1")
 	src := &fakeSource{errs: []error{nil, e1, e1, nil}}
@@ -103,16 +117,7 @@ func TestStartStop(t *testing.T) {
 	st := &fakeStore{}
 	s := New(&fakeSource{}, st, 10*time.Millisecond, nil)
 	s.Start()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st.mu.Lock()
-		n := len(st.ts)
-		st.mu.Unlock()
-		if n >= 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	st.waitFor(3, 5*time.Second)
 	s.Stop()
 	st.mu.Lock()
 	n := len(st.ts)
@@ -139,16 +144,7 @@ func TestRetarget(t *testing.T) {
 	src := &fakeSource{errs: []error{errors.New("new source fails once")}}
 	s.Retarget(src, b, 10*time.Millisecond)
 	s.Start()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b.mu.Lock()
-		n := len(b.ts)
-		b.mu.Unlock()
-		if n >= 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	b.waitFor(3, 5*time.Second)
 	func() {
 		defer func() {
 			if recover() == nil {

@@ -37,6 +37,7 @@ package ring
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -297,7 +298,9 @@ func (s *Store) grow(r *sample.Reading) growth {
 			have = g.ccols
 		}
 		counted, _ := countedColumns(r.Energy, g.layout)
-		if all := union(have, counted); len(all) > len(have) {
+		all := append(slices.Clone(have), counted...)
+		slices.Sort(all)
+		if all = slices.Compact(all); len(all) > len(have) {
 			g.ccols, g.others = all, othersOf(all, g.layout)
 			g.energy, g.maps.energy = mapped[float64](s.capacity * len(all))
 			moveCounters(g.energy, s.energy, have, all, s.capacity)
@@ -356,26 +359,6 @@ func moveColumns(dst, src []float32, from, to sample.Layout) {
 			dst[row*ts+column(c, from, to)] = src[row*fs+c]
 		}
 	}
-}
-
-// union is the sorted union of two sorted column lists.
-func union(a, b []int) []int {
-	out := make([]int, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || (i < len(a) && a[i] < b[j]):
-			out = append(out, a[i])
-			i++
-		case i == len(a) || b[j] < a[i]:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, a[i])
-			i, j = i+1, j+1
-		}
-	}
-	return out
 }
 
 // othersOf is the columns of l not in counted.
