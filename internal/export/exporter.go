@@ -214,6 +214,15 @@ func (e *Exporter) SetJobID(id string) {
 	e.jobID.Store(&id)
 }
 
+// JobID is what SetJobID last set: "" before, or for none. Any goroutine
+// may call it, also after Stop.
+func (e *Exporter) JobID() string {
+	if id := e.jobID.Load(); id != nil {
+		return *id
+	}
+	return ""
+}
+
 // Job sends a job's summary to every sink.
 func (e *Exporter) Job(js JobSummary) {
 	e.offer(Record{Kind: KindJob, T: int64(js.End * 1e9), Hostname: e.meta.Hostname, Rank: e.meta.Rank, JobID: js.ID, Job: &js})

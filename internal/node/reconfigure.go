@@ -28,7 +28,8 @@ import (
 //
 // Sampling stops only while this runs (on the caller's goroutine, that
 // which starts and stops the node), and every sample taken before reaches
-// every store. The buffer size cannot change: the ring's memory is fixed
+// every store; the new exporter tags the samples with the jobs the old one
+// did (SetJobID). The buffer size cannot change: the ring's memory is fixed
 // when it is made. On error nothing has changed, and the node samples and
 // exports as before: the new sources work in none of the ways asked where
 // the old ones work, or the new exporter does not start.
@@ -47,11 +48,16 @@ func (n *Node) Reconfigure(o config.Options) error {
 		return nil
 	}
 
+	// Sampling stops first: opening a source reads it (Variorum is probed
+	// whether listed or not), and a library such as Variorum must not be
+	// read from two threads at once.
+	n.StopSampling()
 	src, statuses, srcErr := n.src, n.statuses, n.srcErr
 	if sources {
 		var err error
 		if src, statuses, err = openSources(o); err != nil {
 			if n.src != nil {
+				n.resumeSampling()
 				return fmt.Errorf("source %s: none works, still sampling %s: %v", strings.Join(o.Sources, ","), n.SourceName(), err)
 			}
 			src, srcErr = nil, err
@@ -60,7 +66,6 @@ func (n *Node) Reconfigure(o config.Options) error {
 		}
 	}
 
-	n.StopSampling()
 	ex := n.exporter
 	if exports {
 		if n.exporter != nil {
@@ -74,6 +79,9 @@ func (n *Node) Reconfigure(o config.Options) error {
 			n.restoreExporter(old)
 			n.resumeSampling()
 			return err
+		}
+		if ex != nil && n.exporter != nil {
+			ex.SetJobID(n.exporter.JobID()) // the jobs running here still do
 		}
 	}
 
@@ -103,6 +111,8 @@ func (n *Node) restoreExporter(old config.Options) {
 	ex, err := n.startExporter(old.Export, n.src)
 	if err != nil {
 		n.log.Log(Error, fmt.Sprintf("the exports could not be restarted as they were: %v; the samples are not exported until the next reload", err))
+	} else {
+		ex.SetJobID(n.exporter.JobID())
 	}
 	n.exporter = ex
 }

@@ -173,3 +173,30 @@ func TestReconfigureFromNoSource(t *testing.T) {
 	}
 	waitSamples(t, n, 3)
 }
+
+// The exporter a reload starts, or starts again after a failure, tags the
+// samples with the jobs the old one did.
+func TestReconfigureKeepsTheJobIDs(t *testing.T) {
+	o := config.Defaults()
+	o.Sources = []string{replayNVML}
+	o.Period = 10 * time.Millisecond
+	o.Export.MetricsListen = "127.0.0.1:0"
+	n, _ := openReplay(t, o)
+	n.Exporter().SetJobID("f1,f2")
+	e := o
+	e.Export.SpoolMax = 1 << 20
+	if err := n.Reconfigure(e); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Exporter().JobID(); got != "f1,f2" {
+		t.Fatalf("new exporter's job ids %q", got)
+	}
+	bad := e
+	bad.Export.MetricsListen = "127.0.0.1:-1"
+	if err := n.Reconfigure(bad); err == nil {
+		t.Fatal("a bad listen address accepted")
+	}
+	if got := n.Exporter().JobID(); got != "f1,f2" {
+		t.Fatalf("restored exporter's job ids %q", got)
+	}
+}
