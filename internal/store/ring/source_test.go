@@ -51,7 +51,10 @@ func TestNewSourceWidens(t *testing.T) {
 
 // The counters follow their columns when the ring widens, and the new
 // source's counters in columns not counted before are counted from then
-// on, the old samples having none there.
+// on, the old samples having none there. The new source's counters do not
+// go on from the old one's: its first reading keeps none, so the pairs
+// around it take the power's integral, and a counter that starts far
+// above where the old one stopped adds no energy.
 func TestNewSourceCounters(t *testing.T) {
 	s := New(8, time.Second)
 	nan := math.NaN()
@@ -64,23 +67,30 @@ func TestNewSourceCounters(t *testing.T) {
 		t.Fatalf("counters %d", st.Counters)
 	}
 	s.NewSource()
-	// RAPL and NVML: 2 CPUs and a GPU (100 W, +100 J a second), all counted
+	// RAPL and NVML: 2 CPUs and a GPU (100 W, +100 J a second), all
+	// counted; the CPUs' counters count from a million (a new reader).
 	for i := int64(4); i < 8; i++ {
 		s.Append((i+1)*sec, counted(reading(nan, []float64{30, 40}, nil, []float64{100}), nan,
-			[]float64{float64(1000 + 30*i), float64(2000 + 40*i)}, nil, []float64{float64(5000 + 100*i)}))
+			[]float64{float64(1e6 + 30*i), float64(1e6 + 40*i)}, nil, []float64{float64(5000 + 100*i)}))
 	}
 	st := s.Stats()
 	if st.Counters != 3 || st.LayoutMismatch != 0 || st.BytesUsed != 8*(8+4*4+3*8) {
 		t.Fatalf("stats %+v", st)
 	}
-	// The CPUs' energy from their counters across the change: 7 s.
+	// The CPUs' energy across the change, 7 s: the counters before and
+	// after it, the power around its first reading.
 	r := s.Window(1*sec, 8*sec)
-	if r.CPU[0].EnergyJ != 210 || r.CPU[1].EnergyJ != 280 || r.CPU[0].Method != aggregate.MethodCounter {
+	if r.CPU[0].EnergyJ != 210 || r.CPU[1].EnergyJ != 280 || r.CPU[0].Method != aggregate.MethodMixed {
 		t.Fatalf("CPUs %+v", r.CPU)
 	}
-	// The GPU's from its counter since it is there: 3 s.
+	// After it, the counters alone.
+	r = s.Window(6*sec, 8*sec)
+	if r.CPU[0].EnergyJ != 60 || r.CPU[0].Method != aggregate.MethodCounter || r.GPU[0].EnergyJ != 200 || r.GPU[0].Method != aggregate.MethodCounter {
+		t.Fatalf("CPU %+v GPU %+v", r.CPU[0], r.GPU[0])
+	}
+	// The GPU since it is there: 3 s, its first pair from its power.
 	r = s.Window(5*sec, 8*sec)
-	if r.GPU[0].EnergyJ != 300 || r.GPU[0].Method != aggregate.MethodCounter {
+	if r.GPU[0].EnergyJ != 300 || r.GPU[0].Method != aggregate.MethodMixed {
 		t.Fatalf("GPU %+v", r.GPU[0])
 	}
 }

@@ -194,6 +194,15 @@ func (s *Store) Append(t int64, r *sample.Reading) {
 		for j, c := range s.ccols {
 			erow[j] = counterAt(r.Energy, l, c)
 		}
+		if g.newSource {
+			// A new source's counters do not go on from the old one's
+			// (each counts from where its own reader started): none is
+			// kept for its first reading, so that no pair of samples takes
+			// the difference of two sources' counters as energy.
+			for j := range erow {
+				erow[j] = math.NaN()
+			}
+		}
 	}
 
 	s.head = pos + 1
