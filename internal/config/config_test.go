@@ -344,3 +344,23 @@ func TestChanged(t *testing.T) {
 		t.Fatal("Disabled")
 	}
 }
+
+// The remote-write secrets are read when the settings are, so that a new
+// secret in the same file is a change (a reload restarts the export).
+func TestRemoteWriteSecretRotation(t *testing.T) {
+	tok := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tok, []byte("first\n"), 0o600)
+	args := []string{"--prometheus-remote-write=http://p", "--prometheus-bearer-token-file=" + tok}
+	a, _, err := Parse(nil, args, noEnv)
+	if err != nil || a.Export.RemoteWriteToken != "first" {
+		t.Fatalf("%v %+v", err, a.Export)
+	}
+	os.WriteFile(tok, []byte("second\n"), 0o600)
+	b, _, err := Parse(nil, args, noEnv)
+	if err != nil || a.Export == b.Export {
+		t.Fatalf("%v: a new token in the same file is no change", err)
+	}
+	if got := Changed(a, b); !reflect.DeepEqual(got, []string{"prometheus-bearer-token-file's token changed"}) {
+		t.Fatalf("Changed = %q", got)
+	}
+}

@@ -34,6 +34,10 @@ type Export struct {
 	RemoteWritePassFile  string
 	RemoteWriteTokenFile string
 	RemoteWriteCA        string
+	// The secrets of the two files, read by Resolve (so that a reload
+	// sees a new one in the same file).
+	RemoteWritePassword string
+	RemoteWriteToken    string
 
 	MetricsListen string // address of the /metrics endpoint, e.g. :9464
 
@@ -178,17 +182,26 @@ func (e *Export) Resolve(getenv func(string) string) error {
 	if e.MQTTPassword == "" {
 		e.MQTTPassword = getenv("MQTT_PASSWORD")
 	}
-	for _, f := range []struct{ option, path string }{
-		{"--mqtt-key", e.MQTTKey},
-		{"--prometheus-password-file", e.RemoteWritePassFile},
-		{"--prometheus-bearer-token-file", e.RemoteWriteTokenFile},
+	if e.MQTTKey != "" {
+		if err := CheckPrivate(e.MQTTKey); err != nil {
+			return fmt.Errorf("option --mqtt-key: %w", err)
+		}
+	}
+	for _, f := range []struct {
+		option, path string
+		secret       *string
+	}{
+		{"--prometheus-password-file", e.RemoteWritePassFile, &e.RemoteWritePassword},
+		{"--prometheus-bearer-token-file", e.RemoteWriteTokenFile, &e.RemoteWriteToken},
 	} {
 		if f.path == "" {
 			continue
 		}
-		if err := CheckPrivate(f.path); err != nil {
+		s, err := ReadSecret(f.path)
+		if err != nil {
 			return fmt.Errorf("option %s: %w", f.option, err)
 		}
+		*f.secret = s
 	}
 	if e.MQTTBroker == "" {
 		for name, v := range map[string]string{"--mqtt-port": strconv.Itoa(e.MQTTPort), "--mqtt-ca": e.MQTTCA, "--mqtt-cert": e.MQTTCert} {

@@ -82,9 +82,15 @@ func Changed(a, b Options) []string {
 			out = append(out, fmt.Sprintf("%s %s -> %s", f.Name, quoteEmpty(va), quoteEmpty(vb)))
 		}
 	})
-	if a.Export.MQTTPassword != b.Export.MQTTPassword && a.Export.MQTTPasswordFile == b.Export.MQTTPasswordFile &&
-		a.Export.MQTTPassword != "" && b.Export.MQTTPassword != "" && !slices.Contains(out, "mqtt-password changed") {
-		out = append(out, "mqtt-password changed")
+	// a new secret in the same file (or environment)
+	for _, sc := range []struct{ name, a, b string }{
+		{"mqtt-password", a.Export.MQTTPassword, b.Export.MQTTPassword},
+		{"prometheus-password-file's password", a.Export.RemoteWritePassword, b.Export.RemoteWritePassword},
+		{"prometheus-bearer-token-file's token", a.Export.RemoteWriteToken, b.Export.RemoteWriteToken},
+	} {
+		if sc.a != sc.b && !slices.Contains(out, sc.name+" changed") {
+			out = append(out, sc.name+" changed")
+		}
 	}
 	return out
 }

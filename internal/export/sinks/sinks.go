@@ -47,18 +47,9 @@ func Start(e config.Export, meta export.Meta, prov export.Provenance, log func(e
 		names = append(names, fmt.Sprintf("%s topics %s/READER/data, QoS %d", s.Name(), s.Prefix(), e.MQTTQoS))
 	}
 	if e.RemoteWrite != "" {
-		o := prom.RemoteWriteOptions{URL: e.RemoteWrite, Username: e.RemoteWriteUsername, CAFile: e.RemoteWriteCA}
-		var err error
-		if e.RemoteWritePassFile != "" {
-			if o.Password, err = config.ReadSecret(e.RemoteWritePassFile); err != nil {
-				return nil, fmt.Errorf("option --prometheus-password-file: %w", err)
-			}
-		}
-		if e.RemoteWriteTokenFile != "" {
-			if o.BearerToken, err = config.ReadSecret(e.RemoteWriteTokenFile); err != nil {
-				return nil, fmt.Errorf("option --prometheus-bearer-token-file: %w", err)
-			}
-		}
+		// (config.Export.Resolve read the password and the token)
+		o := prom.RemoteWriteOptions{URL: e.RemoteWrite, Username: e.RemoteWriteUsername, CAFile: e.RemoteWriteCA,
+			Password: e.RemoteWritePassword, BearerToken: e.RemoteWriteToken}
 		w, err := prom.NewRemoteWrite(o)
 		if err != nil {
 			return nil, err
