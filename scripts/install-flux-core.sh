@@ -96,21 +96,25 @@ if test -z "$tarball"; then
     curl -fsSL --retry 3 -o "$tarball" "$FLUX_CORE_URL" || die "download of $FLUX_CORE_URL failed"
     : "${sha256:=$FLUX_CORE_SHA256}"
 fi
+# listed NAME SUMS: the sha256 that a SHA256SUMS file lists for NAME
+# ("HASH  NAME", "HASH *NAME" or "HASH  ./NAME"; CRLF line ends too).
+listed() {
+    awk -v f="$1" '{ sub(/\r$/, ""); n = $2; sub(/^\*/, "", n); sub(/^\.\//, "", n)
+                    if (n == f) { print tolower($1); exit } }' "$2"
+}
 sums=$(dirname "$tarball")/SHA256SUMS
 actual=$(sha256sum "$tarball" | cut -d' ' -f1)
 if test -n "$sha256"; then
-    test "$actual" = "$sha256" || die "$tarball: sha256 is $actual, expected $sha256"
-    say "$tarball: sha256 matches the one given"
-elif test -f "$sums" && grep -q " [ *]\{0,1\}${tarball##*/}\$" "$sums"; then
-    (cd "$(dirname "$tarball")" && grep " [ *]\{0,1\}${tarball##*/}\$" SHA256SUMS | sha256sum -c --quiet -) ||
-        die "$tarball: sha256 is $actual, which $sums does not list"
-    say "$tarball: sha256 matches $sums"
+    want=$(echo "$sha256" | tr 'A-F' 'a-f') from="the one given (--sha256)"
+elif test -f "$sums" && test -n "$(listed "${tarball##*/}" "$sums")"; then
+    want=$(listed "${tarball##*/}" "$sums") from=$sums
 elif test -n "$FLUX_CORE_SHA256" && test "$version" = "$FLUX_CORE_VERSION"; then
-    test "$actual" = "$FLUX_CORE_SHA256" || die "$tarball: sha256 is $actual, not the pinned release's $FLUX_CORE_SHA256"
-    say "$tarball: sha256 matches the pinned release"
+    want=$FLUX_CORE_SHA256 from="the pinned release's"
 else
-    die "$tarball: nothing to check its sha256 ($actual) against: give --sha256, or a SHA256SUMS file beside it"
+    die "$tarball: nothing to check its sha256 ($actual) against: give --sha256, or a SHA256SUMS file beside it that lists ${tarball##*/}"
 fi
+test "$actual" = "$want" || die "$tarball: sha256 is $actual, not $want ($from)"
+say "$tarball: sha256 matches $from"
 
 # The Debian build dependencies, only those missing.
 missing=()
@@ -128,6 +132,9 @@ if ((${#missing[@]})); then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+mkdir -p "$prefix" 2>/dev/null && test -w "$prefix" ||
+    die "cannot write to $prefix: run as its owner (or root), or give --prefix"
 
 start=$(date +%s)
 tar -xzf "$tarball" -C "$work"
