@@ -23,13 +23,15 @@ check "NOTICE names what came from elsewhere" \
     sh -c 'for f in internal/read/nvmlshim/third_party/nvml/nvml.h replay-wattameter-LICENSE variorum/testdata; do
                grep -q "$f" NOTICE || { echo "NOTICE does not name $f"; exit 1; }; done'
 
-# The source files: from git in a checkout, else the tarball's MANIFEST.
-# Third-party files (NOTICE) keep their own notice.
+# The source files: from git where this is the top of a checkout, else
+# the tarball's MANIFEST (as make dist decides; an unpacked tarball may sit
+# inside another checkout, as make distcheck's does). Third-party files
+# (NOTICE) keep their own notice.
 sources() {
-    if test -f MANIFEST && ! git rev-parse --show-toplevel >/dev/null 2>&1; then
-        cat MANIFEST
-    else
+    if test "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)"; then
         git ls-files
+    else
+        cat MANIFEST
     fi | grep -E '\.(go|c|h|sh|py|t|am|ac|toml|yml|map)$|(^|/)Makefile$|^\.ci/run$' |
         grep -v -e '^internal/read/nvmlshim/third_party/' -e '/testdata/.*\.(sh|py|toml|yml)$'
 }
