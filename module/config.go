@@ -5,6 +5,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -26,18 +27,11 @@ import (
 // stays as it was.
 const topicConfigReload = "power-monitor.config-reload"
 
-// settings are the options of the whole configuration conf (a JSON
-// object) and the module arguments, completed with what the module adds:
-// the libvariorum configure found, the spool directory under the
-// instance's statedir. The warnings are logged.
-func (m *monitor) settings(conf []byte) (config.Options, error) {
-	table, err := config.TableOf(conf)
-	if err != nil {
-		return config.Options{}, err
-	}
-	if m.node == nil { // at load
-		m.byTable = config.Enabled(table)
-	}
+// settings are the options of the [power-monitor] table (config.TableOf)
+// and the module arguments, completed with what the module adds: the
+// libvariorum configure found, the spool directory under the instance's
+// statedir. The warnings are logged.
+func (m *monitor) settings(table json.RawMessage) (config.Options, error) {
 	o, warnings, err := config.Parse(table, m.args, os.Getenv)
 	for _, w := range warnings {
 		m.h.Log(fluxbind.LogWarning, w)
@@ -80,7 +74,7 @@ func (m *monitor) configReloadCB(msg *fluxbind.Msg) {
 		m.h.Stop() // mod_main returns 0: the broker removes the module
 		return
 	}
-	o, err := m.settings([]byte(payload))
+	o, err := m.settings(table)
 	if err == nil {
 		err = m.node.Reconfigure(o) // (stores the samples --batch holds back first)
 	}
@@ -101,8 +95,6 @@ func (m *monitor) configReloadCB(msg *fluxbind.Msg) {
 	if len(changed) > 0 {
 		m.h.Log(fluxbind.LogInfo, "configuration reloaded: "+strings.Join(changed, "; ")+"; source: "+m.sourceName())
 	}
-	if m.node.SourceErr() != nil {
-		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("no power source: %v; the module keeps running and queries will report it", m.node.SourceErr()))
-	}
+	m.warnNoSource()
 	m.h.Respond(msg, nil)
 }

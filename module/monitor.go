@@ -67,7 +67,12 @@ func run(h *fluxbind.Handle, args []string) error {
 	if err != nil {
 		return err
 	}
-	if m.opts, err = m.settings(conf); err != nil {
+	table, err := config.TableOf(conf)
+	if err != nil {
+		return err
+	}
+	m.byTable = config.Enabled(table)
+	if m.opts, err = m.settings(table); err != nil {
 		return err
 	}
 	if m.size, err = h.Size(); err != nil {
@@ -108,10 +113,16 @@ func (m *monitor) openNode() error {
 	}
 	m.node = n
 	m.post.Flush() // the node's lines so far, before the module's own
+	m.warnNoSource()
+	return nil
+}
+
+// warnNoSource says, where no source works, why, and that the module runs
+// on (at load, and after a reload).
+func (m *monitor) warnNoSource() {
 	if m.node.SourceErr() != nil {
 		m.h.Log(fluxbind.LogWarning, fmt.Sprintf("%s: %v; the module keeps running and queries will report it", wire.ReasonNoSource, m.node.SourceErr()))
 	}
-	return nil
 }
 
 // nodeLog logs a line of the node's. The node logs from its goroutines
