@@ -48,6 +48,7 @@ type monitor struct {
 	handlers []*fluxbind.MsgHandler
 	queries  map[*jobQuery]struct{} // in flight
 	served   uint64                 // queries answered
+	records  uint64                 // records answered (power-monitor.record)
 	windows  uint64                 // window requests answered
 	jobs     *jobWatcher            // rank 0 with exports: job summaries
 	running  *runningJobs           // the jobs running on this rank (with exports)
@@ -155,6 +156,7 @@ func (m *monitor) register() error {
 		{wire.TopicStats, 0, m.statsCB},
 		{wire.TopicSources, fluxbind.RoleUser, m.sourcesCB},
 		{wire.TopicRunning, fluxbind.RoleUser, m.running.runningCB},
+		{wire.TopicRecord, 0, m.recordCB},
 		{topicConfigReload, 0, m.configReloadCB},
 	} {
 		mh, err := m.h.AddHandler(fluxbind.MsgRequest, r.topic, r.rolemask, r.cb)

@@ -237,7 +237,8 @@ func (q *jobQuery) runWindow(start, end float64, ranks []uint32) {
 	q.fanout(ranks)
 }
 
-// lookupShares asks job-info for the job's R and, unless this load of the
+// lookupShares asks job-info for the job's R (unless the request gave it)
+// and, unless this load of the
 // module already read it, rank 0's resource module for the instance's R.
 // They are read alongside the ranks' windows; maybeFinish sets each rank's
 // share once everything is in. A failure leaves the ranks without a share
@@ -248,7 +249,9 @@ func (q *jobQuery) lookupShares() {
 		Keys  []string `json:"keys"`
 		Flags int      `json:"flags"`
 	}{q.resp.ID, []string{"R"}, 0})
-	q.jobRFu = q.ask(topicJobInfoLookup, string(payload), fluxbind.NodeIDAny, q.onJobR)
+	if q.jobR == nil { // power-monitor.record gives it
+		q.jobRFu = q.ask(topicJobInfoLookup, string(payload), fluxbind.NodeIDAny, q.onJobR)
+	}
 	if q.m.instanceR == nil {
 		q.instRFu = q.ask(topicResourceGet, "", 0, q.onInstanceR)
 	}

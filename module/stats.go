@@ -32,6 +32,7 @@ type moduleStats struct {
 	LastError   string               `json:"last_error"`
 	Sources     wire.SourcesResponse `json:"sources"`
 	Queries     uint64               `json:"queries_answered"`
+	Records     uint64               `json:"records_answered"` // power-monitor.record (rank 0)
 	Windows     uint64               `json:"windows_answered"`
 	InFlight    int                  `json:"queries_in_flight"`
 	LoadedAt    float64              `json:"loaded_at"`
@@ -50,6 +51,7 @@ func (m *monitor) statsCB(msg *fluxbind.Msg) {
 		PeriodS:  m.opts.Period.Seconds(),
 		Buffer:   m.node.Store().Stats(),
 		Queries:  m.served,
+		Records:  m.records,
 		Windows:  m.windows,
 		InFlight: len(m.queries),
 		LoadedAt: float64(m.loaded.UnixNano()) / 1e9,

@@ -213,7 +213,7 @@ func TestParseTable(t *testing.T) {
 	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
 	table := `{"enable": true, "buffer-size": 5000, "period": 0.5, "source": ["rapl", "nvml"],
 		"variorum-lib": "/opt/variorum lib/libvariorum.so", "mqtt-broker": "mq", "mqtt-password-file": "` + pw + `",
-		"estimate-peak-w": 12}`
+		"estimate-peak-w": 12, "record": true, "record-timeout": 2.5}`
 	o, warnings, err := Parse(json.RawMessage(table), nil, noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -273,6 +273,9 @@ func TestParseTableErrors(t *testing.T) {
 		{`{"source": {"a": 1}}`, "[power-monitor] source: {\"a\": 1} is not a string or a list of strings"},
 		{`{"source": ["gpu"]}`, `[power-monitor] source: unknown source "gpu"`},
 		{`{"enable": "yes"}`, `[power-monitor] enable: "yes" is not true or false`},
+		{`{"record": 1}`, `[power-monitor] record: 1 is not true or false`},
+		{`{"record-timeout": 0}`, `[power-monitor] record-timeout: 0 is not a positive number of seconds`},
+		{`{"record-timeout": "5"}`, `[power-monitor] record-timeout: "5" is not a positive number of seconds`},
 		{`{"mqtt-broker": "h", "mqtt-password-file": "` + open + `"}`,
 			"[power-monitor] mqtt-password-file: " + open + ": readable by group or others (mode 0644)"},
 		{`{"prometheus-remote-write": "http://p", "prometheus-bearer-token-file": "` + open + `"}`,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -20,6 +21,15 @@ const Table = "power-monitor"
 // flux-modprobe loads the module at instance start (etc/rc1.d), and whether
 // it stays loaded when a reload turns it off.
 const EnableKey = "enable"
+
+// The table's keys for the job-manager plugin power-record.so, which
+// etc/rc1.d loads on rank 0 with the module: whether to load it (default
+// true), and how long it waits for a job's record. The module only checks
+// them.
+const (
+	RecordKey        = "record"
+	RecordTimeoutKey = "record-timeout"
+)
 
 // tableKey names a key of the table in messages: [power-monitor] period.
 func tableKey(k string) string { return "[" + Table + "] " + k }
@@ -130,6 +140,12 @@ func tableArgs(table json.RawMessage, fs *flag.FlagSet) ([]string, error) {
 			}
 			continue
 		}
+		if k == RecordKey || k == RecordTimeoutKey {
+			if err := checkRecordKey(k, raw); err != nil {
+				return nil, fmt.Errorf("%s: %v", tableKey(k), err)
+			}
+			continue
+		}
 		if len(k) < 2 || fs.Lookup(k) == nil {
 			return nil, fmt.Errorf("%s: unknown key (the keys: %s)", tableKey(k), manPage)
 		}
@@ -140,6 +156,23 @@ func tableArgs(table json.RawMessage, fs *flag.FlagSet) ([]string, error) {
 		args = append(args, "--"+k+"="+v)
 	}
 	return args, nil
+}
+
+// checkRecordKey checks a value of the record plugin's keys: a boolean for
+// record, a positive number of seconds for record-timeout.
+func checkRecordKey(k string, raw json.RawMessage) error {
+	if k == RecordKey {
+		var b bool
+		if json.Unmarshal(raw, &b) != nil {
+			return fmt.Errorf("%s is not true or false", raw)
+		}
+		return nil
+	}
+	var v float64
+	if json.Unmarshal(raw, &v) != nil || !(v > 0) || math.IsInf(v, 0) {
+		return fmt.Errorf("%s is not a positive number of seconds", raw)
+	}
+	return nil
 }
 
 // tableValue is the argument a TOML value stands for.

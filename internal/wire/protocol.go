@@ -34,6 +34,10 @@ const (
 	// ended its tasks there (the job shell plugin, on every rank of a job).
 	// Open to guests; no response is needed.
 	TopicRunning = "power-monitor.running"
+	// TopicRecord computes a job's record at its end, for the job-manager
+	// plugin power-record.so, from the job's R and run window it sends.
+	// Instance owner only.
+	TopicRecord = "power-monitor.record"
 	// EventJobsInactive is published by rank 0 when jobs become inactive,
 	// so that every rank forgets them even where a shell died before
 	// saying so.
@@ -44,6 +48,16 @@ const (
 type RunningRequest struct {
 	JobID   uint64 `json:"jobid"`
 	Running bool   `json:"running"`
+}
+
+// RecordRequest is the payload of TopicRecord: the job, its R as the
+// job-manager holds it, and its run window [t_run, t_cleanup].
+type RecordRequest struct {
+	JobID   uint64          `json:"jobid"`
+	R       json.RawMessage `json:"R"`
+	Start   float64         `json:"start"`
+	End     float64         `json:"end"`
+	Timeout float64         `json:"timeout,omitempty"` // seconds per rank; 0: DefaultTimeout
 }
 
 // JobsInactive is the payload of EventJobsInactive.
