@@ -243,6 +243,27 @@ test_expect_success 'power-monitor.running: a bad payload is refused; another us
 	flux exec -r 1 flux module stats power-monitor >stats1 &&
 	! grep running_jobs stats1
 '
+test_expect_success 'power-monitor.running: a guest cannot tag a rank with a job that is not its own or does not run there' '
+	flux submit -N1 --requires=rank:1 -o power=off sleep 30 >tag.id &&
+	flux job wait-event -t 10 $(cat tag.id) start &&
+	dec=$(flux job id --to=dec $(cat tag.id)) &&
+	test_must_fail as_guest $OTHER pm_rpc power-monitor.running "{\"jobid\": 987654321, \"running\": true}" 1 2>err &&
+	grep "power-monitor.running: unknown job" err &&
+	test_must_fail as_guest $OTHER pm_rpc power-monitor.running "{\"jobid\": $dec, \"running\": true}" 1 2>err &&
+	grep "power-monitor.running: job .* belongs to another user" err &&
+	test_must_fail as_guest $(id -u) pm_rpc power-monitor.running "{\"jobid\": $dec, \"running\": true}" 2 2>err &&
+	grep "power-monitor.running: job .* does not run on rank 2" err &&
+	for r in 1 2; do
+		flux exec -r $r flux module stats power-monitor | jq -e ".running_jobs // [] | index(\"$(flux job id --to=f58plain $dec)\") == null" || return 1
+	done &&
+	as_guest $(id -u) pm_rpc power-monitor.running "{\"jobid\": $dec, \"running\": true}" 1 &&
+	flux exec -r 1 flux module stats power-monitor | jq -e ".running_jobs | index(\"$(flux job id --to=f58plain $dec)\") != null" &&
+	flux cancel $(cat tag.id) &&
+	flux job wait-event -t 10 $(cat tag.id) clean &&
+	pm_wait_for 10 sh -c "! flux exec -r 1 flux module stats power-monitor | grep -q running_jobs" &&
+	test_must_fail as_guest $(id -u) pm_rpc power-monitor.running "{\"jobid\": $dec, \"running\": true}" 1 2>err &&
+	grep "power-monitor.running: job .* has ended" err
+'
 test_expect_success 'power-monitor.running: at most 256 jobs per rank' '
 	flux python fill.py 256 >fill.out &&
 	cat fill.out &&
