@@ -2,19 +2,22 @@
 /* power-record.so - job-manager (jobtap) plugin: every job's energy record,
  * kept in its main eventlog.
  *
- * When a job's resources are freed (its `free` event, in CLEANUP), post
- * `epilog-start` (description "power-record"), ask the power-monitor module
- * on this rank (power-monitor.record, doc/rpc.md) for the job's record over
- * its run window [t_run, t_cleanup], then post:
+ * When a job that ran enters CLEANUP (its `finish` event, or the exception
+ * that ended it), ask the power-monitor module on this rank
+ * (power-monitor.record, doc/rpc.md) for the job's record over its run
+ * window [t_run, t_cleanup], then post:
  *   - a `power` event whose context is the module's answer plus the job's
  *     userid and its jobspec's attributes.system queue, bank and project;
  *     where the module did not answer within the timeout, or the request
  *     failed, a record built here that says why (data_presence "none");
  *   - a `memo` event with energy_j, power_w, node_energy_j, node_power_w,
  *     duration_s and power_presence, so that flux jobs shows them;
- *   - `epilog-finish`.
- * The epilog starts after `free`: the resources go back to the scheduler at
- * once, and only the job's move to INACTIVE waits (at most timeout + 1 s).
+ * The answer usually comes before the job's resources are freed (its `free`
+ * event, after every shell has exited). Where it has not, the plugin posts
+ * `epilog-start` (description "power-record") at `free`, and `epilog-finish`
+ * after the record: the resources go back to the scheduler at once, and
+ * only the job's move to INACTIVE waits (at most timeout + 1 s). Holding
+ * only the jobs that need it spares the others two events.
  * A job that never had resources gets a record at CLEANUP at once ("the job
  * never ran"), with no epilog. A job that already has a `power` event gets
  * no second one. The record is what accounting reads: only the instance
@@ -64,6 +67,8 @@ struct job_rec {
     flux_jobid_t id;
     double t_run;               /* the alloc event's time; 0: unknown */
     flux_future_t *f;           /* power-monitor.record, while pending */
+    int held;                   /* the epilog was started: finish it */
+    int done;                   /* the record was posted */
     json_t *R;                  /* for a record without an answer */
     json_t *extra;              /* userid, queue, bank, project */
     double start, end;
@@ -350,7 +355,7 @@ static void record_abandon (struct job_rec *rec)
     fin = json_pack ("{s:s s:i}", "description", PLUGIN_NAME, "status", 0);
     (void)post_later (p, id, "power", record);
     (void)post_later (p, id, "memo", memo);
-    if (post_later (p, id, "epilog-finish", fin) < 0)
+    if (rec->held && post_later (p, id, "epilog-finish", fin) < 0)
         log_err (p, id, "the job stays in CLEANUP: its epilog is not finished");
     json_decref (record);
     json_decref (memo);
@@ -391,8 +396,10 @@ static void record_cb (flux_future_t *f, void *arg)
      * inactive, and destroy rec. */
     pending_unlink (rec);
     rec->f = NULL;
+    rec->done = 1;
     flux_jobtap_job_unsubscribe (p, id);
-    finish (p, id);
+    if (rec->held)
+        finish (p, id);
     flux_future_destroy (f);
 }
 
@@ -425,12 +432,14 @@ static int already_recorded (flux_plugin_t *p, flux_jobid_t id)
     return flux_jobtap_job_event_posted (p, id, "power") == 1;
 }
 
-/* The job's resources are freed (or will never be): hold it in CLEANUP
- * with an epilog while the module computes its record. Called from a
- * callback of the job (the current job). */
+/* Ask the module for the job's record. With HOLD (the job's resources are
+ * freed, or will never be), hold it in CLEANUP with an epilog until the
+ * answer; without, free_cb holds it if the answer has not come by then.
+ * Called from a callback of the job (the current job). */
 static void record_start (flux_plugin_t *p,
                           struct ctx *ctx,
-                          flux_plugin_arg_t *args)
+                          flux_plugin_arg_t *args,
+                          int hold)
 {
     flux_jobid_t id;
     json_int_t userid = -1;
@@ -457,7 +466,7 @@ static void record_start (flux_plugin_t *p,
         log_err (p, id, "could not keep the job's state: %s", strerror (errno));
         return;
     }
-    if (rec->f)         /* already asked */
+    if (rec->f || rec->done)    /* already asked */
         return;
 
     if (!(end = entry_time (end_event)) && !(end = entry_time (entry)))
@@ -473,15 +482,17 @@ static void record_start (flux_plugin_t *p,
     json_decref (rec->extra);
     rec->extra = extra_create (userid, jobspec);
 
-    if (flux_jobtap_epilog_start (p, PLUGIN_NAME) < 0) {
+    if (hold && flux_jobtap_epilog_start (p, PLUGIN_NAME) < 0) {
         /* the job will not wait: post what is known now */
         snprintf (why, sizeof (why), "power-record could not hold the job: %s",
                   strerror (errno));
         log_err (p, id, "%s", why);
         post_record (p, id, record_without_answer (R, start, end, why),
                      rec->extra);
+        rec->done = 1;
         return;
     }
+    rec->held = hold;
     if (!(rec->f = flux_rpc_pack (flux_jobtap_get_flux (p),
                                   "power-monitor.record",
                                   FLUX_NODEID_ANY,
@@ -499,7 +510,9 @@ static void record_start (flux_plugin_t *p,
         rec->f = NULL;
         post_record (p, id, record_without_answer (R, start, end, why),
                      rec->extra);
-        finish (p, id);
+        rec->done = 1;
+        if (rec->held)
+            finish (p, id);
         return;
     }
     rec->next = ctx->pending;
@@ -530,19 +543,40 @@ static int run_cb (flux_plugin_t *p,
     return 0;
 }
 
-/* job.event.free: the job is in CLEANUP and its resources were released. */
+/* job.event.free: the job is in CLEANUP and its resources were released.
+ * If the record asked for at CLEANUP has not come yet, hold the job until
+ * it does; if it was never asked for (the plugin was loaded since), ask
+ * now, holding the job. */
 static int free_cb (flux_plugin_t *p,
                     const char *topic,
                     flux_plugin_arg_t *args,
                     void *arg)
 {
-    record_start (p, arg, args);
+    flux_jobid_t id;
+    struct job_rec *rec;
+
+    if (flux_plugin_arg_unpack (args, FLUX_PLUGIN_ARG_IN, "{s:I}", "id", &id) < 0) {
+        log_err (p, FLUX_JOBID_ANY, "job.event.free: %s",
+                 flux_plugin_arg_strerror (args));
+        return 0;
+    }
+    rec = flux_jobtap_job_aux_get (p, id, AUX_JOB);
+    if (rec && rec->f && !rec->held) {
+        if (flux_jobtap_epilog_start (p, PLUGIN_NAME) == 0)
+            rec->held = 1;
+        else
+            log_err (p, id, "could not hold the job for its record: %s",
+                     strerror (errno));
+        return 0;
+    }
+    record_start (p, arg, args, 1);
     return 0;
 }
 
-/* job.state.cleanup: a job that never had resources gets its record now;
- * one whose allocation could not be reinstated after a restart
- * (scheduler-restart exception) will see no free event: record it now. */
+/* job.state.cleanup: a job that ran is asked for (its window is complete);
+ * a job that never had resources gets its record now; one whose allocation
+ * could not be reinstated after a restart (scheduler-restart exception)
+ * will see no free event: it is held now. */
 static int cleanup_cb (flux_plugin_t *p,
                        const char *topic,
                        flux_plugin_arg_t *args,
@@ -574,7 +608,9 @@ static int cleanup_cb (flux_plugin_t *p,
                             "name", &name, "context", "type", &type) == 0
             && !strcmp (name, "exception")
             && !strcmp (type, "scheduler-restart"))
-            record_start (p, arg, args);
+            record_start (p, arg, args, 1);
+        else if (flux_jobtap_job_aux_get (p, id, AUX_JOB))
+            record_start (p, arg, args, 0);     /* followed since RUN */
         return 0;
     }
     if (!(end = entry_time (end_event)) && !(end = entry_time (entry)))
@@ -612,7 +648,7 @@ static int new_cb (flux_plugin_t *p,
         return 0;
     if (state == FLUX_JOB_STATE_CLEANUP
         && flux_jobtap_job_event_posted (p, id, "free") == 1) {
-        record_start (p, arg, args);
+        record_start (p, arg, args, 1);
         return 0;
     }
     if (!job_rec_get (p, arg, id, R_starttime (R))
