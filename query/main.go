@@ -9,6 +9,7 @@
 //	flux power-query --ranks=IDSET --start=T [--end=T]
 //	flux power-query -j JOBID --timeline[=N] [--per-rank] [--node-series] [--plot FILE] [--watch]
 //	flux power-query --sources
+//	flux power-query --report [--since=WHEN] [--until=WHEN] [--by=KEYS] [--user=USER] [--price=X] [--carbon=G]
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/internal/account"
 	"github.com/flux-framework/power-monitor/internal/nested"
 	"github.com/flux-framework/power-monitor/internal/report"
 	"github.com/flux-framework/power-monitor/internal/wire"
@@ -54,6 +56,13 @@ type options struct {
 	perRank  bool
 	node     bool // --node-series
 	watch    bool
+	// The report (report.go).
+	report       bool
+	since, until string
+	by, user     string
+	price        string
+	carbon       string
+	rep          reportArgs // the above, read
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) func() {
@@ -63,6 +72,8 @@ func usage(fs *flag.FlagSet, w io.Writer) func() {
        flux power-query -j JOBID --timeline[=N] [--format=table|json|csv]
                         [--per-rank] [--node-series] [--plot FILE] [--watch]
        flux power-query --sources [--format=table|json]
+       flux power-query --report [--since=WHEN] [--until=WHEN] [--by=KEYS]
+                        [--user=USER] [--price=X] [--carbon=G] [--format=...]
 
 Print the power and energy of a job (or of ranks over a time interval), per
 rank and per device, from the power-monitor broker module. A job is charged
@@ -71,6 +82,9 @@ cores' part of the rest); the node's figures are beside. A running job is
 reported up to now. TIME is seconds since the epoch or RFC 3339. Inside
 flux batch or flux alloc with no module loaded, a job is asked of the
 nearest enclosing instance that has one, and the output says which answered.
+Where the samples of an inactive job are gone (overwritten, or the module
+was reloaded), the job's record, written into its eventlog when it ended by
+power-record.so, answers, and the output says so.
 
 Options:
   -j, --jobid=JOBID     job to report (any jobid encoding: f58, decimal, hex...)
@@ -97,6 +111,20 @@ Options:
                         job ends
       --sources         list, for every rank, the power sources found, the
                         ones used, and why each other one is missing
+      --report          sum the records of inactive jobs (a TOTAL line, or a
+                        line per group): JOBS, NODE-H, ENERGY in kWh and J,
+                        and jobs without a record or with partial data
+      --since=WHEN      with --report: jobs that became inactive at or after
+                        WHEN: now, today, yesterday, -1h, -2d, -30m,
+                        YYYY-MM-DD[ HH:MM[:SS]], RFC 3339, unix seconds
+                        (local time)
+      --until=WHEN      with --report: ... and before WHEN (default: now)
+      --by=KEYS         with --report: a line per user, bank, project,
+                        queue, day or month, or a comma list (user,month)
+      --user=USER       with --report: only USER's jobs (name or uid); a
+                        guest sees only its own jobs
+      --price=X         with --report: a COST column, X per kWh
+      --carbon=G        with --report: a CO2E-KG column, G g CO2e per kWh
 `, wire.DefaultTimeout)
 	}
 }
@@ -133,6 +161,13 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.perRank, "per-rank", false, "")
 	fs.BoolVar(&o.node, "node-series", false, "")
 	fs.BoolVar(&o.watch, "watch", false, "")
+	fs.BoolVar(&o.report, "report", false, "")
+	fs.StringVar(&o.since, "since", "", "")
+	fs.StringVar(&o.until, "until", "", "")
+	fs.StringVar(&o.by, "by", "", "")
+	fs.StringVar(&o.user, "user", "", "")
+	fs.StringVar(&o.price, "price", "", "")
+	fs.StringVar(&o.carbon, "carbon", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(fs, stderr)()
@@ -144,6 +179,19 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected argument %q (the jobid goes after -j)", fs.Arg(0))
 	case o.timeout <= 0:
 		return o, fmt.Errorf("--timeout must be positive")
+	}
+	if err := reportArgsAlone(o); err != nil {
+		return o, err
+	}
+	if o.report {
+		if o.format != report.FormatTable && o.format != report.FormatJSON && o.format != report.FormatCSV {
+			return o, fmt.Errorf("unknown format %q: use table, json or csv", o.format)
+		}
+		var err error
+		o.rep, err = parseReportArgs(o, time.Now())
+		return o, err
+	}
+	switch {
 	case o.sources && (o.timeline.set || o.plot != "" || o.perRank || o.node || o.watch):
 		return o, errors.New("--sources lists every rank's sources: give it alone")
 	case o.sources && (o.jobid != "" || o.ranks != ""):
@@ -170,6 +218,31 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	return o, nil
+}
+
+// reportArgsAlone checks that --report comes alone with its options, and
+// its options with it.
+func reportArgsAlone(o options) error {
+	if !o.report {
+		for _, f := range []struct{ name, v string }{
+			{"--since", o.since}, {"--until", o.until}, {"--by", o.by}, {"--user", o.user},
+			{"--price", o.price}, {"--carbon", o.carbon},
+		} {
+			if f.v != "" {
+				return fmt.Errorf("%s goes with --report", f.name)
+			}
+		}
+		return nil
+	}
+	switch {
+	case o.jobid != "":
+		return errors.New("--report sums the records of many jobs: give it without -j (flux power-query -j JOBID shows one job)")
+	case o.ranks != "" || o.start != "" || o.end != "":
+		return errors.New("--report selects jobs with --since and --until, not --ranks, --start or --end")
+	case o.sources || o.timeline.set || o.plot != "" || o.perRank || o.node || o.watch:
+		return errors.New("--report goes with --since, --until, --by, --user, --price, --carbon, --format and -o only")
+	}
+	return nil
 }
 
 // parseTime reads seconds since the epoch or an RFC 3339 time.
@@ -199,6 +272,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	if o.sources {
 		return runSources(o, stdout, fail)
+	}
+	if o.report {
+		return runReport(o, stdout, stderr, fail)
 	}
 	req := wire.QueryRequest{Timeout: o.timeout}
 	if o.jobid != "" {
@@ -230,6 +306,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// the wait anyway so that a wedged broker cannot hang the command.
 	// Where this instance has no module, an enclosing one answers.
 	resp, origin, err := nested.Query(h, req, 2*o.timeout+5)
+	if req.JobID != "" {
+		// the samples may be gone where the job's record is not
+		id, _ := strconv.ParseUint(string(req.JobID), 10, 64)
+		if fb := recordFallback(h, id, resp, err, o.timeout+5); fb != nil {
+			if err := emit(o, stdout, func(w io.Writer) error { return account.WriteFallback(w, o.format, fb, time.Local) }); err != nil {
+				return fail("writing the report: %v", err)
+			}
+			if o.format != report.FormatTable {
+				fmt.Fprintf(stderr, "%s: %s\n", prog, fb.Line())
+			}
+			return 0
+		}
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
