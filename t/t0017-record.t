@@ -273,7 +273,7 @@ test_expect_success 'modprobe loads it on rank 0 with the module, with record-ti
 	grep "^power-monitor" mp-off.mods &&
 	! grep power-record mp-off.list
 '
-test_expect_success 'the record survives an instance restart (statedir)' '
+test_expect_success 'the record survives an instance restart (statedir); flux power-query -j and --report read it there' '
 	mkdir -p state &&
 	cat >first.sh <<-EOT &&
 	flux module load power-monitor -r 0.1 &&
@@ -287,7 +287,14 @@ test_expect_success 'the record survives an instance restart (statedir)' '
 	flux start --test-size=1 -Slog-stderr-level=1 -Sstatedir="$PWD/state" sh first.sh &&
 	flux start --test-size=1 -Slog-stderr-level=1 -Sstatedir="$PWD/state" \
 		sh -c "flux job eventlog -f json \$(cat restart.id) >restart2.ev &&
-		flux jobs -no \"{state} {user.energy_j}\" \$(cat restart.id) >restart2.jobs" &&
+		flux jobs -no \"{state} {user.energy_j}\" \$(cat restart.id) >restart2.jobs &&
+		flux module load power-monitor -r 0.1 &&
+		flux power-query -j \$(cat restart.id) >restart2.query &&
+		flux power-query --report -f json >restart2.report &&
+		flux module remove power-monitor" &&
+	cat restart2.query &&
+	grep "from the job.s record, written when it ended" restart2.query &&
+	jq -s -e --slurpfile rep restart2.report "map(select(.name == \"power\"))[0].context.energy_j == \$rep[0].total.energy_j" restart2.ev &&
 	jq -s -e "map(select(.name == \"power\")) | length == 1 and .[0].context.energy_j > 0" restart2.ev &&
 	test "$(jq -s -c "map(select(.name == \"power\"))" restart1.ev)" = \
 		"$(jq -s -c "map(select(.name == \"power\"))" restart2.ev)" &&
