@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"github.com/flux-framework/power-monitor/internal/report"
 	"math"
 	"math/rand"
 	"reflect"
@@ -149,7 +150,7 @@ func TestSumsAreExactInJobIDOrder(t *testing.T) {
 	}
 	// and the JSON carries them as they are
 	var b bytes.Buffer
-	if err := WriteReport(&b, FormatJSON, r, nil); err != nil {
+	if err := WriteReport(&b, report.FormatJSON, r, nil); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
@@ -260,7 +261,7 @@ func TestWriteReportTableCSVJSON(t *testing.T) {
 	r := Build(sampleJobs(), Options{By: []string{ByUser, ByMonth}, Loc: east, UserName: names,
 		Price: f64(0.2), Carbon: f64(300), Since: feb1 - 86400, Until: feb1 + 86400})
 	var b bytes.Buffer
-	if err := WriteReport(&b, FormatTable, r, east); err != nil {
+	if err := WriteReport(&b, report.FormatTable, r, east); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -277,7 +278,7 @@ func TestWriteReportTableCSVJSON(t *testing.T) {
 		}
 	}
 	b.Reset()
-	if err := WriteReport(&b, FormatCSV, r, east); err != nil {
+	if err := WriteReport(&b, report.FormatCSV, r, east); err != nil {
 		t.Fatal(err)
 	}
 	lines, err := csv.NewReader(&b).ReadAll()
@@ -296,7 +297,7 @@ func TestWriteReportTableCSVJSON(t *testing.T) {
 		t.Fatalf("CSV\n%v\nwant\n%v", lines, want)
 	}
 	b.Reset()
-	if err := WriteReport(&b, FormatJSON, r, east); err != nil {
+	if err := WriteReport(&b, report.FormatJSON, r, east); err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
@@ -321,14 +322,14 @@ func TestWriteReportTableCSVJSON(t *testing.T) {
 func TestWriteReportWithoutKeys(t *testing.T) {
 	r := Build(sampleJobs(), Options{Loc: east})
 	var b bytes.Buffer
-	if err := WriteReport(&b, FormatCSV, r, east); err != nil {
+	if err := WriteReport(&b, report.FormatCSV, r, east); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.String(); got != "jobs,node_hours,energy_kwh,energy_j,no_record,partial,no_data\n6,"+full(10810/3600.0)+","+full(600/3.6e6)+",600,1,1,1\n" {
 		t.Fatalf("CSV %q", got)
 	}
 	b.Reset()
-	if err := WriteReport(&b, FormatTable, r, east); err != nil {
+	if err := WriteReport(&b, report.FormatTable, r, east); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -340,7 +341,7 @@ func TestWriteReportWithoutKeys(t *testing.T) {
 		t.Fatalf("table\n%s", out)
 	}
 	b.Reset()
-	if err := WriteReport(&b, FormatJSON, r, east); err != nil {
+	if err := WriteReport(&b, report.FormatJSON, r, east); err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
@@ -364,7 +365,7 @@ func TestWriteFallback(t *testing.T) {
 			End: 1764950424.2, DurationS: 24.1, NNodes: 2, Ranks: "0-1", Coverage: 1, Presence: "complete",
 			Method: "counter", UserID: u32(1000), Bank: "physics"}}
 	var b bytes.Buffer
-	if err := WriteFallback(&b, FormatTable, f, time.UTC); err != nil {
+	if err := WriteFallback(&b, report.FormatTable, f, time.UTC); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -374,7 +375,7 @@ func TestWriteFallback(t *testing.T) {
 		t.Fatalf("table\n%s", out)
 	}
 	b.Reset()
-	if err := WriteFallback(&b, FormatJSON, f, time.UTC); err != nil {
+	if err := WriteFallback(&b, report.FormatJSON, f, time.UTC); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
@@ -391,7 +392,7 @@ func TestWriteFallback(t *testing.T) {
 		t.Fatalf("%+v", doc)
 	}
 	b.Reset()
-	if err := WriteFallback(&b, FormatCSV, f, time.UTC); err != nil {
+	if err := WriteFallback(&b, report.FormatCSV, f, time.UTC); err != nil {
 		t.Fatal(err)
 	}
 	lines, err := csv.NewReader(&b).ReadAll()

@@ -14,13 +14,8 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
-)
 
-// Formats, as internal/report's.
-const (
-	FormatTable = "table"
-	FormatJSON  = "json"
-	FormatCSV   = "csv"
+	"github.com/flux-framework/power-monitor/internal/report"
 )
 
 // full prints a number so that it reads back as the same float64.
@@ -32,11 +27,11 @@ func full(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 // table's title.
 func WriteReport(w io.Writer, format string, r *Report, loc *time.Location) error {
 	switch format {
-	case FormatTable, "":
+	case report.FormatTable, "":
 		return reportTable(w, r, loc)
-	case FormatCSV:
+	case report.FormatCSV:
 		return reportCSV(w, r)
-	case FormatJSON:
+	case report.FormatJSON:
 		return reportJSON(w, r)
 	}
 	return fmt.Errorf("unknown format %q (table, json or csv)", format)
@@ -317,9 +312,9 @@ func (f *Fallback) Line() string {
 // then the record's keys in the order of doc/rpc.md.
 func WriteFallback(w io.Writer, format string, f *Fallback, loc *time.Location) error {
 	switch format {
-	case FormatTable, "":
+	case report.FormatTable, "":
 		return fallbackTable(w, f, loc)
-	case FormatJSON:
+	case report.FormatJSON:
 		doc := struct {
 			ID     uint64  `json:"id"`
 			JobID  string  `json:"jobid"`
@@ -330,7 +325,7 @@ func WriteFallback(w io.Writer, format string, f *Fallback, loc *time.Location) 
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(&doc)
-	case FormatCSV:
+	case report.FormatCSV:
 		r := f.Record
 		uid := ""
 		if r.UserID != nil {
@@ -380,9 +375,9 @@ func fallbackTable(w io.Writer, f *Fallback, loc *time.Location) error {
 	if ranks == "" {
 		ranks = "-"
 	}
-	if err := t.Append([]string{strconv.Itoa(r.NNodes), ranks, watts(r.AvgPowerW), energy(r.EnergyJ),
-		watts(r.NodeAvgPowerW), energy(r.NodeEnergyJ), energy(r.CPUEnergyJ), energy(r.MemEnergyJ),
-		energy(r.GPUEnergyJ), presence, r.Method, strconv.FormatBool(r.Shared)}); err != nil {
+	if err := t.Append([]string{strconv.Itoa(r.NNodes), ranks, watts(r.AvgPowerW), report.Energy(r.EnergyJ),
+		watts(r.NodeAvgPowerW), report.Energy(r.NodeEnergyJ), report.Energy(r.CPUEnergyJ), report.Energy(r.MemEnergyJ),
+		report.Energy(r.GPUEnergyJ), presence, r.Method, strconv.FormatBool(r.Shared)}); err != nil {
 		return err
 	}
 	if err := t.Render(); err != nil {
@@ -399,21 +394,4 @@ func fallbackTable(w io.Writer, f *Fallback, loc *time.Location) error {
 		}
 	}
 	return nil
-}
-
-// energy prints joules as flux power-query's table does (internal/report).
-func energy(j float64) string {
-	a := j
-	if a < 0 {
-		a = -a
-	}
-	switch {
-	case a >= 1e9:
-		return fmt.Sprintf("%.2f GJ", j/1e9)
-	case a >= 1e6:
-		return fmt.Sprintf("%.2f MJ", j/1e6)
-	case a >= 1e4:
-		return fmt.Sprintf("%.2f kJ", j/1e3)
-	}
-	return fmt.Sprintf("%.1f J", j)
 }
