@@ -75,12 +75,31 @@ static void release (struct power *p)
     }
 }
 
-/* A request sent, whose answer is not waited for. */
-static void fire (struct power *p, flux_future_t *f, const char *what)
+static void done_cb (flux_future_t *f, void *arg)
 {
-    if (!f)
-        shell_log ("could not %s: %s", what, strerror (errno));
+    struct power *p = arg;
+    const char *what = flux_future_aux_get (f, "power::what");
+
+    if (flux_future_get (f, NULL) < 0)
+        shell_log ("could not %s: %s",
+                   what ? what : "record the figures",
+                   future_strerror (f, errno));
     flux_future_destroy (f);
+    p->pending--;
+    release (p);
+}
+
+static int track (struct power *p, flux_future_t *f, const char *what)
+{
+    if (!f
+        || flux_future_aux_set (f, "power::what", (void *)what, NULL) < 0
+        || flux_future_then (f, p->timeout, done_cb, p) < 0) {
+        shell_log ("could not %s: %s", what, strerror (errno));
+        flux_future_destroy (f);
+        return -1;
+    }
+    p->pending++;
+    return 0;
 }
 
 static double now (void)
@@ -224,13 +243,9 @@ static void report (struct power *p, json_t *resp)
         }
     }
 
-    /* Memo: annotations.user.* survive the job's end. It and the event
-     * below are sent without waiting for their answers: the shell, and with
-     * it the job's cores, would wait one more round trip to rank 0 for
-     * figures that power-record.so writes again, as the instance, when the
-     * job ends (flux-power-record(7)). */
-    fire (p,
-         flux_rpc_pack (p->h, "job-manager.memo", FLUX_NODEID_ANY, FLUX_RPC_NORESPONSE,
+    /* Memo: annotations.user.* survive the job's end. */
+    track (p,
+           flux_rpc_pack (p->h, "job-manager.memo", FLUX_NODEID_ANY, 0,
                           "{s:I s:{s:f s:f s:f s:f s:f s:s}}",
                           "id", (json_int_t)p->id,
                           "memo",
@@ -277,8 +292,8 @@ static void report (struct power *p, json_t *resp)
             line[len] = '\n';
             line[len + 1] = '\0';
             if (flux_kvs_txn_put (txn, FLUX_KVS_APPEND, "exec.eventlog", line) == 0)
-                fire (p, flux_kvs_commit (p->h, NULL, 0, txn),
-                      "append the power event");
+                track (p, flux_kvs_commit (p->h, NULL, 0, txn),
+                       "append the power event");
             free (line);
         }
     }
