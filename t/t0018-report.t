@@ -275,4 +275,18 @@ test_expect_success 'a job without a record and no module: -j fails as before' '
 	test $(wc -l <err) = 1 &&
 	grep "not loaded" err
 '
+test_expect_success 'a job whose samples the ring has overwritten: -j answers from the record and says so' '
+	pm_load_all -r 0.05 -s 20 &&
+	flux jobtap load "$PM_RECORD" &&
+	flux run -N2 sleep 0.5 &&
+	id=$(flux job last) &&
+	flux job wait-event -t 10 $id clean &&
+	flux job eventlog -f json $id | jq -s -e "map(select(.name == \"power\"))[0].context.data_presence == \"complete\"" &&
+	sleep 2.5 &&
+	flux power-query -j $id >over.table &&
+	cat over.table &&
+	grep "^job [ƒf].*: from the job.s record, written when it ended (the power-monitor samples are gone: .*overwritten" over.table &&
+	flux jobtap remove power-record.so &&
+	pm_unload_all
+'
 test_done
