@@ -4,17 +4,17 @@
 # not search (configure runs this, and `make flux-env` for the Makefile's
 # directories, e.g. `make flux-env prefix=/other`):
 #
-#   scripts/flux-env.sh MODDIR CMDDIR SHELLPLUGINDIR MODPROBEDATADIR MODPROBEEXECDIR
+#   scripts/flux-env.sh MODDIR CMDDIR SHELLPLUGINDIR MODPROBEDATADIR MODPROBEEXECDIR [JOBTAPDIR]
 #
 # flux-core's own directories are read with pkg-config ($PKG_CONFIG). It
 # prints nothing where flux-core already searches every one. The export
 # lines can be sourced; the broker attribute is given as a comment.
 set -e
-if test $# -ne 5; then
-    echo "usage: $0 MODDIR CMDDIR SHELLPLUGINDIR MODPROBEDATADIR MODPROBEEXECDIR" >&2
+if test $# -ne 5 && test $# -ne 6; then
+    echo "usage: $0 MODDIR CMDDIR SHELLPLUGINDIR MODPROBEDATADIR MODPROBEEXECDIR [JOBTAPDIR]" >&2
     exit 2
 fi
-moddir=$1 cmddir=$2 plugindir=$3 modprobedatadir=$4 modprobeexecdir=$5
+moddir=$1 cmddir=$2 plugindir=$3 modprobedatadir=$4 modprobeexecdir=$5 jobtapdir=$6
 var() {
     ${PKG_CONFIG:-pkg-config} --variable="$1" flux-core ||
         { echo "$0: pkg-config does not find flux-core's $1" >&2; exit 1; }
@@ -25,6 +25,7 @@ flux_cmddir=$(var fluxcmddir)
 flux_pluginpath=$(var fluxshellpluginpath)
 flux_datadir=$(var fluxdatadir)
 flux_libexecdir=$(var fluxlibexecdir)
+flux_libdir=$(var fluxlibdir)
 
 # quote VALUE: VALUE as the shell reads it back (in single quotes where needed)
 quote() {
@@ -59,5 +60,12 @@ if test "$plugindir" != "$flux_pluginpath"; then
 # The job shell finds the power.so plugin where the broker attribute
 # conf.shell_pluginpath lists its directory (flux broker -S... in flux.service):
 #   flux start $(quote "-Sconf.shell_pluginpath=$plugindir:$flux_pluginpath")
+EOF
+fi
+if test -n "$jobtapdir" && test "$jobtapdir" != "$flux_libdir/job-manager/plugins"; then
+    cat <<EOF
+# The job-manager finds power-record.so by name only in flux-core's own
+# plugin directory; modprobe's rc1 loads it from beside the module. By hand:
+#   flux jobtap load $(quote "$jobtapdir/power-record.so")
 EOF
 fi

@@ -23,6 +23,7 @@ test_expect_success 'make install prefix=DIR puts everything under DIR' '
 	test -x inst/lib/flux/modules/power-monitor.so &&
 	test -x inst/libexec/flux/cmd/flux-power-query &&
 	test -x inst/lib/flux/shell/plugins/power.so &&
+	test -x inst/lib/flux/job-manager/plugins/power-record.so &&
 	test -f inst/share/flux/modprobe/modprobe.d/power-monitor.toml &&
 	test -f inst/libexec/flux/modprobe/rc1.d/power-monitor.py &&
 	test -x inst/bin/power-monitor &&
@@ -54,7 +55,9 @@ test_expect_success 'make flux-env says what makes flux find them' '
 		"$PWD/inst/share/flux/modprobe:$PWD/inst/libexec/flux/modprobe") &&
 	eval "opt=$(sed -n "s/^#   flux start //p" flux-env.out)" &&
 	printf "%s\n" "$opt" >start-opt &&
-	test "${opt%%:*}" = "-Sconf.shell_pluginpath=$PWD/inst/lib/flux/shell/plugins"
+	test "${opt%%:*}" = "-Sconf.shell_pluginpath=$PWD/inst/lib/flux/shell/plugins" &&
+	eval "rec=$(sed -n "s/^#   flux jobtap load //p" flux-env.out)" &&
+	test "$rec" = "$PWD/inst/lib/flux/job-manager/plugins/power-record.so"
 '
 # installed_env CMD...: run CMD as make flux-env says (its exports replace
 # the build tree's FLUX_MODULE_PATH_PREPEND and FLUX_EXEC_PATH_PREPEND).
@@ -91,14 +94,19 @@ test_expect_success 'with power-monitor.enable the instance loads it on all rank
 	flux exec -r all sh -c "flux module list | grep -q ^power-monitor" &&
 	sh exec-children.sh >children.out &&
 	flux run -N2 sleep 0.5 &&
-	flux power-query -j $(flux job last) -f json >enabled.json
+	flux power-query -j $(flux job last) -f json >enabled.json &&
+	flux job wait-event -t 10 $(flux job last) clean &&
+	flux job eventlog -f json $(flux job last) >enabled.ev &&
+	flux jobtap list >jobtap.out
 	EOT
 	installed_env flux start --test-size=2 --config-path="$PWD/conf" \
 		sh enabled.sh >start.out 2>&1 &&
 	cat children.out &&
 	test $(grep -c "^module-exec $PWD/inst/lib/flux/modules/power-monitor.so\$" children.out) = 2 &&
 	test "$(pm_json "len(d[\"ranks\"])" <enabled.json)" = 2 &&
-	test "$(pm_json "d[\"total\"][\"data_presence\"]" <enabled.json)" = complete
+	test "$(pm_json "d[\"total\"][\"data_presence\"]" <enabled.json)" = complete &&
+	grep "^power-record" jobtap.out &&
+	jq -s -e "map(select(.name == \"power\")) | length == 1 and .[0].context.data_presence == \"complete\"" enabled.ev
 '
 test_expect_success 'modules.power-monitor.exec = false loads it in a broker thread instead' '
 	mkdir -p conf-thread &&
