@@ -108,6 +108,15 @@ func (fu *Future) WaitFor(timeout float64) error {
 	return nil
 }
 
+// GetWithin waits at most timeout seconds for the answer and returns it;
+// where none comes, the error says that what (the service asked) gave none.
+func (fu *Future) GetWithin(timeout float64, what string) (string, error) {
+	if err := fu.WaitFor(timeout); err != nil {
+		return "", fmt.Errorf("%s gave no answer within %gs", what, timeout)
+	}
+	return fu.Get()
+}
+
 // Destroy releases the future; a response that arrives later is dropped.
 func (fu *Future) Destroy() { fu.destroy() }
 

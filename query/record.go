@@ -89,10 +89,7 @@ func readRecord(h *fluxbind.Handle, id uint64, wait float64) (*account.Record, e
 		return nil, err
 	}
 	defer fu.Destroy()
-	if err := fu.WaitFor(wait); err != nil {
-		return nil, fmt.Errorf("job-info gave no answer within %gs", wait)
-	}
-	out, err := fu.Get()
+	out, err := fu.GetWithin(wait, "job-info")
 	if err != nil {
 		return nil, err
 	}

@@ -173,10 +173,7 @@ func listJobs(h *fluxbind.Handle, constraint map[string]any, wait float64) ([]ac
 		return nil, err
 	}
 	defer fu.Destroy()
-	if err := fu.WaitFor(wait); err != nil {
-		return nil, fmt.Errorf("job-list gave no answer within %gs", wait)
-	}
-	out, err := fu.Get()
+	out, err := fu.GetWithin(wait, "job-list")
 	if err != nil {
 		return nil, fmt.Errorf("job-list: %v", err)
 	}

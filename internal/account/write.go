@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/flux-framework/power-monitor/internal/report"
 )
 
@@ -128,12 +125,7 @@ func reportTable(w io.Writer, r *Report, loc *time.Location) error {
 		header = append([]string{""}, header...)
 	}
 	round := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
-	t := tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithFooterAutoFormat(tw.Off),
-		tablewriter.WithRowAlignment(tw.AlignRight),
-		tablewriter.WithFooterAlignmentConfig(tw.CellAlignment{Global: tw.AlignRight}),
-	)
+	t := report.NewTable(w)
 	t.Header(header)
 	for i := range r.Groups {
 		g := &r.Groups[i]
@@ -360,10 +352,7 @@ func fallbackTable(w io.Writer, f *Fallback, loc *time.Location) error {
 	if _, err := fmt.Fprintf(w, "%s\njob %s: %s to %s, %.3f s\n", f.Line(), f.JobID, at(r.Start), at(r.End), r.DurationS); err != nil {
 		return err
 	}
-	t := tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAlignment(tw.AlignRight),
-	)
+	t := report.NewTable(w)
 	t.Header([]string{"nnodes", "ranks", "power", "energy", "node_power", "node_energy",
 		"cpu_energy", "mem_energy", "gpu_energy", "data_presence", "method", "shared"})
 	watts := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }

@@ -174,10 +174,7 @@ func lookupJob(h *fluxbind.Handle, id uint64, wait float64) (*jobInfo, error) {
 		return nil, err
 	}
 	defer fu.Destroy()
-	if err := fu.WaitFor(wait); err != nil {
-		return nil, fmt.Errorf("job-list gave no answer within %gs", wait)
-	}
-	out, err := fu.Get()
+	out, err := fu.GetWithin(wait, "job-list")
 	if err != nil {
 		return nil, err
 	}

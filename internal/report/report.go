@@ -105,6 +105,17 @@ func watts(d wire.Domain) string {
 	return strconv.FormatFloat(d.MeanW, 'f', 1, 64)
 }
 
+// NewTable is a table of figures, as every table of the commands prints
+// them: headers as given, numbers and the footer (a total) to the right.
+func NewTable(w io.Writer) *tablewriter.Table {
+	return tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithFooterAutoFormat(tw.Off),
+		tablewriter.WithRowAlignment(tw.AlignRight),
+		tablewriter.WithFooterAlignmentConfig(tw.CellAlignment{Global: tw.AlignRight}),
+	)
+}
+
 // Energy prints joules with a unit people read at a glance.
 func Energy(j float64) string {
 	switch a := math.Abs(j); {
@@ -259,12 +270,7 @@ func table(w io.Writer, resp *wire.QueryResponse, o *nested.Origin) error {
 			return err
 		}
 	}
-	t := tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithFooterAutoFormat(tw.Off),
-		tablewriter.WithRowAlignment(tw.AlignRight),
-		tablewriter.WithFooterAlignmentConfig(tw.CellAlignment{Global: tw.AlignRight}),
-	)
+	t := NewTable(w)
 	t.Header(header)
 	rows := mergedRows(resp)
 	for _, row := range rows {
