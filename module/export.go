@@ -38,28 +38,25 @@ func (m *monitor) spoolDir(dir string) string {
 	return filepath.Join(dir, fmt.Sprintf("rank-%d", m.rank))
 }
 
-// followJobs, when the samples are exported, tags them with the jobs
-// running on this rank and, on rank 0, watches for jobs that end to send
-// each one's summary; when they are not (any more: a reload turned the
-// exports off), it stops both. Called at load and after each reload.
+// followJobs follows the job-manager's journal on rank 0 (module/jobs.go),
+// always: queries about running jobs and the report's records come from
+// it. When the samples are exported, it also tags them with the jobs
+// running on this rank; when they are not (any more: a reload turned the
+// exports off), it stops that. Called at load and after each reload.
 func (m *monitor) followJobs() error {
-	if m.node.Exporter() == nil {
-		m.running.unsubscribe()
-		if m.jobs != nil {
-			m.jobs.stop()
-			m.jobs = nil
-		}
-		return nil
-	}
-	if err := m.running.subscribe(); err != nil {
-		return err
-	}
-	m.running.update() // a new exporter carries the jobs running here too
 	if m.rank == 0 && m.jobs == nil {
 		var err error
 		if m.jobs, err = m.watchJobs(); err != nil {
 			return err
 		}
 	}
+	if m.node.Exporter() == nil {
+		m.running.unsubscribe()
+		return nil
+	}
+	if err := m.running.subscribe(); err != nil {
+		return err
+	}
+	m.running.update() // a new exporter carries the jobs running here too
 	return nil
 }

@@ -35,13 +35,16 @@ const (
 	settlePeriods = 2
 )
 
-// journalRequest is the journal request: "full" replays the inactive jobs
-// too, and the "allow" filter keeps the events the watcher needs: a job's user (submit), its start and ranks (alloc, with
-// R), the start of its cleanup (finish, or a fatal exception) and its end
-// (clean); invalidate drops a job whose submission failed.
+// journalRequest is the journal request. "full" replays the inactive jobs
+// too: their records fill the index (records.go), and a clean found there
+// for a job that was active when an earlier stream was lost is an end
+// heard late. The "allow" filter keeps the events the watcher needs: a
+// job's user (submit), its start and ranks (alloc, with R), the start of
+// its cleanup (finish, or a fatal exception), its record (power) and its
+// end (clean); invalidate drops a job whose submission failed.
 func journalRequest(full bool) string {
 	allow := map[string]int{}
-	for _, name := range []string{"submit", "invalidate", "alloc", "finish", "exception", "clean"} {
+	for _, name := range []string{"submit", "invalidate", "alloc", "finish", "exception", "power", "clean"} {
 		allow[name] = 1
 	}
 	out, _ := json.Marshal(struct {
@@ -61,14 +64,25 @@ type journalResponse struct {
 	R      json.RawMessage `json:"R"` // with alloc, and in the backlog once allocated
 }
 
-// journalEvent is an RFC 18 eventlog entry, with the context keys used.
+// journalEvent is an RFC 18 eventlog entry; its context is decoded where
+// it is used (eventContext), and a power event's is kept as posted.
 type journalEvent struct {
-	Timestamp float64 `json:"timestamp"`
-	Name      string  `json:"name"`
-	Context   struct {
-		UserID   uint32 `json:"userid"`   // submit
-		Severity *int   `json:"severity"` // exception
-	} `json:"context"`
+	Timestamp float64         `json:"timestamp"`
+	Name      string          `json:"name"`
+	Context   json.RawMessage `json:"context"`
+}
+
+// eventContext holds the context keys the table reads.
+type eventContext struct {
+	UserID   uint32 `json:"userid"`   // submit
+	Severity *int   `json:"severity"` // exception
+}
+
+func (ev journalEvent) context() (c eventContext, err error) {
+	if len(ev.Context) > 0 {
+		err = json.Unmarshal(ev.Context, &c)
+	}
+	return c, err
 }
 
 // jobRecord is what the summary of a job needs, taken from its events by
@@ -82,13 +96,17 @@ type jobRecord struct {
 	TRun      float64
 	TCleanup  float64
 	TInactive float64
-	Ranks     string // RFC 22 idset, from R
+	Ranks     string          // RFC 22 idset, from R
+	R         json.RawMessage // the job's R (RFC 20), while it is active
+	Power     json.RawMessage // its power event's context (the record), nil until posted
 }
 
 // jobTable follows the active jobs through the journal. It knows nothing of
 // Flux beyond the journal's JSON, so that it is tested without a broker.
 type jobTable struct {
 	active map[uint64]*jobRecord
+	// done are the records of the inactive jobs (records.go)
+	done *recordIndex
 	// lost are the jobs that were active when a stream was lost. The next
 	// request replays the inactive jobs too (full), and a clean found there
 	// for one of these is an end that happened while no stream was open.
@@ -97,18 +115,18 @@ type jobTable struct {
 }
 
 func newJobTable() *jobTable {
-	return &jobTable{active: map[uint64]*jobRecord{}, lost: map[uint64]bool{}}
+	return &jobTable{active: map[uint64]*jobRecord{}, lost: map[uint64]bool{}, done: newRecordIndex()}
 }
 
-// restart prepares for a new stream; full says whether it must replay the
-// inactive jobs too (some jobs were active when the last one was lost).
-func (t *jobTable) restart() (full bool) {
+// restart prepares for a new stream, which replays the inactive jobs too
+// (journalRequest(true)).
+func (t *jobTable) restart() {
 	for id := range t.active {
 		t.lost[id] = true
 	}
 	t.active = map[uint64]*jobRecord{}
+	t.done = newRecordIndex() // the backlog fills it again
 	t.caughtUp = false
-	return len(t.lost) > 0
 }
 
 // caughtUpNow takes the sentinel: the backlog is replayed. It returns the
@@ -132,7 +150,11 @@ func (t *jobTable) apply(r journalResponse) (ended *jobRecord, err error) {
 	id := uint64(r.ID)
 	for _, ev := range r.Events {
 		if ev.Name == "submit" {
-			t.active[id] = &jobRecord{ID: id, UserID: ev.Context.UserID}
+			c, cerr := ev.context()
+			if cerr != nil {
+				err = fmt.Errorf("job %s: submit event: %w", fluxbind.EncodeJobID(id, "f58plain"), cerr)
+			}
+			t.active[id] = &jobRecord{ID: id, UserID: c.UserID}
 			continue
 		}
 		j := t.active[id]
@@ -145,6 +167,7 @@ func (t *jobTable) apply(r journalResponse) (ended *jobRecord, err error) {
 		case "alloc":
 			if j.TRun == 0 && j.TCleanup == 0 {
 				j.TRun = ev.Timestamp
+				j.R = r.R
 				j.Ranks, err = ranksOfR(r.R)
 				if err != nil {
 					err = fmt.Errorf("job %s: R: %w", fluxbind.EncodeJobID(id, "f58plain"), err)
@@ -155,12 +178,17 @@ func (t *jobTable) apply(r journalResponse) (ended *jobRecord, err error) {
 				j.TCleanup = ev.Timestamp
 			}
 		case "exception":
-			if ev.Context.Severity != nil && *ev.Context.Severity == 0 && j.TCleanup == 0 {
+			c, cerr := ev.context()
+			if cerr == nil && c.Severity != nil && *c.Severity == 0 && j.TCleanup == 0 {
 				j.TCleanup = ev.Timestamp
 			}
+		case "power":
+			j.Power = ev.Context
 		case "clean":
 			j.TInactive = ev.Timestamp
 			delete(t.active, id)
+			t.done.add(j)
+			j.R = nil
 			if t.caughtUp || t.lost[id] {
 				ended = j
 			}
@@ -200,12 +228,15 @@ func ranksOfR(raw json.RawMessage) (string, error) {
 	return fluxbind.EncodeIDSet(ranks), nil
 }
 
-// jobWatcher runs on rank 0 when exports are on: it follows the journal
-// (jobTable) and, settlePeriods after each job's end, publishes the ended
-// jobs' IDs (power-monitor.jobs-inactive, for module/running.go on every
-// rank) and gathers each one's energy across its ranks (as
-// power-monitor.query does) for the exporter. Jobs that ended before the
-// module loaded are not reported. All on the reactor thread.
+// jobWatcher runs on rank 0: it follows the journal (jobTable), which
+// gives the running jobs' users, windows and R to power-monitor.query
+// (query.go) and the inactive jobs' records to power-monitor.records
+// (records.go). When exports are on it also, settlePeriods after each
+// job's end, publishes the ended jobs' IDs (power-monitor.jobs-inactive,
+// for module/running.go on every rank) and gathers each one's energy
+// across its ranks (as power-monitor.query does) for the exporter. Jobs
+// that ended before the module loaded get no summary. All on the reactor
+// thread.
 type jobWatcher struct {
 	m       *monitor
 	table   *jobTable
@@ -213,6 +244,7 @@ type jobWatcher struct {
 	retry   *fluxbind.Watcher
 	backoff float64 // seconds before the next request, after a failure
 	lapses  uint64  // stream failures since the last one that worked
+	purge   *fluxbind.MsgHandler
 
 	// ending are the jobs whose end was heard, oldest first, until due
 	ending []endingJob
@@ -233,14 +265,22 @@ type endingJob struct {
 
 func (m *monitor) watchJobs() (*jobWatcher, error) {
 	w := &jobWatcher{m: m, table: newJobTable(), publishing: map[*fluxbind.Future]struct{}{}}
+	var err error
+	if w.purge, err = m.h.AddHandler(fluxbind.MsgEvent, topicPurge, 0, w.purgeCB); err != nil {
+		return nil, err
+	}
+	if err := m.h.Subscribe(topicPurge); err != nil {
+		w.purge.Destroy()
+		return nil, err
+	}
 	return w, w.follow()
 }
 
 // follow sends the journal request; a failure to send is a lapse like any.
 // It fails only when not even a retry can be arranged.
 func (w *jobWatcher) follow() error {
-	full := w.table.restart()
-	fu, err := w.m.h.RPCStream(journalTopic, journalRequest(full), fluxbind.NodeIDAny)
+	w.table.restart()
+	fu, err := w.m.h.RPCStream(journalTopic, journalRequest(true), fluxbind.NodeIDAny)
 	if err == nil {
 		if err = fu.Then(-1, w.onJournal); err != nil {
 			fu.Destroy()
@@ -329,8 +369,12 @@ func (w *jobWatcher) failed(err error) {
 	}
 }
 
-// ended queues a job that ran until settlePeriods have passed.
+// ended queues a job that ran until settlePeriods have passed, for the
+// exports.
 func (w *jobWatcher) ended(j *jobRecord) {
+	if w.m.node.Exporter() == nil {
+		return
+	}
 	if j.TRun == 0 || j.Ranks == "" {
 		return // never ran: no energy, and no rank heard of it
 	}
@@ -455,6 +499,11 @@ func (w *jobWatcher) summary(resp *wire.QueryResponse) {
 // that ended but were not yet published go out at once (no summary: the
 // module unloads).
 func (w *jobWatcher) stop() {
+	if w.purge != nil {
+		w.m.h.Unsubscribe(topicPurge)
+		w.purge.Destroy()
+		w.purge = nil
+	}
 	if w.stream != nil {
 		if err := w.stream.Cancel(journalCancelTopic, fluxbind.NodeIDAny); err != nil {
 			w.m.h.Log(fluxbind.LogDebug, "job summaries: "+err.Error())

@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // feed decodes journal responses (one JSON object per line, as the
@@ -41,13 +44,11 @@ func feed(t *testing.T, tab *jobTable, lines string) (ended []jobRecord, errs []
 
 const rOn01 = `{"version":1,"execution":{"R_lite":[{"rank":"0-1","children":{"core":"0"}}],"starttime":0,"expiration":0}}`
 
-// The first stream (not full): the backlog's active jobs, the sentinel,
+// The first stream: the backlog's active jobs, the sentinel,
 // then live events, one per response; times by job-list's rules.
 func TestJobTableLive(t *testing.T) {
 	tab := newJobTable()
-	if tab.restart() {
-		t.Fatal("first stream asks for the inactive jobs")
-	}
+	tab.restart()
 	ended, errs := feed(t, tab, `
 {"id":100,"events":[{"timestamp":10.5,"name":"submit","context":{"userid":1001,"urgency":16}},{"timestamp":11.25,"name":"alloc","context":{}}],"R":`+rOn01+`}
 {"id":200,"events":[{"timestamp":12,"name":"submit","context":{"userid":1002}}]}
@@ -110,9 +111,7 @@ func TestJobTableLostStream(t *testing.T) {
 {"id":3,"events":[{"timestamp":1,"name":"submit","context":{"userid":30}}]}
 {"id":-1,"events":[]}
 `)
-	if !tab.restart() {
-		t.Fatal("after a lost stream with active jobs, the next request must be full")
-	}
+	tab.restart()
 	ended, errs := feed(t, tab, `
 {"id":9,"events":[{"timestamp":0.1,"name":"submit","context":{"userid":90}},{"timestamp":0.2,"name":"alloc"},{"timestamp":0.3,"name":"finish"},{"timestamp":0.4,"name":"clean"}],"R":`+rOn01+`}
 {"id":1,"events":[{"timestamp":1,"name":"submit","context":{"userid":10}},{"timestamp":2,"name":"alloc"},{"timestamp":3,"name":"finish"},{"timestamp":4,"name":"clean"}],"R":`+rOn01+`}
@@ -125,14 +124,14 @@ func TestJobTableLostStream(t *testing.T) {
 	for _, j := range ended {
 		ids = append(ids, j.ID)
 	}
-	if !slices.Equal(ids, []uint64{1, 2}) || ended[0] != (jobRecord{ID: 1, UserID: 10, TRun: 2, TCleanup: 3, TInactive: 4, Ranks: "0-1"}) {
+	if !slices.Equal(ids, []uint64{1, 2}) || !reflect.DeepEqual(ended[0], jobRecord{ID: 1, UserID: 10, TRun: 2, TCleanup: 3, TInactive: 4, Ranks: "0-1"}) {
 		t.Fatalf("ended %+v, want jobs 1 (missed while away) and 2", ended)
 	}
 	if !slices.Equal(errs, []string{"vanished"}) {
 		t.Fatalf("errors %q, want job 3 vanished", errs)
 	}
-	if tab.restart() {
-		t.Fatal("nothing was active: the next request need not be full")
+	if len(tab.lost) != 0 {
+		t.Fatalf("still lost: %v", tab.lost)
 	}
 }
 
@@ -150,7 +149,71 @@ func TestJournalRequest(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	if strings.Join(names, " ") != "alloc clean exception finish invalidate submit" {
+	if strings.Join(names, " ") != "alloc clean exception finish invalidate power submit" {
 		t.Fatalf("allow %v", names)
+	}
+}
+
+// The records index: every inactive job of the backlog and every job that
+// ends afterwards, with its power event's context exactly as posted, or
+// none; a running job has its R; a purge forgets jobs; a new stream starts
+// the index afresh.
+func TestRecordIndex(t *testing.T) {
+	tab := newJobTable()
+	tab.restart()
+	const rec = `{"version":1,"energy_j":12.5,"userid":10,"bank":"b1"}`
+	feed(t, tab, `
+{"id":5,"events":[{"timestamp":1,"name":"submit","context":{"userid":10}},{"timestamp":2,"name":"alloc"},{"timestamp":3,"name":"finish"},{"timestamp":3.5,"name":"power","context":`+rec+`},{"timestamp":4,"name":"clean"}],"R":`+rOn01+`}
+{"id":6,"events":[{"timestamp":1,"name":"submit","context":{"userid":20}},{"timestamp":2,"name":"clean"}]}
+{"id":7,"events":[{"timestamp":1,"name":"submit","context":{"userid":20}},{"timestamp":2,"name":"alloc"}],"R":`+rOn01+`}
+{"id":-1,"events":[]}
+{"id":7,"events":[{"timestamp":8,"name":"finish"}]}
+{"id":7,"events":[{"timestamp":9,"name":"power","context":{"energy_j":1}}]}
+`)
+	if j := tab.active[7]; j == nil || string(j.R) != rOn01 || string(j.Power) != `{"energy_j":1}` {
+		t.Fatalf("job 7 while active: %+v", j)
+	}
+	feed(t, tab, `{"id":7,"events":[{"timestamp":10,"name":"clean"}]}`)
+	if tab.active[7] != nil {
+		t.Fatal("job 7 is still active after its clean")
+	}
+	got := func(req wire.RecordsRequest) string {
+		out, err := json.Marshal(tab.done.list(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	all := `[{"id":5,"userid":10,"t_inactive":4,"record":` + rec + `},` +
+		`{"id":6,"userid":20,"t_inactive":2,"record":null},` +
+		`{"id":7,"userid":20,"t_inactive":10,"record":{"energy_j":1}}]`
+	if s := got(wire.RecordsRequest{}); s != all {
+		t.Fatalf("all records:\n%s\nwant\n%s", s, all)
+	}
+	uid := uint32(20)
+	for _, c := range []struct {
+		req  wire.RecordsRequest
+		want string
+	}{
+		{wire.RecordsRequest{UserID: &uid}, "6 7"},
+		{wire.RecordsRequest{Since: 4}, "5 7"},
+		{wire.RecordsRequest{Until: 4}, "6"},
+		{wire.RecordsRequest{Since: 2, Until: 10}, "5 6"},
+	} {
+		var ids []string
+		for _, r := range tab.done.list(c.req) {
+			ids = append(ids, strconv.FormatUint(r.ID, 10))
+		}
+		if strings.Join(ids, " ") != c.want {
+			t.Errorf("%+v: jobs %v, want %s", c.req, ids, c.want)
+		}
+	}
+	tab.done.purge([]uint64{5, 6, 99})
+	if s := got(wire.RecordsRequest{}); s != `[{"id":7,"userid":20,"t_inactive":10,"record":{"energy_j":1}}]` {
+		t.Fatalf("after the purge: %s", s)
+	}
+	tab.restart()
+	if s := got(wire.RecordsRequest{}); s != `[]` || tab.caughtUp {
+		t.Fatalf("a new stream starts afresh: %s, caught up %v", s, tab.caughtUp)
 	}
 }

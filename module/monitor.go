@@ -48,10 +48,13 @@ type monitor struct {
 	handlers []*fluxbind.MsgHandler
 	queries  map[*jobQuery]struct{} // in flight
 	served   uint64                 // queries answered
-	records  uint64                 // records answered (power-monitor.record)
-	windows  uint64                 // window requests answered
-	jobs     *jobWatcher            // rank 0 with exports: job summaries
-	running  *runningJobs           // the jobs running on this rank (with exports)
+	// queries about running jobs answered from rank 0's journal
+	fromJournal uint64
+	listed      uint64       // power-monitor.records answered
+	records     uint64       // records answered (power-monitor.record)
+	windows     uint64       // window requests answered
+	jobs        *jobWatcher  // rank 0 with exports: job summaries
+	running     *runningJobs // the jobs running on this rank (with exports)
 }
 
 func run(h *fluxbind.Handle, args []string) error {
@@ -157,6 +160,7 @@ func (m *monitor) register() error {
 		{wire.TopicSources, fluxbind.RoleUser, m.sourcesCB},
 		{wire.TopicRunning, fluxbind.RoleUser, m.running.runningCB},
 		{wire.TopicRecord, 0, m.recordCB},
+		{wire.TopicRecords, fluxbind.RoleUser, m.recordsCB},
 		{topicConfigReload, 0, m.configReloadCB},
 	} {
 		mh, err := m.h.AddHandler(fluxbind.MsgRequest, r.topic, r.rolemask, r.cb)

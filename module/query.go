@@ -100,6 +100,23 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 			m.h.RespondError(msg, syscall.EINVAL, err.Error())
 			return
 		}
+		if j := m.runningJob(id); j != nil {
+			// rank 0 follows the journal: the job's user, window and R
+			// are known without asking job-list or job-info
+			q.resp.ID = id
+			q.resp.JobID = fluxbind.EncodeJobID(id, "f58")
+			q.start(msg)
+			m.fromJournal++
+			state := jobStateRun
+			if j.TCleanup != 0 {
+				state = jobStateCleanup
+			}
+			if R, err := wire.ParseR(j.R); err == nil && len(R) > 0 {
+				q.jobR = R
+			}
+			q.haveJob(j.UserID, state, j.TRun, j.TCleanup, j.Ranks)
+			return
+		}
 		fu, err := m.h.JobListID(id, jobAttrs)
 		if err == nil {
 			if err = fu.Then(timeout, q.onJobInfo); err != nil {
@@ -175,23 +192,43 @@ func (q *jobQuery) onJobInfo(fu *fluxbind.Future) {
 		return
 	}
 	j := info.Job
-	if !q.msg.Authorize(j.UserID) {
+	q.haveJob(j.UserID, j.State, j.TRun, j.TCleanup, j.Ranks)
+}
+
+// runningJob is the job as rank 0's journal knows it, where it is running
+// or in its cleanup; nil elsewhere (another rank, the backlog not read
+// yet, a job not started or inactive): then job-list is asked.
+func (m *monitor) runningJob(id uint64) *jobRecord {
+	if m.jobs == nil || !m.jobs.table.caughtUp {
+		return nil
+	}
+	j := m.jobs.table.active[id]
+	if j == nil || j.TRun == 0 || j.Ranks == "" || len(j.R) == 0 {
+		return nil
+	}
+	return j
+}
+
+// haveJob goes on with what job-list, or the journal, says of the job:
+// its user, state (flux_job_state_t), run window and ranks (RFC 22).
+func (q *jobQuery) haveJob(userID uint32, state int, tRun, tCleanup float64, ranks string) {
+	if !q.msg.Authorize(userID) {
 		q.fail(syscall.EPERM, fmt.Sprintf("job %s belongs to another user: only its owner or the instance owner may query it", q.resp.JobID))
 		return
 	}
-	uid := j.UserID
+	uid := userID
 	q.resp.UserID = &uid
-	q.resp.State = fluxbind.JobStateName(j.State)
-	if j.TRun == 0 || j.Ranks == "" {
+	q.resp.State = fluxbind.JobStateName(state)
+	if tRun == 0 || ranks == "" {
 		q.fail(syscall.ENODATA, fmt.Sprintf("job %s has not run (state %s): there is no power data for it", q.resp.JobID, q.resp.State))
 		return
 	}
-	ids, err := fluxbind.DecodeIDSet(j.Ranks)
+	ids, err := fluxbind.DecodeIDSet(ranks)
 	if err != nil {
 		q.fail(syscall.EPROTO, fmt.Sprintf("job %s: %v", q.resp.JobID, err))
 		return
 	}
-	run := wire.JobRun{JobID: q.resp.JobID, Start: j.TRun, End: j.TCleanup, Ranks: ids}
+	run := wire.JobRun{JobID: q.resp.JobID, Start: tRun, End: tCleanup, Ranks: ids}
 	if run.End == 0 {
 		run.End = now()
 	}
@@ -210,7 +247,7 @@ func (q *jobQuery) onJobInfo(fu *fluxbind.Future) {
 		q.fail(syscall.EINVAL, fmt.Sprintf("ranks %s: this instance has ranks 0-%d", wire.FormatIDSet(asked.Ranks), q.m.size-1))
 		return
 	}
-	q.resp.Running = j.TCleanup == 0 && q.narrow.End == 0
+	q.resp.Running = tCleanup == 0 && q.narrow.End == 0
 	q.runWindow(asked.Start, asked.End, asked.Ranks)
 }
 

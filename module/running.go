@@ -143,10 +143,11 @@ type claimant struct {
 // started running (state RUN: it then has its ranks).
 const claimPayload = `{"id":%d,"attrs":["userid","ranks","state"],"state":%d}`
 
-// jobStateRun and jobStateInactive are flux-core's FLUX_JOB_STATE_RUN and
-// FLUX_JOB_STATE_INACTIVE.
+// jobStateRun, jobStateCleanup and jobStateInactive are flux-core's
+// FLUX_JOB_STATE_RUN, _CLEANUP and _INACTIVE.
 const (
 	jobStateRun      = 16
+	jobStateCleanup  = 32
 	jobStateInactive = 64
 )
 

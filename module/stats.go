@@ -37,9 +37,20 @@ type moduleStats struct {
 	InFlight    int                  `json:"queries_in_flight"`
 	LoadedAt    float64              `json:"loaded_at"`
 	Export      *export.Stats        `json:"export,omitempty"`
-	JobsSent    *uint64              `json:"job_summaries_sent,omitempty"` // rank 0
+	JobsSent    *uint64              `json:"job_summaries_sent,omitempty"` // rank 0, with exports
+	// Journal (rank 0): the running jobs and the inactive jobs' records it
+	// holds (module/jobs.go, records.go)
+	Journal *journalStats `json:"journal,omitempty"`
 	// RunningJobs: the jobs whose samples carry their jobid here (exports)
 	RunningJobs []string `json:"running_jobs,omitempty"`
+}
+
+type journalStats struct {
+	CaughtUp    bool   `json:"caught_up"`            // the backlog is read
+	ActiveJobs  int    `json:"active_jobs"`          // followed
+	Inactive    int    `json:"inactive_jobs"`        // in the records index
+	FromJournal uint64 `json:"queries_from_journal"` // queries answered without job-list
+	Listed      uint64 `json:"records_lists"`        // power-monitor.records answered
 }
 
 func (m *monitor) statsCB(msg *fluxbind.Msg) {
@@ -79,8 +90,17 @@ func (m *monitor) statsCB(msg *fluxbind.Msg) {
 		st.RunningJobs = m.running.ids()
 	}
 	if m.jobs != nil {
-		n := m.jobs.sent
-		st.JobsSent = &n
+		if m.node.Exporter() != nil {
+			n := m.jobs.sent
+			st.JobsSent = &n
+		}
+		st.Journal = &journalStats{
+			CaughtUp:    m.jobs.table.caughtUp,
+			ActiveJobs:  len(m.jobs.table.active),
+			Inactive:    len(m.jobs.table.done.jobs),
+			FromJournal: m.fromJournal,
+			Listed:      m.listed,
+		}
 	}
 	out, err := json.Marshal(&st)
 	if err != nil {

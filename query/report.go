@@ -21,6 +21,7 @@ import (
 
 	"github.com/flux-framework/power-monitor/fluxbind"
 	"github.com/flux-framework/power-monitor/internal/account"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // reportWindow is how many job-info.lookup requests are in flight at once:
@@ -266,6 +267,65 @@ func eventlogOf(out string) (*account.Record, error) {
 	return recordIn(ev.String())
 }
 
+// fromIndex takes the jobs' records from rank 0's index (power-monitor.records,
+// doc/rpc.md): one request instead of one eventlog read per job. It
+// returns the jobs the index does not list (the module is not loaded, is
+// still reading the journal, or had not heard of a job's end yet when
+// job-list had), whose eventlogs are read instead (readRecords). The
+// records are the power events' contexts as posted, decoded as the
+// eventlogs' are.
+func fromIndex(h *fluxbind.Handle, jobs []account.Job, req wire.RecordsRequest, timeout float64) (unread []*account.Job) {
+	all := func() []*account.Job {
+		out := make([]*account.Job, len(jobs))
+		for i := range jobs {
+			out[i] = &jobs[i]
+		}
+		return out
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return all()
+	}
+	fu, err := h.RPC(wire.TopicRecords, string(payload), 0)
+	if err != nil {
+		return all()
+	}
+	defer fu.Destroy()
+	out, err := fu.GetWithin(max(timeout, 10), "power-monitor")
+	if err != nil {
+		return all()
+	}
+	var resp wire.RecordsResponse
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		return all()
+	}
+	index := make(map[uint64]json.RawMessage, len(resp.Jobs))
+	for _, r := range resp.Jobs {
+		index[r.ID] = r.Record
+	}
+	for i := range jobs {
+		j := &jobs[i]
+		raw, ok := index[j.ID]
+		if !ok {
+			unread = append(unread, j)
+			continue
+		}
+		if string(raw) == "null" {
+			continue // no record
+		}
+		var r account.Record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			unread = append(unread, j) // its eventlog says what is wrong
+			continue
+		}
+		j.Record = &r
+	}
+	return unread
+}
+
 // readRecords reads the record of every job from its eventlog, with
 // reportWindow lookups in flight at once, each given timeout seconds. It
 // returns how many eventlogs could not be read and the first error.
@@ -276,7 +336,7 @@ func eventlogOf(out string) (*account.Record, error) {
 // do that lookup for it, after a second hop and the decoding of the whole
 // eventlog to check who may read it, which about doubles the broker's work
 // per job.
-func readRecords(h *fluxbind.Handle, jobs []account.Job, timeout float64, owner bool) (failed int, first error) {
+func readRecords(h *fluxbind.Handle, jobs []*account.Job, timeout float64, owner bool) (failed int, first error) {
 	if len(jobs) == 0 {
 		return 0, nil
 	}
@@ -294,7 +354,7 @@ func readRecords(h *fluxbind.Handle, jobs []account.Job, timeout float64, owner 
 	var send func() error
 	send = func() error {
 		for pending < reportWindow && next < len(jobs) {
-			j := &jobs[next]
+			j := jobs[next]
 			next++
 			fu, err := h.RPC(topic, request(j.ID), nodeid)
 			if err != nil {
@@ -371,7 +431,8 @@ func runReport(o options, stdout, stderr io.Writer, fail func(string, ...any) in
 		return fail("%v", err)
 	}
 	sort.Slice(jobs, func(x, y int) bool { return jobs[x].ID < jobs[y].ID })
-	failed, first := readRecords(h, jobs, o.timeout, owner)
+	unread := fromIndex(h, jobs, wire.RecordsRequest{Since: since, Until: until, UserID: who}, o.timeout)
+	failed, first := readRecords(h, unread, o.timeout, owner)
 	rep := account.Build(jobs, account.Options{By: a.by, Since: since, Until: until,
 		Price: a.price, Carbon: a.carbon, Loc: time.Local, UserName: userName})
 	if err := emit(o, stdout, func(w io.Writer) error { return account.WriteReport(w, o.format, rep, time.Local) }); err != nil {

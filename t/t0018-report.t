@@ -51,6 +51,16 @@ inactive_count() {
 	test "$(flux jobs -A -n -c 0 -f inactive -o "{id}" | wc -l)" -eq "$1"
 }
 
+# journal KEY: print rank 0's module stats journal.KEY
+journal() {
+	flux module stats power-monitor | jq -r ".journal.$1"
+}
+
+# index_count N: rank 0's records index holds N inactive jobs
+index_count() {
+	test "$(journal caught_up)" = true && test "$(journal inactive_jobs)" -eq "$1"
+}
+
 # records: every inactive job's power record, from `flux job eventlog`, as
 # a JSON array of {"id": ID, "record": RECORD} (the report is checked
 # against these, computed here with jq)
@@ -101,6 +111,24 @@ test_expect_success 'the report totals are the sums of the records, in job-id or
 		.total.node_seconds == (\$recs | reduce .[] as \$j (0; . + \$j.record.nnodes * \$j.record.duration_s)) and
 		.total.energy_j > 0" all.json &&
 	jq -e ".total.energy_kwh == .total.energy_j / 3600000 and .total.node_hours == .total.node_seconds / 3600" all.json
+'
+test_expect_success 'rank 0 holds every inactive job'"'"'s record as posted, and the report reads them there' '
+	pm_wait_for 20 index_count 6 &&
+	pm_rpc power-monitor.records "{}" >index.json &&
+	jq -e --slurpfile r records.json "[.jobs[] | {id, record}] == (\$r[0] | sort_by(.id))" index.json &&
+	jq -e --slurpfile r records.json "[.jobs[].userid] == [\$r[0] | sort_by(.id) | .[].record.userid]" index.json &&
+	before=$(journal records_lists) &&
+	flux power-query --report -f json >again.json &&
+	test $(journal records_lists) -eq $((before + 1)) &&
+	jq -e --slurpfile a all.json ". == \$a[0]" again.json
+'
+test_expect_success 'a guest lists its own records only, and is refused another user'"'"'s' '
+	as_guest $G1 pm_rpc power-monitor.records "{}" >g1index.json &&
+	jq -e "(.jobs | length) == 2 and all(.jobs[]; .userid == $G1)" g1index.json &&
+	test_must_fail as_guest $G1 pm_rpc power-monitor.records "{\"userid\": $G2}" 2>err &&
+	cat err &&
+	grep "only the instance owner may list another user" err &&
+	pm_rpc power-monitor.records "{\"userid\": $G2}" | jq -e "(.jobs | length) == 1"
 '
 test_expect_success 'the table has the figures and a TOTAL line' '
 	flux power-query --report >all.table &&
@@ -232,6 +260,11 @@ test_expect_success 'after the module is reloaded, -j answers from the record an
 	head -1 rec.csv | grep "^jobid,from_record,why,version,energy_j," &&
 	sed -n 2p rec.csv | grep ",true,"
 '
+test_expect_success 'after the reload, rank 0 has read the records again from the journal' '
+	pm_wait_for 20 index_count 6 &&
+	pm_rpc power-monitor.records "{}" >index2.json &&
+	jq -e --slurpfile i index.json ". == \$i[0]" index2.json
+'
 test_expect_success 'a guest gets its own job from its record too, and is refused another' '
 	as_guest $G1 flux power-query -j $(cat g1.a) -f json >g1rec.json &&
 	jq -e ".from_record == true and .record.userid == $G1" g1rec.json &&
@@ -287,6 +320,21 @@ test_expect_success 'a job whose samples the ring has overwritten: -j answers fr
 	cat over.table &&
 	grep "^job [ƒf].*: from the job.s record, written when it ended (the power-monitor samples are gone: .*overwritten" over.table &&
 	flux jobtap remove power-record.so &&
+	pm_unload_all
+'
+test_expect_success 'a purge empties the index as it does the KVS: the report counts what is left' '
+	pm_load_all -r 0.05 &&
+	n=$(flux jobs -A -n -c 0 -f inactive -o "{id}" | wc -l) &&
+	pm_wait_for 20 index_count $n &&
+	flux job purge --force --num-limit=3 &&
+	pm_wait_for 20 inactive_count 3 &&
+	pm_wait_for 20 index_count 3 &&
+	records >left.json &&
+	flux power-query --report -f json >purged.json &&
+	cat purged.json &&
+	jq -e --slurpfile r left.json "
+		(\$r[0] | sort_by(.id)) as \$recs |
+		.total.jobs == 3 and .total.energy_j == (\$recs | reduce .[] as \$j (0; . + \$j.record.energy_j))" purged.json &&
 	pm_unload_all
 '
 test_done

@@ -38,6 +38,10 @@ const (
 	// plugin power-record.so, from the job's R and run window it sends.
 	// Instance owner only.
 	TopicRecord = "power-monitor.record"
+	// TopicRecords lists the records of inactive jobs, as rank 0 holds
+	// them from the job-manager's journal: what flux power-query --report
+	// sums. Open to guests, for their own jobs.
+	TopicRecords = "power-monitor.records"
 	// EventJobsInactive is published by rank 0 when jobs become inactive,
 	// so that every rank forgets them even where a shell died before
 	// saying so.
@@ -58,6 +62,31 @@ type RecordRequest struct {
 	Start   float64         `json:"start"`
 	End     float64         `json:"end"`
 	Timeout float64         `json:"timeout,omitempty"` // seconds per rank; 0: DefaultTimeout
+}
+
+// RecordsRequest is the payload of TopicRecords: the inactive jobs whose
+// clean event is at Since or later and before Until (0: unbounded), of
+// UserID where given (a guest must give its own).
+type RecordsRequest struct {
+	Since  float64 `json:"since,omitempty"`
+	Until  float64 `json:"until,omitempty"`
+	UserID *uint32 `json:"userid,omitempty"`
+}
+
+// RecordsResponse answers TopicRecords: one entry per inactive job that
+// the job-manager still holds and that the request selects, in jobid
+// order. Record is the context of the job's power event, exactly as
+// posted; null where the job has none.
+type RecordsResponse struct {
+	Jobs []IndexedRecord `json:"jobs"`
+}
+
+// IndexedRecord is one job of a RecordsResponse.
+type IndexedRecord struct {
+	ID        uint64          `json:"id"`
+	UserID    uint32          `json:"userid"`
+	TInactive float64         `json:"t_inactive"`
+	Record    json.RawMessage `json:"record"`
 }
 
 // JobsInactive is the payload of EventJobsInactive.
