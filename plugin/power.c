@@ -2,20 +2,27 @@
 /* power.so - job shell plugin: every job reports its energy when it ends.
  *
  * On the leader shell, once every task of the job has exited
- * (shell.tasks-complete) and while the job is still active, ask the
+ * (shell.tasks-complete) and while the job is still active, ask rank 0's
  * power-monitor module (power-monitor.query, RFC-style spec in doc/rpc.md)
- * for this job over its run window so far, then:
- *   - log one line to the job's output:
- *       power: 12.4 kJ in 24.1 s, average 514 W over 4 nodes (cpu 4.8 kJ, ...)
- *     where a node was shared with other jobs, the line ends its parts with
- *     what the nodes drew: (cpu ...; shared nodes drew 24.8 kJ);
- *   - set memo annotations user.energy_j, user.power_w, user.node_energy_j,
- *     user.node_power_w, user.duration_s and user.power_presence
- *     (flux jobs -o '{annotations.user.energy_j}');
- *   - append a "power" event with the same figures to the exec eventlog.
+ * for this job over its run window so far, and log one line to the job's
+ * output:
+ *     power: 12.4 kJ in 24.1 s, average 514 W over 4 nodes (cpu 4.8 kJ, ...)
+ * where a node was shared with other jobs, the line ends its parts with
+ * what the nodes drew: (cpu ...; shared nodes drew 24.8 kJ).
  * The energy and power are the job's own (the module's total: each rank's
  * share of the node, doc/rpc.md); the node_ figures are what its nodes drew
  * over the same time, equal to the job's where it had its nodes to itself.
+ *
+ * Where this instance's module answers, these lines are all the shell
+ * writes: the job's memo (user.energy_j, user.power_w, user.node_energy_j,
+ * user.node_power_w, user.duration_s, user.power_presence) and its "power"
+ * event are power-record.so's, written into the main eventlog with the
+ * instance's credentials (flux-power-record(7), doc/rpc.md "The job's
+ * record"). The shell writes them itself only for figures from an
+ * enclosing instance (a nested instance without the module, hence without
+ * power-record.so and no record): a memo with those keys, and a "power"
+ * event with the same figures appended to the exec eventlog.
+ *
  * On every shell, tell the local module (power-monitor.running) when the job
  * starts and when its local tasks are done, so that the samples the module
  * publishes to MQTT carry the jobid.
@@ -152,8 +159,8 @@ static void append_part (char *buf, size_t len, const char *name, double j, int 
     (*n)++;
 }
 
-/* Post the figures: a line in the job's output, memo annotations, and an
- * exec eventlog event. */
+/* Log the figures: a line in the job's output (and one a rank with
+ * power.ranks=1). */
 static void report (struct power *p, json_t *resp)
 {
     json_t *total = json_object_get (resp, "total");
@@ -163,7 +170,6 @@ static void report (struct power *p, json_t *resp)
     double duration = num (total, "duration_s");
     double power = num (total, "avg_power_w");
     double node_energy = node_num (total, "energy_j", energy);
-    double node_power = node_num (total, "avg_power_w", power);
     int shared = json_is_true (json_object_get (total, "shared"));
     double coverage = num (total, "coverage");
     const char *presence = json_string_value (json_object_get (total, "data_presence"));
@@ -242,6 +248,30 @@ static void report (struct power *p, json_t *resp)
                        reason ? reason : "?");
         }
     }
+}
+
+/* Write the figures where no record will: memo annotations and an exec
+ * eventlog event. Only for figures from an enclosing instance (walk_up):
+ * where this instance's module answers, power-record.so writes the memo
+ * and the job's "power" event (flux-power-record(7)). */
+static void post_figures (struct power *p, json_t *resp)
+{
+    json_t *total = json_object_get (resp, "total");
+    double energy = num (total, "energy_j");
+    double duration = num (total, "duration_s");
+    double power = num (total, "avg_power_w");
+    double node_energy = node_num (total, "energy_j", energy);
+    double node_power = node_num (total, "avg_power_w", power);
+    double coverage = num (total, "coverage");
+    const char *presence = json_string_value (json_object_get (total, "data_presence"));
+    int nranks = (int)num (total, "ranks");
+    json_t *entry = NULL;
+    char *s = NULL;
+    flux_kvs_txn_t *txn = NULL;
+    struct timespec ts;
+
+    if (!presence)
+        presence = "none";
 
     /* Memo: annotations.user.* survive the job's end. */
     track (p,
@@ -258,10 +288,6 @@ static void report (struct power *p, json_t *resp)
            "set the energy memo");
 
     /* Exec eventlog: {"timestamp":T,"name":"power","context":{...}} */
-    json_t *entry = NULL;
-    char *s = NULL;
-    flux_kvs_txn_t *txn = NULL;
-    struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     if (!(entry = json_pack ("{s:f s:s s:{s:f s:f s:f s:f s:f s:f s:f s:f s:f s:s s:i s:i}}",
                              "timestamp", ts.tv_sec + ts.tv_nsec / 1e9,
@@ -617,6 +643,8 @@ static void query_cb (flux_future_t *f, void *arg)
             if ((resp = walk_up (p, by, sizeof (by)))) {
                 shell_log ("%s", by);
                 report (p, resp);
+                /* no record in an instance without the module */
+                post_figures (p, resp);
                 json_decref (resp);
             }
         }
@@ -631,6 +659,8 @@ static void query_cb (flux_future_t *f, void *arg)
     else if (!(resp = json_loads (s, 0, NULL)))
         shell_log ("no figures: bad answer from power-monitor");
     else {
+        /* the line only: the memo and the power event are the record's
+         * (power-record.so, flux-power-record(7)) */
         report (p, resp);
         json_decref (resp);
     }
@@ -647,9 +677,12 @@ static int tasks_complete_cb (flux_plugin_t *plugin,
     flux_future_t *f;
 
     /* Each rank has p->timeout / 2 to answer, so that the module answers
-     * within our own bound even when a rank is silent. */
+     * within our own bound even when a rank is silent. Asked of rank 0:
+     * its module follows the job-manager's journal and answers about a
+     * running job from it, without asking job-list or job-info. Where it is
+     * not loaded there, ENOSYS: the nested walk, or the "not loaded" line. */
     p->asked = now ();
-    if (!(f = flux_rpc_pack (p->h, "power-monitor.query", FLUX_NODEID_ANY, 0,
+    if (!(f = flux_rpc_pack (p->h, "power-monitor.query", 0, 0,
                              "{s:I s:f}",
                              "jobid", (json_int_t)p->id,
                              "timeout", p->timeout / 2))

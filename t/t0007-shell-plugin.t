@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: LGPL-3.0-only
 
 test_description='The job shell plugin: every job prints its energy when it
-ends, sets memo annotations that flux jobs shows after the job, and appends a
-power event to the exec eventlog, with the figures flux power-query gives:
-the job'"'"'s own energy, and what its nodes drew beside it where it shared
-them; -o power=off silences it; without the module jobs still succeed; 50
-jobs in a row complete.'
+ends, with the figures flux power-query gives: the job'"'"'s own energy, and
+what its nodes drew beside it where it shared them. Where this instance'"'"'s
+module answers, the line is all the shell writes: no memo and no exec
+eventlog event (power-record.so'"'"'s record provides the memo and the main
+eventlog'"'"'s power event; with it loaded, flux jobs shows the record'"'"'s
+energy); -o power=off silences it; without the module jobs still succeed;
+50 jobs in a row complete.'
 
 . "$(dirname "$0")"/sharness.d/power-monitor.sh
 test_under_flux 4 -Sconf.shell_pluginpath="$(pm_shell_pluginpath)"
@@ -28,15 +30,62 @@ SHARED='^\([0-9.]*s: \)\{0,1\}flux-shell\[0\]: power: [0-9.]* k\?J in [0-9.]* s,
 test "$(flux resource list -no "{ncores} {nnodes}" | awk "{ print (\$1 > \$2) }")" = 1 &&
 	test_set_prereq SHARED_NODES
 
-# charged.py QUERY EVENT [MEMO]: the job's figures in its power event (and
-# its memo: energy_j power_w node_energy_j node_power_w) are its share of the
-# nodes, within 1% of the rule's closed form (each rank's core fraction of
-# the node, the instance's R holding no GPU), and the nodes' whole beside
-# them; prints the core fractions.
+# line.py ERR-FILE: the power line in ERR-FILE as JSON: energy_j,
+# duration_s, power_w, nodes, the parts it gives (cpu_energy_j, gpu_energy_j,
+# mem_energy_j, node_energy_j: what shared nodes drew), and for each energy
+# its rounding (energy_tol, cpu_tol, ..., node_tol: half its last digit).
+cat >line.py <<\EOF
+import json, re, sys
+scale = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9}
+places = {"": 1, "k": 1, "M": 2, "G": 2}
+def joules(num, unit):
+    return float(num) * scale[unit], 0.5 * 10 ** -places[unit] * scale[unit] * (1 + 1e-9)
+text = open(sys.argv[1]).read()
+m = re.search(r"power: ([0-9.]+) ([kMG]?)J in ([0-9.]+) s, average ([0-9]+) W over ([0-9]+) nodes?(?: \(([^)]*)\))?", text)
+assert m, text
+d = {"duration_s": float(m.group(3)), "power_w": int(m.group(4)), "nodes": int(m.group(5))}
+d["energy_j"], d["energy_tol"] = joules(m.group(1), m.group(2))
+for part in re.split(r"[,;] ", m.group(6) or ""):
+    k = re.fullmatch(r"(cpu|gpu|mem) ([0-9.]+) ([kMG]?)J", part)
+    n = re.fullmatch(r"shared nodes drew ([0-9.]+) ([kMG]?)J", part)
+    if k:
+        d[k.group(1) + "_energy_j"], d[k.group(1) + "_tol"] = joules(k.group(2), k.group(3))
+    elif n:
+        d["node_energy_j"], d["node_tol"] = joules(n.group(1), n.group(2))
+    else:
+        assert not part, part
+print(json.dumps(d))
+EOF
+
+# same.jq, on line.py's JSON, with --slurpfile q QUERY (flux power-query -j
+# -f json): the line has the query's figures. The plugin asks when the tasks
+# are done; power-query reports up to t_cleanup, a few ms later: the mean
+# power of each kind of domain is the same, so the line's cpu part (to 0.1
+# J) over the query's cpu power is the plugin's window, within a second of
+# the query's; over it, the line's duration, its whole watts, its energy
+# and its gpu and mem parts are the query's power, each to its rounding. An
+# exclusive job: no shared nodes part.
+cat >same.jq <<\EOF
+$q[0].total as $t | . as $l |
+($l.cpu_energy_j / ($t.cpu_energy_j / $t.duration_s)) as $w |
+($t.duration_s - $w) > -0.01 and ($t.duration_s - $w) < 1.0 and
+($l.duration_s - $w | fabs) <= 0.05 + 1e-3 * $w and
+($l.power_w - $t.avg_power_w | fabs) <= 1e-3 * $t.avg_power_w + 0.5 and
+($l.energy_j - $t.avg_power_w * $w | fabs) <= $l.energy_tol + 1e-3 * $l.energy_j and
+all("gpu", "mem"; . as $k |
+	($l[$k + "_energy_j"] - $t[$k + "_energy_j"] / $t.duration_s * $w | fabs)
+	<= $l[$k + "_tol"] + 1e-3 * $l[$k + "_energy_j"]) and
+($l | has("node_energy_j") | not)
+EOF
+
+# charged.py QUERY LINE: the job's figures in its line (line.py's JSON) are
+# its share of the nodes, within 1% of the rule's closed form (each rank's
+# core fraction of the node, the instance's R holding no GPU), and the
+# nodes' whole beside them; prints the core fractions.
 cat >charged.py <<\EOF
 import json, sys
 q = json.load(open(sys.argv[1]))
-ev = json.load(open(sys.argv[2]))["context"]
+ln = json.load(open(sys.argv[2]))
 shares = [r["share"] for r in q["ranks"]]
 assert all(s["node_gpus"] == 0 and s["ngpus"] == 0 for s in shares), shares
 assert all(0 < s["core_fraction"] < 1 and not s["exclusive"] for s in shares), shares
@@ -46,34 +95,16 @@ want = sum(r["share"]["core_fraction"] * r["node_energy_j"] for r in q["ranks"])
 nodes = sum(r["node_energy_j"] for r in q["ranks"])
 assert abs(q["total"]["energy_j"] - want) <= 0.01 * want, (q["total"], want)
 assert abs(q["total"]["node_energy_j"] - nodes) <= 1e-6 * nodes, (q["total"], nodes)
-# the event (asked a few ms before power-query's t_cleanup): the same share
-# of what the nodes drew up to then
+# the line (asked a few ms before power-query's t_cleanup): the same share
+# of what the nodes drew up to then, to the line's rounding; its mean power
+# the same share of the nodes' mean power, to the whole watt
 ratio = want / nodes
-assert abs(ev["energy_j"] - ratio * ev["node_energy_j"]) <= 0.01 * ratio * ev["node_energy_j"], (ev, ratio)
-assert abs(ev["power_w"] - ratio * ev["node_power_w"]) <= 0.01 * ratio * ev["node_power_w"], (ev, ratio)
-assert abs(ev["node_power_w"] - q["total"]["node_avg_power_w"]) < 1e-3 * q["total"]["node_avg_power_w"], (ev, q["total"])
-assert ev["gpu_energy_j"] == 0, ev
-if len(sys.argv) > 3:
-    e, w, ne, nw = (float(x) for x in open(sys.argv[3]).read().split()[:4])
-    for got, k in ((e, "energy_j"), (w, "power_w"), (ne, "node_energy_j"), (nw, "node_power_w")):
-        assert abs(got - ev[k]) <= 1e-6 * ev[k], (k, got, ev[k])
+assert ln["nodes"] == 4, ln
+assert abs(ln["energy_j"] - ratio * ln["node_energy_j"]) <= 0.01 * ratio * ln["node_energy_j"] + ln["energy_tol"] + ratio * ln["node_tol"], (ln, ratio)
+nw = q["total"]["node_avg_power_w"]
+assert abs(ln["power_w"] - ratio * nw) <= 0.01 * ratio * nw + 0.5, (ln, ratio, nw)
+assert "gpu_energy_j" not in ln, ln
 print(" ".join(str(s["core_fraction"]) for s in shares))
-EOF
-
-# line.py LINE-FILE EVENT: the line's energy is the event's energy_j,
-# and the energy the shared nodes drew its node_energy_j, to the line's
-# last digit.
-cat >line.py <<\EOF
-import json, re, sys
-line = open(sys.argv[1]).read()
-ev = json.load(open(sys.argv[2]))["context"]
-def joules(num, unit):
-    return float(num) * (1e3 if unit == "k" else 1)
-m = re.search(r"power: ([0-9.]+) (k?)J in .*; shared nodes drew ([0-9.]+) (k?)J\)", line)
-assert m, line
-for got, unit, want in ((m.group(1), m.group(2), ev["energy_j"]), (m.group(3), m.group(4), ev["node_energy_j"])):
-    assert abs(joules(got, unit) - want) <= joules("0.05", unit) + 1e-9, (got, unit, want)
-print("line", m.group(0))
 EOF
 
 test_expect_success 'load the module on all ranks' '
@@ -86,53 +117,56 @@ test_expect_success 'an exclusive job prints one power line when it ends' '
 	grep "$LINE" err &&
 	flux job last >jobid
 '
-test_expect_success 'the exec eventlog holds a power event: an exclusive job'"'"'s figures are its nodes'"'"'' '
-	flux job wait-event -p exec -t 10 $(cat jobid) power &&
-	flux job eventlog -p exec -f json $(cat jobid) | grep "\"name\":\"power\"" >event.json &&
-	test "$(pm_json "d[\"context\"][\"ranks\"], d[\"context\"][\"answered\"]" <event.json)" = "(4, 4)" &&
-	test "$(pm_json "d[\"context\"][\"data_presence\"]" <event.json)" = complete &&
-	test "$(pm_json "d[\"context\"][\"energy_j\"] > 0 and d[\"context\"][\"energy_j\"] == d[\"context\"][\"node_energy_j\"] and d[\"context\"][\"power_w\"] == d[\"context\"][\"node_power_w\"]" <event.json)" = True
+test_expect_success 'the module answered and power-record.so is not loaded: no exec eventlog event, no memo' '
+	id=$(cat jobid) &&
+	flux job wait-event -t 10 $id clean &&
+	flux job eventlog -p exec -f json $id >exec.ev &&
+	jq -s -e "map(select(.name == \"power\")) | length == 0" exec.ev &&
+	flux job eventlog -f json $id >main.ev &&
+	jq -s -e "map(select(.name == \"power\" or .name == \"memo\")) | length == 0" main.ev &&
+	flux jobs -n -o "{annotations.user.energy_j}" $id >memo &&
+	test "$(cat memo)" = ""
 '
-test_expect_success 'flux jobs shows the memo after the job is inactive' '
-	flux job wait-event -t 10 $(cat jobid) clean &&
-	flux jobs -n -o "{annotations.user.energy_j} {annotations.user.power_w} {annotations.user.node_energy_j} {annotations.user.power_presence}" $(cat jobid) >memo &&
-	cat memo &&
-	read e w ne p <memo &&
-	test "$p" = complete &&
-	test "$(pm_json "abs(d[\"context\"][\"energy_j\"] - $e) < 1e-6" <event.json)" = True &&
-	test "$(pm_json "abs(d[\"context\"][\"node_energy_j\"] - $ne) < 1e-6" <event.json)" = True
-'
-test_expect_success 'the figures are those of flux power-query (same power; energy to the end seen)' '
+test_expect_success 'the line'"'"'s figures are those of flux power-query (same power; energy to the end seen)' '
+	python3 line.py err >line.json &&
+	cat line.json &&
 	flux power-query -j $(cat jobid) -f json >query.json &&
-	python3 - event.json query.json <<-\EOT
-	import json, sys
-	ev = json.load(open(sys.argv[1]))["context"]
-	q = json.load(open(sys.argv[2]))["total"]
-	# the plugin asks when the tasks are done; power-query reports up to
-	# t_cleanup, a few ms later: the mean power is the same, and each
-	# energy is that power times its own duration
-	assert abs(ev["power_w"] - q["avg_power_w"]) < 1e-3 * q["avg_power_w"], (ev, q)
-	assert abs(ev["energy_j"] - ev["power_w"] * ev["duration_s"]) < 1e-6 * ev["energy_j"], ev
-	assert 0 <= q["duration_s"] - ev["duration_s"] < 1.0, (ev, q)
-	for k in ("cpu_energy_j", "gpu_energy_j", "mem_energy_j"):
-	    assert abs(ev[k] / ev["duration_s"] - q[k] / q["duration_s"]) < 1e-3 * q[k] / q["duration_s"], k
-	print("event", ev["energy_j"], "query", q["energy_j"])
-	EOT
+	jq -e --slurpfile q query.json -f same.jq line.json
 '
-test_expect_success SHARED_NODES 'a job that shares its nodes: its line, event and memo carry its share, the nodes'"'"' beside' '
+test_expect_success SHARED_NODES 'a job that shares its nodes: its line carries its share, the nodes'"'"' beside; no event, no memo' '
 	flux run -N4 -n4 sleep 1 2>shared.err &&
 	cat shared.err &&
 	test "$(grep -c "power:" shared.err)" = 1 &&
 	grep "$SHARED" shared.err &&
 	id=$(flux job last) &&
-	flux job wait-event -p exec -t 10 $id power &&
-	flux job eventlog -p exec -f json $id | grep "\"name\":\"power\"" >shared.event &&
 	flux job wait-event -t 10 $id clean &&
-	flux jobs -n -o "{annotations.user.energy_j} {annotations.user.power_w} {annotations.user.node_energy_j} {annotations.user.node_power_w}" $id >shared.memo &&
-	cat shared.memo &&
+	python3 line.py shared.err >shared.line &&
 	flux power-query -j $id -f json >shared.json &&
-	python3 charged.py shared.json shared.event shared.memo &&
-	python3 line.py shared.err shared.event
+	python3 charged.py shared.json shared.line &&
+	flux job eventlog -p exec -f json $id >shared.exec &&
+	jq -s -e "map(select(.name == \"power\")) | length == 0" shared.exec &&
+	test "$(flux jobs -n -o "{annotations.user.energy_j}" $id)" = ""
+'
+test_expect_success 'with power-record.so loaded the memo is the record'"'"'s, and the exec eventlog still has no power event' '
+	flux jobtap load "$PM_BUILDDIR/jobtap/power-record.so" &&
+	test_when_finished "flux jobtap remove power-record.so" &&
+	flux run -N4 -x sleep 1 2>rec.err &&
+	cat rec.err &&
+	grep "$LINE" rec.err &&
+	id=$(flux job last) &&
+	flux job wait-event -t 30 $id clean &&
+	flux job eventlog -f json $id >rec.ev &&
+	flux job eventlog -p exec -f json $id >rec.exec &&
+	flux jobs -n -o "{annotations.user.energy_j}" $id >rec.memo &&
+	cat rec.memo &&
+	jq -s -e "map(select(.name == \"power\")) | length == 1" rec.ev &&
+	jq -s -e "map(select(.name == \"memo\")) | length == 1" rec.ev &&
+	jq -s -e --argjson e "$(cat rec.memo)" \
+		"map(select(.name == \"power\"))[0].context.energy_j == \$e" rec.ev &&
+	jq -s -e "map(select(.name == \"power\")) | length == 0" rec.exec &&
+	python3 line.py rec.err >rec.line &&
+	jq -s -e --slurpfile l rec.line "map(select(.name == \"power\"))[0].context |
+		(\$l[0].power_w - .avg_power_w | fabs) <= 0.01 * .avg_power_w + 0.5" rec.ev
 '
 test_expect_success SHARED_NODES '-o power.ranks=1 adds a line per rank: a shared rank has the job'"'"'s share, the node'"'"'s beside' '
 	flux run -N4 -n4 -o power.ranks=1 true 2>err &&

@@ -7,8 +7,10 @@ ask the enclosing instance that has the module, through parent-uri and jobid,
 for the enclosing job'"'"'s ranks over the inner job'"'"'s window with the inner
 job'"'"'s cores and GPUs (nested rank i is the i-th rank of the enclosing job,
 nested core c there its c-th core, GPU ids kept); each inner job is charged
-its share of the node, side by side they never sum above it; two levels of
-nesting; a module loaded in the nested instance answers itself and says so.'
+its share of the node, side by side they never sum above it; the plugin
+then writes the inner job'"'"'s memo and exec eventlog power event itself (no
+record there); two levels of nesting; a module loaded in the nested
+instance answers itself and says so, and the plugin writes neither.'
 
 . "$(dirname "$0")"/sharness.d/power-monitor.sh
 # Two ranks of 8 cores and 4 GPUs, whatever this machine has.
@@ -40,7 +42,9 @@ GPU_W=50
 # nested rank 0 (-c2 -g1 and -c1) and one on both ranks (-n2 -c1); then
 # flux power-query -j of each into DIR/NAME.json and its table into
 # DIR/NAME.table, the plugin's lines into DIR/NAME.err, each job's nested R
-# into DIR/NAME.R.
+# into DIR/NAME.R, its exec and main eventlogs (one JSON object a line) into
+# DIR/NAME.exec and DIR/NAME.ev, and its memo's energy_j as flux jobs shows
+# it into DIR/NAME.memo.
 cat >inner.sh <<\EOF
 #!/bin/sh
 dir="$1"
@@ -54,6 +58,9 @@ run c -N2 -n2 -c1 sleep 2 &&
 for j in a b c; do
 	flux job wait-event -t 60 $(cat "$dir/$j.id") clean || exit 1
 	flux job info $(cat "$dir/$j.id") R >"$dir/$j.R"
+	flux job eventlog -p exec -f json $(cat "$dir/$j.id") >"$dir/$j.exec" || exit 1
+	flux job eventlog -f json $(cat "$dir/$j.id") >"$dir/$j.ev" || exit 1
+	flux jobs -n -o "{annotations.user.energy_j}" $(cat "$dir/$j.id") >"$dir/$j.memo" || exit 1
 	flux power-query -j $(cat "$dir/$j.id") -f json >"$dir/$j.json" 2>"$dir/$j.qerr" || exit 1
 	flux power-query -j $(cat "$dir/$j.id") >"$dir/$j.table" || exit 1
 done
@@ -139,6 +146,25 @@ test_expect_success 'the plugin reports each inner job from the enclosing instan
 	grep "average 30 W over 1 node" batch/b.err &&
 	grep "average 60 W over 2 nodes" batch/c.err
 '
+# No power-record.so in the nested instance (no module there): the plugin
+# writes the memo and the exec eventlog event itself.
+test_expect_success 'the plugin writes each inner job'"'"'s memo and exec eventlog power event, from the enclosing instance'"'"'s figures' '
+	for j in a b c; do
+		cat batch/$j.memo &&
+		jq -s -e "map(select(.name == \"power\")) | length == 1" batch/$j.exec &&
+		jq -s -e --argjson e "$(cat batch/$j.memo)" "map(select(.name == \"power\"))[0].context |
+			.energy_j > 0 and (.energy_j - \$e | fabs) <= 1e-6 * .energy_j
+			and .data_presence == \"complete\"" batch/$j.exec &&
+		jq -s -e "map(select(.name == \"memo\")) | length == 1 and
+			(.[0].context | .power_presence == \"complete\" and .energy_j > 0)" batch/$j.ev || return 1
+	done &&
+	jq -s -e "map(select(.name == \"power\"))[0].context |
+		(.power_w - 110 | fabs) < 1.1 and .ranks == 1 and .answered == 1" batch/a.exec &&
+	jq -s -e "map(select(.name == \"power\"))[0].context |
+		(.power_w - 30 | fabs) < 0.3 and .ranks == 1 and .answered == 1" batch/b.exec &&
+	jq -s -e "map(select(.name == \"power\"))[0].context |
+		(.power_w - 60 | fabs) < 0.6 and .ranks == 2 and .answered == 2" batch/c.exec
+'
 # A job holding cores 0-1 and GPU 0 of rank 0 first: the alloc's R there is
 # cores 2-5 and GPUs 1-2, renumbered 0-3 in the nested instance, GPU ids
 # kept; the inner job on nested cores 0-1 is charged the enclosing cores 2-3.
@@ -170,7 +196,9 @@ test_expect_success 'two levels: flux batch inside flux alloc' '
 	test "$(cat two/level)" = 2 &&
 	python3 check.py two 0 &&
 	test "$(pm_json "(d[\"ranks\"][0][\"share\"][\"cores\"], d[\"ranks\"][0][\"share\"][\"gpus\"])" <two/a.json)" = "('"'2-3'"', '"'1'"')" &&
-	grep "power: samples from the enclosing instance at " two/a.err
+	grep "power: samples from the enclosing instance at " two/a.err &&
+	jq -s -e "map(select(.name == \"power\")) | length == 1" two/a.exec &&
+	test -n "$(cat two/a.memo)"
 '
 # with the module in the nested instance: inner.sh loads it first
 cat >own.sh <<\EOF
@@ -188,6 +216,14 @@ test_expect_success 'a module loaded in the nested instance answers, and says so
 	python3 check.py own 1 this &&
 	grep "^samples from this instance$" own/a.table &&
 	! grep "enclosing instance" own/a.err
+'
+test_expect_success 'where the nested instance'"'"'s module answers, the plugin writes no memo and no exec eventlog event' '
+	for j in a b c; do
+		grep "power: [0-9.]* k\?J in [0-9.]* s, average [0-9]* W over [12] nodes\?" own/$j.err &&
+		jq -s -e "map(select(.name == \"power\")) | length == 0" own/$j.exec &&
+		jq -s -e "map(select(.name == \"power\" or .name == \"memo\")) | length == 0" own/$j.ev &&
+		test "$(cat own/$j.memo)" = "" || return 1
+	done
 '
 test_expect_success 'unload, remove the configuration' '
 	pm_unload_all &&
