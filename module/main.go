@@ -11,11 +11,14 @@
 // per-load context, setup and teardown), config.go (settings from the
 // instance's configuration, and config-reload), window.go and series.go
 // (one rank's answer), query.go (a job's answer, gathered from its ranks),
-// sources.go (power-monitor.sources), running.go (the jobs running here,
-// for the exports), export.go (the spool and job tracking for the
-// exports), jobs.go (rank 0: each ended job's summary), stats.go (flux
-// module stats), sigchld.c (the SIGCHLD guard). Goroutines reach the
-// reactor thread through a fluxbind.Bridge.
+// record.go (power-monitor.record: a job's record at its end), records.go
+// (rank 0: the inactive jobs' records, power-monitor.records), sources.go
+// (power-monitor.sources), running.go (the jobs running here, for the
+// exports), export.go (the spool, and which jobs are followed), jobs.go
+// (rank 0: the job-manager's journal, and each ended job's summary for the
+// exports), stats.go (flux module stats), sigchld.c (the SIGCHLD guard),
+// power-monitor.map (the symbols exported). Goroutines reach the reactor
+// thread through a fluxbind.Bridge.
 package main
 
 /*

@@ -51,6 +51,7 @@ type monitor struct {
 	// queries about running jobs answered from rank 0's journal
 	fromJournal uint64
 	listed      uint64       // power-monitor.records answered
+	fromR       uint64       // queries answered from the R the request gave
 	records     uint64       // records answered (power-monitor.record)
 	windows     uint64       // window requests answered
 	jobs        *jobWatcher  // rank 0 with exports: job summaries

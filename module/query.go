@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
 	"github.com/flux-framework/power-monitor/internal/wire"
@@ -98,6 +101,10 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 		}
 		if q.narrow, err = wire.ParseNarrowing(req); err != nil {
 			m.h.RespondError(msg, syscall.EINVAL, err.Error())
+			return
+		}
+		if len(req.R) > 0 {
+			m.jobFromR(q, msg, id, req.R)
 			return
 		}
 		if j := m.runningJob(id); j != nil {
@@ -193,6 +200,44 @@ func (q *jobQuery) onJobInfo(fu *fluxbind.Future) {
 	}
 	j := info.Job
 	q.haveJob(j.UserID, j.State, j.TRun, j.TCleanup, j.Ranks)
+}
+
+// jobFromR answers about a job whose R the request gives: the job shell
+// plugin's query, sent by the instance owner to the module of the shell's
+// own rank, so that a job whose ranks include that rank is answered there
+// without a hop (fanout) and nothing is looked up. The window starts at
+// R's execution.starttime (when the scheduler allocated it; the job's
+// t_run, its alloc event, follows within milliseconds) and ends now. A
+// guest's word on R is not taken: its shell asks rank 0 by jobid.
+func (m *monitor) jobFromR(q *jobQuery, msg *fluxbind.Msg, id uint64, raw json.RawMessage) {
+	uid, role, err := msg.Cred()
+	if err != nil || role&fluxbind.RoleOwner == 0 {
+		m.h.RespondError(msg, syscall.EPERM, "only the instance owner may give a job's R: ask with the jobid alone")
+		return
+	}
+	R, err := wire.ParseR(raw)
+	if err == nil && len(R) == 0 {
+		err = errors.New("no rank in R_lite")
+	}
+	start := gjson.GetBytes(raw, "execution.starttime").Float()
+	if err == nil && start <= 0 {
+		err = errors.New("no execution.starttime")
+	}
+	if err != nil {
+		m.h.RespondError(msg, syscall.EINVAL, "R: "+err.Error())
+		return
+	}
+	ranks := make([]uint32, 0, len(R))
+	for r := range R {
+		ranks = append(ranks, r)
+	}
+	slices.Sort(ranks)
+	q.resp.ID = id
+	q.resp.JobID = fluxbind.EncodeJobID(id, "f58")
+	q.start(msg)
+	q.jobR = R
+	m.fromR++
+	q.haveJob(uid, jobStateRun, start, 0, wire.FormatIDSet(ranks))
 }
 
 // runningJob is the job as rank 0's journal knows it, where it is running
@@ -406,6 +451,14 @@ func (q *jobQuery) fanout(ranks []uint32) {
 	for _, r := range ranks {
 		rank := r
 		if _, dup := q.pending[rank]; dup {
+			continue
+		}
+		if rank == q.m.rank && q.series == nil {
+			// this rank's own answer, as windowCB would send it,
+			// without the round trip through the broker
+			q.m.node.Flush()
+			q.resp.Ranks = append(q.resp.Ranks, q.m.rankResult(q.resp.Start, q.resp.End))
+			q.m.windows++
 			continue
 		}
 		fu, err := q.m.h.RPC(topic, payload, rank)

@@ -32,6 +32,7 @@ type moduleStats struct {
 	LastError   string               `json:"last_error"`
 	Sources     wire.SourcesResponse `json:"sources"`
 	Queries     uint64               `json:"queries_answered"`
+	FromR       uint64               `json:"queries_given_r"`  // the job shell plugin's, with the job's R
 	Records     uint64               `json:"records_answered"` // power-monitor.record (rank 0)
 	Windows     uint64               `json:"windows_answered"`
 	InFlight    int                  `json:"queries_in_flight"`
@@ -62,6 +63,7 @@ func (m *monitor) statsCB(msg *fluxbind.Msg) {
 		PeriodS:  m.opts.Period.Seconds(),
 		Buffer:   m.node.Store().Stats(),
 		Queries:  m.served,
+		FromR:    m.fromR,
 		Records:  m.records,
 		Windows:  m.windows,
 		InFlight: len(m.queries),

@@ -2,8 +2,10 @@
 /* power.so - job shell plugin: every job reports its energy when it ends.
  *
  * On the leader shell, once every task of the job has exited
- * (shell.tasks-complete) and while the job is still active, ask rank 0's
- * power-monitor module (power-monitor.query, RFC-style spec in doc/rpc.md)
+ * (shell.tasks-complete) and while the job is still active, ask the
+ * power-monitor module (power-monitor.query, RFC-style spec in doc/rpc.md:
+ * this rank's, given the job's R, where the shell is the instance owner's;
+ * rank 0's otherwise)
  * for this job over its run window so far, and log one line to the job's
  * output:
  *     power: 12.4 kJ in 24.1 s, average 514 W over 4 nodes (cpu 4.8 kJ, ...)
@@ -48,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <flux/core.h>
 #include <flux/idset.h>
@@ -668,6 +671,21 @@ static void query_cb (flux_future_t *f, void *arg)
     release (p);
 }
 
+/* Whether the shell runs as the instance owner (the broker attribute
+ * security.owner). */
+static int is_owner (struct power *p)
+{
+    const char *s = flux_attr_get (p->h, "security.owner");
+    char *end;
+    unsigned long owner;
+
+    if (!s)
+        return 0;
+    errno = 0;
+    owner = strtoul (s, &end, 10);
+    return errno == 0 && *end == '\0' && end != s && owner == (unsigned long)getuid ();
+}
+
 static int tasks_complete_cb (flux_plugin_t *plugin,
                               const char *topic,
                               flux_plugin_arg_t *args,
@@ -677,16 +695,33 @@ static int tasks_complete_cb (flux_plugin_t *plugin,
     flux_future_t *f;
 
     /* Each rank has p->timeout / 2 to answer, so that the module answers
-     * within our own bound even when a rank is silent. Asked of rank 0:
-     * its module follows the job-manager's journal and answers about a
-     * running job from it, without asking job-list or job-info. Where it is
-     * not loaded there, ENOSYS: the nested walk, or the "not loaded" line. */
+     * within our own bound even when a rank is silent.
+     * The instance owner (a user's own instance: flux alloc, flux batch, a
+     * test instance) gives the job's R and asks this rank's module, which
+     * then looks nothing up and answers this rank's part without a hop.
+     * A guest's word on R is not taken: it asks rank 0, whose module
+     * follows the job-manager's journal and answers about a running job
+     * from it, without asking job-list or job-info.
+     * Where the module is not loaded, ENOSYS: the nested walk, or the "not
+     * loaded" line. */
     p->asked = now ();
-    if (!(f = flux_rpc_pack (p->h, "power-monitor.query", 0, 0,
-                             "{s:I s:f}",
-                             "jobid", (json_int_t)p->id,
-                             "timeout", p->timeout / 2))
-        || flux_future_then (f, p->timeout, query_cb, p) < 0) {
+    if (is_owner (p)) {
+        json_t *R = NULL;
+        if (flux_shell_info_unpack (p->shell, "{s:o}", "R", &R) < 0)
+            R = NULL;
+        f = R ? flux_rpc_pack (p->h, "power-monitor.query", FLUX_NODEID_ANY, 0,
+                               "{s:I s:f s:O}",
+                               "jobid", (json_int_t)p->id,
+                               "timeout", p->timeout / 2,
+                               "R", R)
+              : NULL;
+    }
+    else
+        f = flux_rpc_pack (p->h, "power-monitor.query", 0, 0,
+                           "{s:I s:f}",
+                           "jobid", (json_int_t)p->id,
+                           "timeout", p->timeout / 2);
+    if (!f || flux_future_then (f, p->timeout, query_cb, p) < 0) {
         shell_log ("no figures: %s", strerror (errno));
         flux_future_destroy (f);
         flux_shell_remove_completion_ref (p->shell, "power-wait");

@@ -158,6 +158,21 @@ test_expect_success 'a running job is reported up to now and says so' '
 # The module was reloaded two tests ago: wait until the interval (the last
 # whole second) lies after its first sample on every rank, even on a loaded
 # machine, or its start is rightly reported as not yet sampled.
+test_expect_success 'rank 0 answers about a running job from the journal, as job-list and job-info would' '
+	jobid=$(flux submit -N2 -n2 sleep 300) &&
+	flux job wait-event $jobid start &&
+	before=$(flux module stats power-monitor | jq .journal.queries_from_journal) &&
+	flux power-query -j $jobid -f json >j0.json &&
+	test $(flux module stats power-monitor | jq .journal.queries_from_journal) -eq $((before + 1)) &&
+	flux exec -r 1 flux power-query -j $jobid -f json >j1.json &&
+	test $(flux module stats power-monitor | jq .journal.queries_from_journal) -eq $((before + 1)) &&
+	jq -e --slurpfile b j1.json "
+		.start == \$b[0].start and .userid == \$b[0].userid and .state == \$b[0].state and
+		.running and \$b[0].running and .rankset == \$b[0].rankset and
+		[.ranks[] | {rank, share}] == [\$b[0].ranks[] | {rank, share}] and
+		all(.ranks[]; .share.core_fraction == 0.5) and (has(\"share_error\") | not)" j0.json &&
+	flux cancel $jobid
+'
 test_expect_success 'the instance owner can ask for ranks over an interval' '
 	sleep 2 &&
 	now=$(date +%s) &&

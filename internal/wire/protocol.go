@@ -160,6 +160,10 @@ type QueryRequest struct {
 	Share   map[string]RankShare `json:"share,omitempty"`   // rank -> what an inner job holds; with JobID only
 	Timeout float64              `json:"timeout,omitempty"` // seconds per rank; 0: DefaultTimeout
 	Series  *SeriesSpec          `json:"series,omitempty"`  // also the window's series (series.go)
+	// R is the job's R as its job shell holds it (instance owner only):
+	// its ranks, shares and execution.starttime (the window's start) are
+	// then taken from it, and neither job-list nor job-info is asked.
+	R json.RawMessage `json:"R,omitempty"`
 }
 
 // WindowRequest is the payload of TopicWindow.
