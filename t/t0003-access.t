@@ -48,6 +48,19 @@ except OSError as e:
 test_expect_success 'a guest is refused module stats' '
 	test_must_fail as_guest $(id -u) flux module stats power-monitor
 '
+test_expect_success 'a guest'"'"'s word on a job'"'"'s R is not taken, the owner'"'"'s is' '
+	id=$(flux job id $(cat jobid)) &&
+	flux job info $(cat jobid) R >R.json &&
+	test_must_fail as_guest $(id -u) pm_rpc power-monitor.query "{\"jobid\": $id, \"R\": $(cat R.json)}" 2>err &&
+	cat err &&
+	grep "^1: only the instance owner may give a job.s R" err &&
+	test_must_fail pm_rpc power-monitor.query "{\"jobid\": $id, \"R\": {\"version\": 1, \"execution\": {\"R_lite\": []}}}" 2>err &&
+	cat err &&
+	grep "^22: R: no rank in R_lite" err &&
+	end=$(flux jobs -n -o "{t_cleanup}" $(cat jobid)) &&
+	pm_rpc power-monitor.query "{\"jobid\": $id, \"R\": $(cat R.json), \"end\": $end}" >givenR.json &&
+	jq -e --argjson s "$(jq .execution.starttime R.json)" ".start == \$s and .rankset == \"0-1\" and .userid == $(id -u) and .total.data_presence == \"complete\"" givenR.json
+'
 test_expect_success 'the instance owner may query any job' '
 	flux power-query -j $(cat jobid) >/dev/null
 '

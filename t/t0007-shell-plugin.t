@@ -110,12 +110,18 @@ EOF
 test_expect_success 'load the module on all ranks' '
 	pm_load_all -r 0.1
 '
+# given_r: the queries that gave a job's R, summed over the ranks
+given_r() {
+	flux exec -r all flux module stats power-monitor | jq -s "map(.queries_given_r) | add"
+}
 test_expect_success 'an exclusive job prints one power line when it ends' '
+	before=$(given_r) &&
 	flux run -N4 -x sleep 1 >out 2>err &&
 	cat err &&
 	test "$(grep -c "power:" err)" = 1 &&
 	grep "$LINE" err &&
-	flux job last >jobid
+	flux job last >jobid &&
+	test $(given_r) -eq $((before + 1))
 '
 test_expect_success 'the module answered and power-record.so is not loaded: no exec eventlog event, no memo' '
 	id=$(cat jobid) &&
