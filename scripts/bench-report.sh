@@ -13,10 +13,12 @@
 # scheduler and its record, not a process tree), waits until every job is
 # inactive in job-list, then times each command RUNS times (wall clock, one
 # after the other) and prints a table of median and min: the report as the
-# instance owner (which reads the eventlogs from the KVS) and as a guest of
-# the same uid (through job-info), and flux jobs listing the same jobs for
-# scale. The first report runs after 12 s idle, when the KVS module's cache
-# has expired, as it has for any report not run right after another.
+# instance owner and as a guest of the same uid (both take the records from
+# rank 0's index, power-monitor.records, and read the eventlogs only of
+# jobs it lacks), and flux jobs listing the same jobs for scale. The first
+# report runs after 12 s idle, when the KVS module's cache has expired, as
+# it has for any report not run right after another (it mattered when the
+# report read each job's eventlog).
 set -e
 
 if test -z "$BENCH_UNDER_FLUX"; then
@@ -65,7 +67,7 @@ time_runs() {
 }
 
 # A report more than 10 s after the last one finds the KVS module's cache
-# expired (kvs.c: max_lastuse_age): every eventlog's blobs are fetched
+# expired (kvs.c: max_lastuse_age): an eventlog read then fetches its blobs
 # again from the broker's content cache. Time that case once, first.
 sleep 12
 a=$(now); flux power-query --report >/dev/null; b=$(now)
