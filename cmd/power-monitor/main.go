@@ -29,6 +29,11 @@ import (
 
 const prog = "power-monitor"
 
+// defaultVariorumLib is the libvariorum that configure found
+// (--with-variorum=DIR), set at link time as for the module; "" searches
+// the library path.
+var defaultVariorumLib = ""
+
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -62,6 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := o.Check(); err != nil {
 		return fail("%v", err)
+	}
+	if o.VariorumLib == "" {
+		o.VariorumLib = defaultVariorumLib
 	}
 	if f := fs.Lookup("mqtt-password"); f != nil && f.Value.String() != "" {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", prog, config.SecretWarning(true))

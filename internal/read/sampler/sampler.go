@@ -92,7 +92,8 @@ type Stats struct {
 	Late        uint64  `json:"late"` // ticks skipped because a read took longer than the period
 }
 
-// Sampler runs one goroutine that reads src every period into st.
+// Sampler reads src every period into st, on the clock thread (clock.go),
+// or on a goroutine where that thread cannot be had.
 type Sampler struct {
 	src    Source
 	st     Store
