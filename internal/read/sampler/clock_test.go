@@ -75,10 +75,26 @@ func testStopWaitsForTheSample(t *testing.T, start func(*Sampler) clock) {
 	}
 	close(src.release)
 	<-stopped
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if len(st.ts) != 2 {
-		t.Fatalf("%d samples stored, want the 2 taken", len(st.ts))
+	// Every sample taken is stored: the second, which Stop waited for,
+	// and a third where the clock began it before Stop was called (the
+	// goroutine above may run after the release).
+	counts := func() (taken, stored int) {
+		src.mu.Lock()
+		taken = src.n
+		src.mu.Unlock()
+		st.mu.Lock()
+		stored = len(st.ts)
+		st.mu.Unlock()
+		return taken, stored
+	}
+	taken, stored := counts()
+	if stored < 2 || stored != taken {
+		t.Fatalf("%d samples taken, %d stored: want every one taken stored, at least 2", taken, stored)
+	}
+	// and none is taken after Stop returned
+	time.Sleep(20 * time.Millisecond)
+	if t2, s2 := counts(); t2 != taken || s2 != stored {
+		t.Fatalf("after Stop: %d samples taken, %d stored; want %d, %d", t2, s2, taken, stored)
 	}
 }
 
