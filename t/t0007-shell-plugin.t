@@ -110,9 +110,12 @@ EOF
 test_expect_success 'load the module on all ranks' '
 	pm_load_all -r 0.1
 '
-# given_r: the queries that gave a job's R, summed over the ranks
+# given_r: the queries that gave a job's R, summed over the ranks (asked
+# one rank at a time: flux exec -r all interleaves the ranks' lines)
 given_r() {
-	flux exec -r all flux module stats power-monitor | jq -s "map(.queries_given_r) | add"
+	for r in 0 1 2 3; do
+		flux exec -r $r flux module stats power-monitor | jq .queries_given_r || return 1
+	done | jq -s add
 }
 test_expect_success 'an exclusive job prints one power line when it ends' '
 	before=$(given_r) &&
