@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -215,10 +214,7 @@ func (m *monitor) jobFromR(q *jobQuery, msg *fluxbind.Msg, id uint64, raw json.R
 		m.h.RespondError(msg, syscall.EPERM, "only the instance owner may give a job's R: ask with the jobid alone")
 		return
 	}
-	R, err := wire.ParseR(raw)
-	if err == nil && len(R) == 0 {
-		err = errors.New("no rank in R_lite")
-	}
+	R, ranks, err := parseJobR(raw)
 	start := gjson.GetBytes(raw, "execution.starttime").Float()
 	if err == nil && start <= 0 {
 		err = errors.New("no execution.starttime")
@@ -227,11 +223,6 @@ func (m *monitor) jobFromR(q *jobQuery, msg *fluxbind.Msg, id uint64, raw json.R
 		m.h.RespondError(msg, syscall.EINVAL, "R: "+err.Error())
 		return
 	}
-	ranks := make([]uint32, 0, len(R))
-	for r := range R {
-		ranks = append(ranks, r)
-	}
-	slices.Sort(ranks)
 	q.resp.ID = id
 	q.resp.JobID = fluxbind.EncodeJobID(id, "f58")
 	q.start(msg)

@@ -6,6 +6,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"syscall"
@@ -14,6 +15,25 @@ import (
 	"github.com/flux-framework/power-monitor/internal/account"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
+
+// parseJobR reads a job's R that a request gives (power-monitor.record,
+// and power-monitor.query's R): what it holds on each rank, and its ranks
+// in order; an R without a rank is an error.
+func parseJobR(raw json.RawMessage) (wire.Resources, []uint32, error) {
+	R, err := wire.ParseR(raw)
+	if err == nil && len(R) == 0 {
+		err = errors.New("no rank in R_lite")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ranks := make([]uint32, 0, len(R))
+	for r := range R {
+		ranks = append(ranks, r)
+	}
+	slices.Sort(ranks)
+	return R, ranks, nil
+}
 
 // recordCB answers power-monitor.record (doc/rpc.md): a job's record at
 // its end, for the job-manager plugin power-record.so, which writes it into
@@ -40,19 +60,11 @@ func (m *monitor) recordCB(msg *fluxbind.Msg) {
 		m.h.RespondError(msg, syscall.EINVAL, want+": "+err.Error())
 		return
 	}
-	jobR, err := wire.ParseR(req.R)
-	if err == nil && len(jobR) == 0 {
-		err = fmt.Errorf("no rank in R_lite")
-	}
+	jobR, ranks, err := parseJobR(req.R)
 	if err != nil {
 		m.h.RespondError(msg, syscall.EINVAL, "R: "+err.Error())
 		return
 	}
-	ranks := make([]uint32, 0, len(jobR))
-	for r := range jobR {
-		ranks = append(ranks, r)
-	}
-	slices.Sort(ranks)
 	if ranks[len(ranks)-1] >= m.size {
 		m.h.RespondError(msg, syscall.EINVAL, fmt.Sprintf("ranks %s: this instance has ranks 0-%d", wire.FormatIDSet(ranks), m.size-1))
 		return
