@@ -97,7 +97,7 @@ type jobRecord struct {
 	TCleanup  float64
 	TInactive float64
 	Ranks     string          // RFC 22 idset, from R
-	R         json.RawMessage // the job's R (RFC 20), while it is active
+	Held      wire.Resources  // what it holds on each rank (its R), while it is active
 	Power     json.RawMessage // its power event's context (the record), nil until posted
 }
 
@@ -167,8 +167,7 @@ func (t *jobTable) apply(r journalResponse) (ended *jobRecord, err error) {
 		case "alloc":
 			if j.TRun == 0 && j.TCleanup == 0 {
 				j.TRun = ev.Timestamp
-				j.R = r.R
-				j.Ranks, err = ranksOfR(r.R)
+				j.Held, j.Ranks, err = heldOfR(r.R)
 				if err != nil {
 					err = fmt.Errorf("job %s: R: %w", fluxbind.EncodeJobID(id, "f58plain"), err)
 				}
@@ -188,7 +187,7 @@ func (t *jobTable) apply(r journalResponse) (ended *jobRecord, err error) {
 			j.TInactive = ev.Timestamp
 			delete(t.active, id)
 			t.done.add(j)
-			j.R = nil
+			j.Held = nil
 			if t.caughtUp || t.lost[id] {
 				ended = j
 			}
@@ -198,34 +197,17 @@ func (t *jobTable) apply(r journalResponse) (ended *jobRecord, err error) {
 	return ended, err
 }
 
-// ranksOfR are the ranks of an R (RFC 20): the union of its R_lite
-// entries' rank idsets.
-func ranksOfR(raw json.RawMessage) (string, error) {
+// heldOfR reads a job's R (RFC 20) as the journal gives it with alloc:
+// what the job holds on each rank, and its ranks as an RFC 22 idset.
+func heldOfR(raw json.RawMessage) (wire.Resources, string, error) {
 	if len(raw) == 0 {
-		return "", errors.New("missing")
+		return nil, "", errors.New("missing")
 	}
-	var R struct {
-		Execution struct {
-			RLite []struct {
-				Rank string `json:"rank"`
-			} `json:"R_lite"`
-		} `json:"execution"`
+	held, ranks, err := parseJobR(raw)
+	if err != nil {
+		return nil, "", err
 	}
-	if err := json.Unmarshal(raw, &R); err != nil {
-		return "", err
-	}
-	var ranks []uint32
-	for _, e := range R.Execution.RLite {
-		ids, err := fluxbind.DecodeIDSet(e.Rank)
-		if err != nil {
-			return "", err
-		}
-		ranks = append(ranks, ids...)
-	}
-	if len(ranks) == 0 {
-		return "", errors.New("no ranks in execution.R_lite")
-	}
-	return fluxbind.EncodeIDSet(ranks), nil
+	return held, wire.FormatIDSet(ranks), nil
 }
 
 // jobWatcher runs on rank 0: it follows the journal (jobTable), which

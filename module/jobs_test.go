@@ -170,7 +170,7 @@ func TestRecordIndex(t *testing.T) {
 {"id":7,"events":[{"timestamp":8,"name":"finish"}]}
 {"id":7,"events":[{"timestamp":9,"name":"power","context":{"energy_j":1}}]}
 `)
-	if j := tab.active[7]; j == nil || string(j.R) != rOn01 || string(j.Power) != `{"energy_j":1}` {
+	if j := tab.active[7]; j == nil || len(j.Held) != 2 || j.Held[0].Cores[0] != 0 || string(j.Power) != `{"energy_j":1}` {
 		t.Fatalf("job 7 while active: %+v", j)
 	}
 	feed(t, tab, `{"id":7,"events":[{"timestamp":10,"name":"clean"}]}`)

@@ -117,9 +117,7 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 			if j.TCleanup != 0 {
 				state = jobStateCleanup
 			}
-			if R, err := wire.ParseR(j.R); err == nil && len(R) > 0 {
-				q.jobR = R
-			}
+			q.jobR = j.Held
 			q.haveJob(j.UserID, state, j.TRun, j.TCleanup, j.Ranks)
 			return
 		}
@@ -239,7 +237,7 @@ func (m *monitor) runningJob(id uint64) *jobRecord {
 		return nil
 	}
 	j := m.jobs.table.active[id]
-	if j == nil || j.TRun == 0 || j.Ranks == "" || len(j.R) == 0 {
+	if j == nil || j.TRun == 0 || j.Ranks == "" || len(j.Held) == 0 {
 		return nil
 	}
 	return j
