@@ -409,7 +409,8 @@ func (w *jobWatcher) onSettle() {
 
 // summarize gathers a job's energy from its ranks for the exporter.
 func (w *jobWatcher) summarize(j *jobRecord) {
-	q := &jobQuery{m: w.m, timeout: wire.DefaultTimeout, pending: map[uint32]*fluxbind.Future{}, onDone: w.summary}
+	q := w.m.newJobQuery(wire.DefaultTimeout)
+	q.onDone = w.summary
 	uid := j.UserID
 	// f58plain: an ASCII "f" in MQTT topics and Prometheus labels, as users type it
 	q.resp.ID, q.resp.JobID, q.resp.UserID = j.ID, fluxbind.EncodeJobID(j.ID, "f58plain"), &uid
@@ -418,7 +419,7 @@ func (w *jobWatcher) summarize(j *jobRecord) {
 	if end == 0 {
 		end = j.TInactive
 	}
-	w.m.queries[q] = struct{}{}
+	q.start(nil)
 	if err := q.runJob(j.TRun, end, j.Ranks); err != nil {
 		w.failed(fmt.Errorf("job %s: %w", q.resp.JobID, err))
 		q.release()

@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/internal/charge"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
@@ -61,8 +62,8 @@ type jobQuery struct {
 	jobR     wire.Resources
 	shareErr []string
 	// what a request about a job narrows it to (its ranks, window and an
-	// inner job's share), and whether a guest asks (wire.Narrowing.Apply)
-	narrow wire.Narrowing
+	// inner job's share), and whether a guest asks (charge.Narrowing.Apply)
+	narrow charge.Narrowing
 	guest  bool
 	// series, when asked: what of it, and each rank's buckets (series.go)
 	series  *wire.SeriesSpec
@@ -70,6 +71,18 @@ type jobQuery struct {
 	// onDone, when set, takes the answer instead of a requester (rank 0's
 	// job summaries, module/jobs.go).
 	onDone func(*wire.QueryResponse)
+}
+
+// newJobQuery is a query that gives each rank, and each lookup, timeout
+// seconds to answer (0 or less: wire.DefaultTimeout, as a request that
+// gives none). Every jobQuery is made here: power-monitor.query
+// (queryCB), power-monitor.record (recordCB) and rank 0's job summaries
+// (module/jobs.go); each then says what it asks and calls start.
+func (m *monitor) newJobQuery(timeout float64) *jobQuery {
+	if timeout <= 0 {
+		timeout = wire.DefaultTimeout
+	}
+	return &jobQuery{m: m, timeout: timeout, pending: map[uint32]*fluxbind.Future{}}
 }
 
 // queryCB answers power-monitor.query (doc/rpc.md). Guests may ask about
@@ -81,11 +94,7 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 		m.h.RespondError(msg, syscall.EPROTO, err.Error())
 		return
 	}
-	timeout := req.Timeout
-	if timeout <= 0 {
-		timeout = wire.DefaultTimeout
-	}
-	q := &jobQuery{m: m, timeout: timeout, pending: map[uint32]*fluxbind.Future{}}
+	q := m.newJobQuery(req.Timeout)
 	if err := q.askSeries(req.Series); err != nil {
 		m.h.RespondError(msg, syscall.EINVAL, err.Error())
 		return
@@ -98,7 +107,7 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 			m.h.RespondError(msg, syscall.EINVAL, err.Error())
 			return
 		}
-		if q.narrow, err = wire.ParseNarrowing(req); err != nil {
+		if q.narrow, err = charge.ParseNarrowing(req); err != nil {
 			m.h.RespondError(msg, syscall.EINVAL, err.Error())
 			return
 		}
@@ -123,7 +132,7 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 		}
 		fu, err := m.h.JobListID(id, jobAttrs)
 		if err == nil {
-			if err = fu.Then(timeout, q.onJobInfo); err != nil {
+			if err = fu.Then(q.timeout, q.onJobInfo); err != nil {
 				fu.Destroy()
 			}
 		}
@@ -170,8 +179,13 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 
 func now() float64 { return float64(time.Now().UnixNano()) / 1e9 }
 
+// start registers q with the monitor, which aborts it at unload, and holds
+// msg, the request it answers, until it is answered; msg is nil where the
+// answer goes to onDone alone (rank 0's job summaries).
 func (q *jobQuery) start(msg *fluxbind.Msg) {
-	q.msg = msg.Ref()
+	if msg != nil {
+		q.msg = msg.Ref()
+	}
 	q.m.queries[q] = struct{}{}
 }
 
@@ -262,14 +276,14 @@ func (q *jobQuery) haveJob(userID uint32, state int, tRun, tCleanup float64, ran
 		q.fail(syscall.EPROTO, fmt.Sprintf("job %s: %v", q.resp.JobID, err))
 		return
 	}
-	run := wire.JobRun{JobID: q.resp.JobID, Start: tRun, End: tCleanup, Ranks: ids}
+	run := charge.JobRun{JobID: q.resp.JobID, Start: tRun, End: tCleanup, Ranks: ids}
 	if run.End == 0 {
 		run.End = now()
 	}
 	_, role, err := q.msg.Cred()
 	q.guest = err != nil || role&fluxbind.RoleOwner == 0
 	asked, err := q.narrow.Apply(run, q.guest)
-	var denied *wire.Denied
+	var denied *charge.Denied
 	switch {
 	case errors.As(err, &denied):
 		q.fail(syscall.EPERM, err.Error())
@@ -400,7 +414,7 @@ func (q *jobQuery) onInstanceR(fu *fluxbind.Future) {
 // setShares sets the share of each rank that answered, from the job's R
 // (or the inner job's cores and GPUs that the request gives for the rank)
 // and the instance's, and with it the job's part of the rank's figures
-// (wire.Charge: job, or job_error), which the totals sum. Where they do
+// (charge.Charge: job, or job_error), which the totals sum. Where they do
 // not fit together the instance's R may have changed (flux resource
 // reload): the next query reads it again.
 func (q *jobQuery) setShares() {
@@ -416,7 +430,7 @@ func (q *jobQuery) setShares() {
 				q.shareErr = append(q.shareErr, fmt.Sprintf("rank %d is not one of job %s's ranks: it has no share", r.Rank, q.resp.JobID))
 				continue
 			}
-			s, err := wire.ShareOf(r.Rank, held, q.m.instanceR)
+			s, err := charge.ShareOf(r.Rank, held, q.m.instanceR)
 			if err != nil {
 				q.shareErr = append(q.shareErr, err.Error())
 				stale = true
@@ -427,7 +441,7 @@ func (q *jobQuery) setShares() {
 		if stale {
 			q.m.instanceR = nil
 		}
-		wire.Charge(q.resp.Ranks)
+		charge.Charge(q.resp.Ranks)
 	}
 	q.resp.ShareError = strings.Join(q.shareErr, "; ")
 }
@@ -498,15 +512,15 @@ func (q *jobQuery) maybeFinish() {
 	}
 	if q.guest && q.jobR != nil {
 		// a guest may split only its own job's cores and GPUs
-		if err := wire.CheckShare(q.resp.JobID, q.narrow.Share, q.jobR); err != nil {
+		if err := charge.CheckShare(q.resp.JobID, q.narrow.Share, q.jobR); err != nil {
 			q.fail(syscall.EPERM, err.Error())
 			return
 		}
 	}
 	q.setShares()
-	wire.Summarize(&q.resp)
+	charge.Summarize(&q.resp)
 	if q.series != nil {
-		s, err := wire.SumSeries(q.resp.Start, q.resp.End, *q.series, q.resp.Ranks, q.buckets, len(q.resp.Missing))
+		s, err := charge.SumSeries(q.resp.Start, q.resp.End, *q.series, q.resp.Ranks, q.buckets, len(q.resp.Missing))
 		if err != nil {
 			q.fail(syscall.EPROTO, err.Error())
 			return

@@ -69,11 +69,8 @@ func (m *monitor) recordCB(msg *fluxbind.Msg) {
 		m.h.RespondError(msg, syscall.EINVAL, fmt.Sprintf("ranks %s: this instance has ranks 0-%d", wire.FormatIDSet(ranks), m.size-1))
 		return
 	}
-	timeout := req.Timeout
-	if timeout <= 0 {
-		timeout = wire.DefaultTimeout
-	}
-	q := &jobQuery{m: m, timeout: timeout, pending: map[uint32]*fluxbind.Future{}, jobR: jobR}
+	q := m.newJobQuery(req.Timeout)
+	q.jobR = jobR
 	q.resp.ID = req.JobID
 	q.resp.JobID = fluxbind.EncodeJobID(req.JobID, "f58")
 	q.onDone = func(resp *wire.QueryResponse) {

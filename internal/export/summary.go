@@ -3,12 +3,13 @@
 package export
 
 import (
+	"github.com/flux-framework/power-monitor/internal/charge"
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // SummaryFromQuery is a job's summary from the module's answer to
-// power-monitor.query over the job's ranks (its totals from wire.Totals):
+// power-monitor.query over the job's ranks (its totals from charge.Totals):
 // the job's figures, and its nodes' beside them.
 func SummaryFromQuery(q *wire.QueryResponse) JobSummary {
 	return summary(q.JobID, q.UserID, q.Start, q.End, q.Total, q.Ranks, q.Missing)
@@ -19,7 +20,7 @@ func SummaryFromQuery(q *wire.QueryResponse) JobSummary {
 // The job has the node to itself: its figures are the node's.
 func SummaryFromWindow(jobid, hostname string, res aggregate.Result) JobSummary {
 	ranks := []wire.RankResult{{Rank: 0, Hostname: hostname, Aggregate: wire.FromAggregate(res)}}
-	return summary(jobid, nil, res.Start, res.End, wire.Totals(res.Start, res.End, ranks, 0), ranks, nil)
+	return summary(jobid, nil, res.Start, res.End, charge.Totals(res.Start, res.End, ranks, 0), ranks, nil)
 }
 
 // summary is a job's summary: its totals, and each rank's part.
@@ -34,19 +35,12 @@ func summary(jobid string, uid *uint32, start, end float64, t wire.Total, ranks 
 	for _, m := range missing {
 		js.Missing = append(js.Missing, m.Rank)
 	}
-	for _, r := range ranks {
-		n := JobNode{Rank: r.Rank, Hostname: r.Hostname,
-			EnergyJ: r.Node.EnergyJ, PowerW: r.Node.MeanW, NodeEnergyJ: r.Node.EnergyJ, NodePowerW: r.Node.MeanW}
-		// charged as wire.Totals charges it: its part of the rank, nothing
-		// where that part could not be computed, the node where no share
-		// is known
-		switch {
-		case r.Job != nil:
-			n.EnergyJ, n.PowerW = r.Job.EnergyJ, r.Job.MeanW
-		case r.JobError != "":
-			n.EnergyJ, n.PowerW = 0, 0
-		}
-		js.Nodes = append(js.Nodes, n)
+	for i := range ranks {
+		r := &ranks[i]
+		// charged as the totals charge it (charge.Charged)
+		f := charge.Charged(r)
+		js.Nodes = append(js.Nodes, JobNode{Rank: r.Rank, Hostname: r.Hostname,
+			EnergyJ: f.EnergyJ, PowerW: f.MeanW, NodeEnergyJ: r.Node.EnergyJ, NodePowerW: r.Node.MeanW})
 	}
 	return js
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/flux-framework/power-monitor/internal/charge"
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
@@ -49,7 +50,7 @@ func TestSummaryFromQuery(t *testing.T) {
 		},
 		Missing: []wire.Missing{{Rank: 1, Reason: wire.ReasonNoAnswer}},
 	}
-	wire.Summarize(&q)
+	charge.Summarize(&q)
 	got := SummaryFromQuery(&q)
 	want := JobSummary{ID: "ƒ2", UserID: &uid, Start: 100, End: 110, DurationS: 10, EnergyJ: 5000, PowerW: 500,
 		NodeEnergyJ: 5000, NodePowerW: 500,
@@ -62,7 +63,7 @@ func TestSummaryFromQuery(t *testing.T) {
 }
 
 // A job that shared its nodes: the summary carries its part of each rank
-// (as wire.Totals charges it: its figures where its share is known, nothing
+// (as charge.Totals charges it: its figures where its share is known, nothing
 // where that part could not be computed) and the nodes' whole beside it.
 func TestSummaryFromQueryShared(t *testing.T) {
 	node := func(rank uint32, e float64) wire.RankResult {
@@ -77,7 +78,7 @@ func TestSummaryFromQueryShared(t *testing.T) {
 	r2.Share = &wire.Share{Cores: "0", GPUs: "5", NCores: 1, NGPUs: 1, NodeCores: 8, CoreFraction: 0.125}
 	r2.JobError = "rank 2: the job holds gpu 5, which the rank's reading does not have"
 	q := wire.QueryResponse{JobID: "ƒ3", Start: 100, End: 110, Ranks: []wire.RankResult{r0, r1, r2}}
-	wire.Summarize(&q)
+	charge.Summarize(&q)
 	got := SummaryFromQuery(&q)
 	if got.EnergyJ != 4000 || got.PowerW != 400 || got.NodeEnergyJ != 6000 || got.NodePowerW != 600 || !got.Shared {
 		t.Errorf("job %g J %g W, nodes %g J %g W, shared %v; want 4000 J 400 W, 6000 J 600 W, shared",

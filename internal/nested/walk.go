@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/flux-framework/power-monitor/fluxbind"
+	"github.com/flux-framework/power-monitor/internal/charge"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
@@ -123,7 +124,7 @@ func Query(h *fluxbind.Handle, req wire.QueryRequest, wait float64) (*wire.Query
 		resp.State = fluxbind.JobStateName(job.State)
 		resp.Running = job.TCleanup == 0
 		o.Enclosing = Relabel(resp, toInner)
-		wire.Summarize(resp)
+		charge.Summarize(resp)
 		return resp, o, nil
 	}
 }

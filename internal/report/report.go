@@ -18,6 +18,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 
+	"github.com/flux-framework/power-monitor/internal/charge"
 	"github.com/flux-framework/power-monitor/internal/nested"
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 	"github.com/flux-framework/power-monitor/internal/wire"
@@ -201,7 +202,7 @@ func Notes(resp *wire.QueryResponse) []string {
 }
 
 // SharedNote says what a job that shares a rank with others is charged for
-// there (the rule of wire.Attribute).
+// there (the rule of charge.Attribute).
 func SharedNote(s *wire.Share) string {
 	var b strings.Builder
 	b.WriteString("shared: charged ")
@@ -242,7 +243,7 @@ func RankSet(rs []uint32) string {
 
 // Table prints a title line, one row per rank (and per missing rank), and a
 // total line. Power columns are time-weighted means in watts. power and
-// energy are what the job is charged (wire.RankResult.Charged); the node's
+// energy are what the job is charged (charge.Charged); the node's
 // figures follow (node_power, node_energy, then each device of the node).
 // Notes under the table say where the job shared a rank and what it was
 // charged for there.
@@ -285,7 +286,7 @@ func table(w io.Writer, resp *wire.QueryResponse, o *nested.Origin) error {
 			r := row.res
 			power, energy := "-", "-"
 			if r.JobError == "" && r.Node.Measured {
-				f := r.Charged()
+				f := charge.Charged(r)
 				power, energy = strconv.FormatFloat(f.MeanW, 'f', 1, 64), Energy(f.EnergyJ)
 			}
 			nodeEnergy := "-"
@@ -361,7 +362,7 @@ func mergedRows(resp *wire.QueryResponse) []row {
 
 // JSONRank is one rank in the JSON output: the answer of the rank, with the
 // figures people look for first at the top level. energy_j and power_w are
-// what the job is charged on the rank (wire.RankResult.Charged: its part
+// what the job is charged on the rank (charge.Charged: its part
 // where its share is known, the node's where not, 0 with a job_error); the
 // node_ fields are the node's.
 type JSONRank struct {
@@ -417,7 +418,7 @@ func jsonDoc(w io.Writer, resp *wire.QueryResponse, o *nested.Origin) error {
 	}
 	for i := range resp.Ranks {
 		r := &resp.Ranks[i]
-		f := r.Charged()
+		f := charge.Charged(r)
 		doc.Ranks = append(doc.Ranks, JSONRank{
 			Rank: r.Rank, Hostname: r.Hostname, EnergyJ: f.EnergyJ, PowerW: f.MeanW,
 			NodeEnergyJ: r.Node.EnergyJ, NodePowerW: r.Node.MeanW, MinPowerW: r.Node.MinW, MaxPowerW: r.Node.MaxW,
@@ -443,7 +444,7 @@ func jsonDoc(w io.Writer, resp *wire.QueryResponse, o *nested.Origin) error {
 // unsupported); ours follow (rank, node_energy_j, node_power_min_w,
 // node_power_max_w, coverage, samples, reason, source, the energy of each
 // device of the node), then the job's: job_energy_j and job_power_w (what it
-// is charged on the rank, wire.RankResult.Charged; -1.0 with a job_error),
+// is charged on the rank, charge.Charged; -1.0 with a job_error),
 // its cores and gpus there (RFC 22 idsets), core_fraction and exclusive
 // (empty where its share is unknown). A missing rank has data_presence
 // "none" and its reason.
@@ -520,7 +521,7 @@ func CSV(w io.Writer, resp *wire.QueryResponse) error {
 			rec = energy(r.Mem, nm, rec)
 			jobEnergy, jobPower := "-1.0", "-1.0"
 			if r.JobError == "" && r.Node.Measured {
-				c := r.Charged()
+				c := charge.Charged(r)
 				jobEnergy, jobPower = f(c.EnergyJ), f(c.MeanW)
 			}
 			rec = append(rec, jobEnergy, jobPower)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flux-framework/power-monitor/internal/charge"
 	"github.com/flux-framework/power-monitor/internal/nested"
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 	"github.com/flux-framework/power-monitor/internal/wire"
@@ -211,8 +212,8 @@ func shared() *wire.QueryResponse {
 	r2.Share = &wire.Share{Cores: "0-7", GPUs: "3", NCores: 8, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 1}
 	resp.Ranks = append(resp.Ranks, r2)
 	resp.RankSet = "0-2"
-	wire.Charge(resp.Ranks)
-	wire.Summarize(resp)
+	charge.Charge(resp.Ranks)
+	charge.Summarize(resp)
 	return resp
 }
 

@@ -2,10 +2,14 @@
 
 // Package wire is the power-monitor protocol: the JSON messages of the RPCs,
 // shared by the broker module that answers them and the commands that send
-// them (protocol.go), and a job's answer built from the answers of its ranks
-// (total.go). The types here, with their JSON tags, are the wire format;
-// doc/rpc.md documents it in the style of the Flux RFCs and
-// testdata/query-response.json pins it.
+// them (protocol.go), a job's share of a rank and its part of the rank's
+// figures as an answer carries them, with the R's the shares are read from
+// (share.go), a series and its columns as a rank sends them (series.go,
+// series_floats.go), and RFC 22 idsets (idset.go). The types here, with
+// their JSON tags, are the wire format; doc/rpc.md documents it in the
+// style of the Flux RFCs and testdata/query-response.json pins it. What
+// the figures come to for a job (its charge, totals, series' sums, and
+// what a guest may ask) is computed in internal/charge.
 package wire
 
 import (
@@ -150,8 +154,8 @@ func (j *JobID) UnmarshalJSON(b []byte) error {
 }
 
 // QueryRequest is the payload of TopicQuery: either JobID, which Ranks,
-// Start, End and Share may narrow (Narrowing), or Ranks with Start (and
-// End, 0 meaning now).
+// Start, End and Share may narrow (charge.Narrowing), or Ranks with Start
+// (and End, 0 meaning now).
 type QueryRequest struct {
 	JobID   JobID                `json:"jobid,omitempty"`
 	Ranks   string               `json:"ranks,omitempty"`   // RFC 22 idset, e.g. "0-3"
@@ -166,6 +170,14 @@ type QueryRequest struct {
 	R json.RawMessage `json:"R,omitempty"`
 }
 
+// RankShare is what a job inside job J (a job of the user's own Flux
+// instance that J runs) holds on one of J's ranks: its cores and GPUs,
+// RFC 22 idsets, ids as J's R names them (QueryRequest.Share).
+type RankShare struct {
+	Cores string `json:"cores"`
+	GPUs  string `json:"gpus,omitempty"`
+}
+
 // WindowRequest is the payload of TopicWindow.
 type WindowRequest struct {
 	Start float64 `json:"start"`
@@ -177,7 +189,7 @@ type WindowRequest struct {
 // in the answer about a job, is what the job holds on the rank; the rank
 // that answers the query sets it from the R's (a window request's answer
 // has none), and with it Job, the job's part of the rank's figures
-// (Attribute), or JobError, why that part could not be computed.
+// (charge.Attribute), or JobError, why that part could not be computed.
 type RankResult struct {
 	Rank     uint32 `json:"rank"`
 	Hostname string `json:"hostname"`
@@ -256,7 +268,7 @@ type Missing struct {
 	Error    string `json:"error,omitempty"`
 }
 
-// Total sums a job over all its ranks (Totals). Energies are joules over
+// Total sums a job over all its ranks (charge.Totals). Energies are joules over
 // the covered part of the window; Coverage counts missing ranks as
 // uncovered. EnergyJ, AvgPowerW and the domain energies are the job's; the
 // nodes' sums are beside them.

@@ -11,7 +11,6 @@ package wire
 import (
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 )
@@ -137,7 +136,7 @@ type RankBuckets struct {
 	GPU      []Column `json:"gpu"`           // each GPU by index
 }
 
-// Len is the number of buckets, that of covered_s (SumSeries checks that
+// Len is the number of buckets, that of covered_s (Check says whether
 // every column has as many).
 func (rb *RankBuckets) Len() int { return len(rb.CoveredS) }
 
@@ -169,8 +168,9 @@ func (c *Column) set(k int, ds ...aggregate.Domain) {
 }
 
 // UnixNano is a time in unix seconds as the integrator takes it: the
-// module converts a request's window, and SumSeries the bucket edges, by
-// this one rule, so that the ranks' buckets and the sum's line up.
+// module converts a request's window, and charge.SumSeries the bucket
+// edges, by this one rule, so that the ranks' buckets and the sum's line
+// up.
 func UnixNano(sec float64) int64 { return int64(sec * 1e9) }
 
 // BucketColumns is the wire form of one rank's buckets (aggregate.Buckets),
@@ -213,84 +213,18 @@ func BucketColumns(bs []aggregate.Result) RankBuckets {
 	return out
 }
 
-// domainKinds are the kinds of a bucket, in the order of an Aggregate.
-var domainKinds = [...]string{aggregate.KindNode, aggregate.KindCPU, aggregate.KindMem, aggregate.KindGPU}
-
-// kindSum accumulates one domain kind of a bucket: over the domains of the
-// kind on a rank, then over ranks.
-type kindSum struct {
-	have           bool    // some part has the kind
-	measured       bool    // some part measured it
-	e, min, max    float64 // sums of the measured parts
-	covered, ranks float64 // covered seconds of the ranks that measured it; ranks that have it
+// BucketFigures are one rank's figures over one bucket of its RankBuckets,
+// read back as Domains (the form a rank's figures over the window take):
+// CPU and Mem each hold the kind's sum, if the rank has the kind; GPU each
+// GPU by index.
+type BucketFigures struct {
+	CoveredS      float64
+	Node          Domain
+	CPU, Mem, GPU []Domain
 }
 
-func (s *kindSum) addDomains(ds []Domain, covered float64) {
-	if len(ds) == 0 {
-		return
-	}
-	s.have = true
-	s.ranks++
-	measured := false
-	for _, d := range ds {
-		if d.Measured {
-			measured = true
-			s.e += d.EnergyJ
-			s.min += d.MinW
-			s.max += d.MaxW
-		}
-	}
-	if measured {
-		s.measured = true
-		s.covered += covered
-	}
-}
-
-// bucketSums are the kinds of one bucket (domainKinds order).
-type bucketSums [len(domainKinds)]kindSum
-
-func (bs *bucketSums) add(f *bucketFigures) {
-	node := [1]Domain{f.node}
-	bs[0].addDomains(node[:], f.covered)
-	bs[1].addDomains(f.cpu, f.covered)
-	bs[2].addDomains(f.mem, f.covered)
-	bs[3].addDomains(f.gpu, f.covered)
-}
-
-// bucket is the wire form of the sums over the bucket [a, b] (unix ns),
-// sent as from and to (unix seconds); missing ranks that did not answer
-// count as uncovered for every kind.
-func (bs *bucketSums) bucket(a, b int64, from, to float64, missing int) Bucket {
-	out := Bucket{Start: from, End: to, Domains: map[string]BucketDomain{}}
-	dur := float64(b-a) / 1e9
-	for i := range bs {
-		s := &bs[i]
-		if !s.have {
-			continue
-		}
-		d := BucketDomain{EnergyJ: s.e, MinW: s.min, MaxW: s.max}
-		if dur > 0 {
-			d.MeanW = s.e / dur
-			d.Coverage = math.Min(1, s.covered/((s.ranks+float64(missing))*dur))
-		} else if s.measured {
-			d.MeanW, d.Coverage = (s.min+s.max)/2, 1
-		}
-		out.Domains[domainKinds[i]] = d
-	}
-	return out
-}
-
-// bucketFigures are one rank's figures over one bucket, as Domains (the
-// form Attribute charges): cpu and mem each the kind's sum, if the rank
-// has the kind.
-type bucketFigures struct {
-	covered       float64
-	node          Domain
-	cpu, mem, gpu []Domain
-}
-
-// check says whether every column has n buckets.
-func (rb *RankBuckets) check(n int) error {
+// Check says whether every column has n buckets.
+func (rb *RankBuckets) Check(n int) error {
 	cols := append([]Column{rb.Node}, rb.GPU...)
 	for _, c := range []*Column{rb.CPU, rb.Mem} {
 		if c != nil {
@@ -305,9 +239,9 @@ func (rb *RankBuckets) check(n int) error {
 	return nil
 }
 
-// figuresAt fills f with the rank's figures over bucket k, reusing f's
-// lists.
-func (rb *RankBuckets) figuresAt(k int, f *bucketFigures) {
+// FiguresAt fills f with the rank's figures over bucket k (0 <= k < Len,
+// the columns checked by Check), reusing f's lists.
+func (rb *RankBuckets) FiguresAt(k int, f *BucketFigures) {
 	at := func(c *Column, kind string, index int) Domain {
 		d := Domain{Kind: kind, Index: index}
 		if e := c.EnergyJ[k]; !math.IsNaN(e) {
@@ -322,153 +256,12 @@ func (rb *RankBuckets) figuresAt(k int, f *bucketFigures) {
 		}
 		return out
 	}
-	f.covered = rb.CoveredS[k]
-	f.node = at(&rb.Node, aggregate.KindNode, -1)
-	f.cpu = sum(f.cpu, rb.CPU, aggregate.KindCPU)
-	f.mem = sum(f.mem, rb.Mem, aggregate.KindMem)
-	f.gpu = f.gpu[:0]
+	f.CoveredS = rb.CoveredS[k]
+	f.Node = at(&rb.Node, aggregate.KindNode, -1)
+	f.CPU = sum(f.CPU, rb.CPU, aggregate.KindCPU)
+	f.Mem = sum(f.Mem, rb.Mem, aggregate.KindMem)
+	f.GPU = f.GPU[:0]
 	for i := range rb.GPU {
-		f.gpu = append(f.gpu, at(&rb.GPU[i], aggregate.KindGPU, i))
+		f.GPU = append(f.GPU, at(&rb.GPU[i], aggregate.KindGPU, i))
 	}
-}
-
-// rankCharge is how a job is charged on one rank over each bucket, by
-// the same rule as over the window (RankResult.Charged): nothing where its
-// part could not be computed, the node's figures where no share is known
-// or the job holds the whole node, else its part under Attribute.
-type rankCharge struct {
-	nothing bool
-	share   *attribution
-	rank    uint32
-}
-
-func chargeOf(r *RankResult) rankCharge {
-	switch {
-	case r.JobError != "":
-		return rankCharge{nothing: true}
-	case r.Share == nil || r.Share.Exclusive:
-		return rankCharge{}
-	}
-	a, err := newAttribution(r.Rank, *r.Share)
-	if err != nil {
-		return rankCharge{nothing: true}
-	}
-	return rankCharge{share: &a, rank: r.Rank}
-}
-
-// charged is what the job is charged over a bucket of node figures f.
-// Where the job's part of a shared rank cannot be computed for the bucket
-// (a GPU of the job not measured in it) it is charged nothing there. The
-// job's node minimum and maximum on a shared rank are the node's scaled
-// by the job's part of the node's energy over the bucket.
-func (c *rankCharge) charged(f *bucketFigures) bucketFigures {
-	nothing := bucketFigures{covered: f.covered, node: Domain{Kind: aggregate.KindNode, Index: -1}}
-	switch {
-	case c.nothing:
-		return nothing
-	case c.share == nil:
-		return *f
-	}
-	rr := RankResult{Rank: c.rank, Aggregate: Aggregate{CoveredS: f.covered, Node: f.node, CPU: f.cpu, Mem: f.mem, GPU: f.gpu}}
-	jf, err := c.share.apply(&rr)
-	if err != nil {
-		return nothing
-	}
-	node := Domain{Kind: aggregate.KindNode, Index: -1, Measured: f.node.Measured, EnergyJ: jf.EnergyJ}
-	if f.node.EnergyJ > 0 {
-		scale := jf.EnergyJ / f.node.EnergyJ
-		node.MinW, node.MaxW = f.node.MinW*scale, f.node.MaxW*scale
-	}
-	return bucketFigures{covered: f.covered, node: node, cpu: jf.CPU, mem: jf.Mem, gpu: jf.GPU}
-}
-
-// SumSeries is the series of a query's window [start, end] in n buckets
-// (aggregate.Edges of the window in UnixNano) from the answers of its
-// ranks: ranks, with their shares set (as for Totals), and each one's
-// buckets by rank; missing is the number of ranks asked that gave none.
-// Buckets sums what each rank charges the job (charged); Node, when
-// asked, the nodes' own figures; Ranks, when asked, each rank's. A rank
-// whose number of buckets is not the window's is an error (it answered
-// another request).
-func SumSeries(start, end float64, spec SeriesSpec, ranks []RankResult, buckets map[uint32]*RankBuckets, missing int) (*Series, error) {
-	n := spec.Buckets
-	if n <= 0 {
-		n = DefaultBuckets
-	}
-	edges := aggregate.Edges(UnixNano(start), UnixNano(end), n)
-	nb := len(edges) - 1
-	// The edges in seconds: the window's own start and end at its ends,
-	// so that the buckets end where the window does.
-	secs := make([]float64, nb+1)
-	for k, e := range edges {
-		secs[k] = float64(e) / 1e9
-	}
-	secs[0], secs[nb] = start, end
-	bucket := func(s *bucketSums, k, missing int) Bucket {
-		return s.bucket(edges[k], edges[k+1], secs[k], secs[k+1], missing)
-	}
-	job := make([]bucketSums, nb)
-	var node []bucketSums
-	if spec.Node {
-		node = make([]bucketSums, nb)
-	}
-	out := &Series{Start: start, End: end}
-	order := make([]int, len(ranks))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(i, j int) bool { return ranks[order[i]].Rank < ranks[order[j]].Rank })
-	for _, i := range order {
-		r := &ranks[i]
-		rb := buckets[r.Rank]
-		if rb == nil || rb.Len() != nb {
-			got := 0
-			if rb != nil {
-				got = rb.Len()
-			}
-			return nil, fmt.Errorf("rank %d answered %d buckets, the window has %d", r.Rank, got, nb)
-		}
-		if err := rb.check(nb); err != nil {
-			return nil, fmt.Errorf("rank %d: %v", r.Rank, err)
-		}
-		charge := chargeOf(r)
-		var rs *RankSeries
-		if spec.PerRank {
-			out.Ranks = append(out.Ranks, RankSeries{Rank: r.Rank, Hostname: r.Hostname, Buckets: make([]Bucket, nb)})
-			rs = &out.Ranks[len(out.Ranks)-1]
-			if spec.Node {
-				rs.Node = make([]Bucket, nb)
-			}
-		}
-		var f bucketFigures
-		for k := range nb {
-			rb.figuresAt(k, &f)
-			c := charge.charged(&f)
-			job[k].add(&c)
-			if spec.Node {
-				node[k].add(&f)
-			}
-			if rs != nil {
-				var one bucketSums
-				one.add(&c)
-				rs.Buckets[k] = bucket(&one, k, 0)
-				if spec.Node {
-					var n bucketSums
-					n.add(&f)
-					rs.Node[k] = bucket(&n, k, 0)
-				}
-			}
-		}
-	}
-	out.Buckets = make([]Bucket, nb)
-	for k := range job {
-		out.Buckets[k] = bucket(&job[k], k, missing)
-	}
-	if spec.Node {
-		out.Node = make([]Bucket, nb)
-		for k := range node {
-			out.Node[k] = bucket(&node[k], k, missing)
-		}
-	}
-	return out, nil
 }

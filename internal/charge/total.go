@@ -1,24 +1,25 @@
 // SPDX-License-Identifier: LGPL-3.0-only
 
-package wire
+package charge
 
 import (
 	"math"
 	"sort"
 
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // Summarize puts a job's answer in order: resp.Ranks and resp.Missing sorted
 // by rank (empty lists, not null), and resp.Total from Totals.
-func Summarize(resp *QueryResponse) {
+func Summarize(resp *wire.QueryResponse) {
 	sort.Slice(resp.Ranks, func(i, j int) bool { return resp.Ranks[i].Rank < resp.Ranks[j].Rank })
 	sort.Slice(resp.Missing, func(i, j int) bool { return resp.Missing[i].Rank < resp.Missing[j].Rank })
 	if resp.Ranks == nil {
-		resp.Ranks = []RankResult{}
+		resp.Ranks = []wire.RankResult{}
 	}
 	if resp.Missing == nil {
-		resp.Missing = []Missing{}
+		resp.Missing = []wire.Missing{}
 	}
 	resp.Total = Totals(resp.Start, resp.End, resp.Ranks, len(resp.Missing))
 }
@@ -44,8 +45,8 @@ func Summarize(resp *QueryResponse) {
 // Coverage is the covered rank-seconds over ranks x duration, so a rank that
 // did not answer counts as uncovered; presence is complete only when every
 // rank answered with complete data.
-func Totals(start, end float64, ranks []RankResult, missing int) Total {
-	t := Total{
+func Totals(start, end float64, ranks []wire.RankResult, missing int) wire.Total {
+	t := wire.Total{
 		DurationS: math.Max(0, end-start),
 		Ranks:     len(ranks) + missing,
 		Answered:  len(ranks),
@@ -55,7 +56,7 @@ func Totals(start, end float64, ranks []RankResult, missing int) Total {
 	for i := range ranks {
 		rr := &ranks[i]
 		r := &rr.Aggregate
-		f := rr.Charged()
+		f := Charged(rr)
 		t.EnergyJ += f.EnergyJ
 		t.CPUEnergyJ += sumEnergy(f.CPU)
 		t.MemEnergyJ += sumEnergy(f.Mem)
@@ -93,21 +94,21 @@ func Totals(start, end float64, ranks []RankResult, missing int) Total {
 	return t
 }
 
-// Charged is what a job is charged on the rank: its part (Job) where its
+// Charged is what a job is charged on the rank r: its part (Job) where its
 // share is known, nothing where the share is known but the part could not
 // be computed (JobError), and the node's figures where no share is known.
 // Totals sums it; the reports print it.
-func (r *RankResult) Charged() JobFigures {
+func Charged(r *wire.RankResult) wire.JobFigures {
 	switch {
 	case r.Job != nil:
 		return *r.Job
 	case r.JobError != "":
-		return JobFigures{}
+		return wire.JobFigures{}
 	}
 	return nodeFigures(r)
 }
 
-func sumEnergy(ds []Domain) float64 {
+func sumEnergy(ds []wire.Domain) float64 {
 	s := 0.0
 	for _, d := range ds {
 		if d.Measured {

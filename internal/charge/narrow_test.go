@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-3.0-only
 
-package wire
+package charge
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 // job J on ranks 0-3 from t=1000 to t=1100.
@@ -15,7 +17,7 @@ var narrowJob = JobRun{JobID: "ƒJ", Start: 1000, End: 1100, Ranks: []uint32{0, 
 
 func parseReq(t *testing.T, js string) Narrowing {
 	t.Helper()
-	var req QueryRequest
+	var req wire.QueryRequest
 	if err := json.Unmarshal([]byte(js), &req); err != nil {
 		t.Fatalf("%s: %v", js, err)
 	}
@@ -37,7 +39,7 @@ func TestNarrowingParseErrors(t *testing.T) {
 		{`{"jobid": 1, "share": {"1": {"cores": ""}}}`, "share on rank 1 has no cores"},
 		{`{"jobid": 1, "share": {"1": {"cores": "0", "gpus": "a"}}}`, "share on rank 1: gpus: invalid idset"},
 	} {
-		var req QueryRequest
+		var req wire.QueryRequest
 		if err := json.Unmarshal([]byte(c.req), &req); err != nil {
 			t.Fatalf("%s: %v", c.req, err)
 		}
@@ -117,11 +119,11 @@ func TestNarrowingInvalid(t *testing.T) {
 }
 
 func TestCheckShare(t *testing.T) {
-	jobR := Resources{
+	jobR := wire.Resources{
 		0: {Cores: []uint32{0, 1, 2, 3, 4, 5, 6, 7}, GPUs: []uint32{0, 1}},
 		1: {Cores: []uint32{0, 1, 2, 3, 4, 5, 6, 7}},
 	}
-	share := func(js string) map[uint32]RankResources {
+	share := func(js string) map[uint32]wire.RankResources {
 		return parseReq(t, `{"jobid": 1, "share": `+js+`}`).Share
 	}
 	for _, c := range []struct{ share, want string }{
@@ -148,13 +150,13 @@ func TestCheckShare(t *testing.T) {
 // An inner job's share is charged over the instance's R on the rank, as
 // the job's own would be: its cores over the node's, its GPUs whole.
 func TestInnerShareOverInstance(t *testing.T) {
-	inst := Resources{1: {Cores: []uint32{0, 1, 2, 3, 4, 5, 6, 7}, GPUs: []uint32{0, 1, 2, 3}}}
+	inst := wire.Resources{1: {Cores: []uint32{0, 1, 2, 3, 4, 5, 6, 7}, GPUs: []uint32{0, 1, 2, 3}}}
 	inner := parseReq(t, `{"jobid": 1, "share": {"1": {"cores": "2-3", "gpus": "3"}}}`).Share
-	s, err := ShareOf(1, Resources{1: inner[1]}, inst)
+	s, err := ShareOf(1, wire.Resources{1: inner[1]}, inst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Share{Cores: "2-3", GPUs: "3", NCores: 2, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.25}
+	want := wire.Share{Cores: "2-3", GPUs: "3", NCores: 2, NGPUs: 1, NodeCores: 8, NodeGPUs: 4, NodeGPUIDs: "0-3", CoreFraction: 0.25}
 	if s != want {
 		t.Errorf("share %+v, want %+v", s, want)
 	}

@@ -1,21 +1,15 @@
 // SPDX-License-Identifier: LGPL-3.0-only
 
-package wire
+package charge
 
 import (
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
-)
 
-// RankShare is what a job inside job J (a job of the user's own Flux
-// instance that J runs) holds on one of J's ranks: its cores and GPUs,
-// RFC 22 idsets, ids as J's R names them (QueryRequest.Share).
-type RankShare struct {
-	Cores string `json:"cores"`
-	GPUs  string `json:"gpus,omitempty"`
-}
+	"github.com/flux-framework/power-monitor/internal/wire"
+)
 
 // WindowSlack is how far, in seconds, a guest's window may reach past its
 // job's run: float rounding of the times it copied, not more.
@@ -32,19 +26,19 @@ func (d *Denied) Error() string { return d.Reason }
 // sub-window of its run, and a share on some ranks. A zero field asks for
 // the job's own.
 type Narrowing struct {
-	Ranks []uint32                 // nil: the job's ranks
-	Start float64                  // 0: the job's t_run
-	End   float64                  // 0: the job's end (now while it runs)
-	Share map[uint32]RankResources // nil: charge each rank as the job
+	Ranks []uint32                      // nil: the job's ranks
+	Start float64                       // 0: the job's t_run
+	End   float64                       // 0: the job's end (now while it runs)
+	Share map[uint32]wire.RankResources // nil: charge each rank as the job
 }
 
 // ParseNarrowing reads the ranks, start, end and share of a request about
 // a job. Its errors are the request's form (EINVAL): an idset or rank that
 // does not parse, a negative or reversed window, a share without cores.
-func ParseNarrowing(req QueryRequest) (Narrowing, error) {
+func ParseNarrowing(req wire.QueryRequest) (Narrowing, error) {
 	var n Narrowing
 	if req.Ranks != "" {
-		ranks, err := ParseIDSet(req.Ranks)
+		ranks, err := wire.ParseIDSet(req.Ranks)
 		if err != nil {
 			return n, fmt.Errorf("ranks: %v", err)
 		}
@@ -65,24 +59,24 @@ func ParseNarrowing(req QueryRequest) (Narrowing, error) {
 	if len(req.Share) == 0 {
 		return n, nil
 	}
-	n.Share = map[uint32]RankResources{}
+	n.Share = map[uint32]wire.RankResources{}
 	for key, rs := range req.Share {
 		rank, err := strconv.ParseUint(key, 10, 32)
 		if err != nil || rank == 1<<32-1 {
 			return n, fmt.Errorf("share: %q is not a rank", key)
 		}
-		cores, err := ParseIDSet(rs.Cores)
+		cores, err := wire.ParseIDSet(rs.Cores)
 		if err != nil {
 			return n, fmt.Errorf("share on rank %d: cores: %v", rank, err)
 		}
 		if len(cores) == 0 {
 			return n, fmt.Errorf("share on rank %d has no cores", rank)
 		}
-		gpus, err := ParseIDSet(rs.GPUs)
+		gpus, err := wire.ParseIDSet(rs.GPUs)
 		if err != nil {
 			return n, fmt.Errorf("share on rank %d: gpus: %v", rank, err)
 		}
-		n.Share[uint32(rank)] = RankResources{Cores: cores, GPUs: gpus}
+		n.Share[uint32(rank)] = wire.RankResources{Cores: cores, GPUs: gpus}
 	}
 	return n, nil
 }
@@ -126,7 +120,7 @@ func (n Narrowing) Apply(job JobRun, guest bool) (Narrowed, error) {
 	if guest {
 		for _, r := range append(append([]uint32{}, n.Ranks...), sortedKeys(n.Share)...) {
 			if !contains(job.Ranks, r) {
-				return Narrowed{}, &Denied{fmt.Sprintf("rank %d is not one of job %s's ranks (%s)", r, job.JobID, FormatIDSet(job.Ranks))}
+				return Narrowed{}, &Denied{fmt.Sprintf("rank %d is not one of job %s's ranks (%s)", r, job.JobID, wire.FormatIDSet(job.Ranks))}
 			}
 		}
 	}
@@ -135,7 +129,7 @@ func (n Narrowing) Apply(job JobRun, guest bool) (Narrowed, error) {
 	}
 	for _, r := range sortedKeys(n.Share) {
 		if !contains(out.Ranks, r) {
-			return Narrowed{}, fmt.Errorf("share names rank %d, which the request does not ask about (ranks %s)", r, FormatIDSet(out.Ranks))
+			return Narrowed{}, fmt.Errorf("share names rank %d, which the request does not ask about (ranks %s)", r, wire.FormatIDSet(out.Ranks))
 		}
 	}
 	return out, nil
@@ -144,11 +138,11 @@ func (n Narrowing) Apply(job JobRun, guest bool) (Narrowed, error) {
 // CheckShare refuses (Denied) a share that holds a core or GPU that job's
 // R does not hold on that rank: a guest may only split its own job's
 // resources.
-func CheckShare(jobID string, share map[uint32]RankResources, jobR Resources) error {
+func CheckShare(jobID string, share map[uint32]wire.RankResources, jobR wire.Resources) error {
 	for _, rank := range sortedKeys(share) {
 		have, ok := jobR[rank]
 		if !ok {
-			return &Denied{fmt.Sprintf("rank %d is not one of job %s's ranks (%s)", rank, jobID, FormatIDSet(sortedKeys(jobR)))}
+			return &Denied{fmt.Sprintf("rank %d is not one of job %s's ranks (%s)", rank, jobID, wire.FormatIDSet(sortedKeys(jobR)))}
 		}
 		s := share[rank]
 		if extra := minus(s.Cores, have.Cores); len(extra) > 0 {
@@ -170,7 +164,7 @@ func idsOrNone(ids []uint32) string {
 	if len(ids) == 0 {
 		return "none"
 	}
-	return FormatIDSet(ids)
+	return wire.FormatIDSet(ids)
 }
 
 // contains reports whether sorted ids holds id.
@@ -180,7 +174,7 @@ func contains(ids []uint32, id uint32) bool {
 }
 
 // sortedKeys is the ranks of m, sorted.
-func sortedKeys(m map[uint32]RankResources) []uint32 {
+func sortedKeys(m map[uint32]wire.RankResources) []uint32 {
 	out := make([]uint32, 0, len(m))
 	for r := range m {
 		out = append(out, r)

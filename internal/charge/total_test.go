@@ -1,29 +1,30 @@
 // SPDX-License-Identifier: LGPL-3.0-only
 
-package wire
+package charge
 
 import (
 	"math"
 	"testing"
 
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
-func rank(r uint32, node, cpu0, gpu0, covered float64, presence string) RankResult {
-	return RankResult{Rank: r, Aggregate: Aggregate{
+func rank(r uint32, node, cpu0, gpu0, covered float64, presence string) wire.RankResult {
+	return wire.RankResult{Rank: r, Aggregate: wire.Aggregate{
 		Samples:  10,
 		CoveredS: covered,
 		Presence: presence,
-		Node:     Domain{Kind: "node", Index: -1, Measured: true, EnergyJ: node},
-		CPU:      []Domain{{Kind: "cpu", Measured: true, EnergyJ: cpu0}, {Kind: "cpu", Index: 1, Measured: false, EnergyJ: 99}},
-		GPU:      []Domain{{Kind: "gpu", Measured: true, EnergyJ: gpu0}},
+		Node:     wire.Domain{Kind: "node", Index: -1, Measured: true, EnergyJ: node},
+		CPU:      []wire.Domain{{Kind: "cpu", Measured: true, EnergyJ: cpu0}, {Kind: "cpu", Index: 1, Measured: false, EnergyJ: 99}},
+		GPU:      []wire.Domain{{Kind: "gpu", Measured: true, EnergyJ: gpu0}},
 	}}
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestSummarizeComplete(t *testing.T) {
-	resp := QueryResponse{Start: 100, End: 110, Ranks: []RankResult{
+	resp := wire.QueryResponse{Start: 100, End: 110, Ranks: []wire.RankResult{
 		rank(2, 3000, 1000, 1500, 10, aggregate.PresenceComplete),
 		rank(0, 2000, 800, 900, 10, aggregate.PresenceComplete),
 	}}
@@ -47,9 +48,9 @@ func TestSummarizeComplete(t *testing.T) {
 }
 
 func TestSummarizeMissingRankIsPartial(t *testing.T) {
-	resp := QueryResponse{Start: 0, End: 10,
-		Ranks:   []RankResult{rank(0, 1000, 0, 0, 10, aggregate.PresenceComplete)},
-		Missing: []Missing{{Rank: 3, Reason: ReasonNoAnswer}, {Rank: 1, Reason: ReasonNotLoaded}},
+	resp := wire.QueryResponse{Start: 0, End: 10,
+		Ranks:   []wire.RankResult{rank(0, 1000, 0, 0, 10, aggregate.PresenceComplete)},
+		Missing: []wire.Missing{{Rank: 3, Reason: wire.ReasonNoAnswer}, {Rank: 1, Reason: wire.ReasonNotLoaded}},
 	}
 	Summarize(&resp)
 	tot := resp.Total
@@ -66,13 +67,13 @@ func TestSummarizeMissingRankIsPartial(t *testing.T) {
 }
 
 func TestSummarizeNothing(t *testing.T) {
-	resp := QueryResponse{Start: 0, End: 10, Missing: []Missing{{Rank: 0, Reason: ReasonNoAnswer}}}
+	resp := wire.QueryResponse{Start: 0, End: 10, Missing: []wire.Missing{{Rank: 0, Reason: wire.ReasonNoAnswer}}}
 	Summarize(&resp)
 	if resp.Total.Presence != aggregate.PresenceNone || resp.Total.EnergyJ != 0 || resp.Ranks == nil {
 		t.Fatalf("%+v", resp)
 	}
 	r := rank(0, 0, 0, 0, 0, aggregate.PresenceNone)
-	resp = QueryResponse{Start: 0, End: 10, Ranks: []RankResult{r}}
+	resp = wire.QueryResponse{Start: 0, End: 10, Ranks: []wire.RankResult{r}}
 	Summarize(&resp)
 	if resp.Total.Presence != aggregate.PresenceNone {
 		t.Fatalf("presence %q, want none", resp.Total.Presence)
@@ -84,14 +85,14 @@ func TestSummarizeNothing(t *testing.T) {
 // share is known; the nodes' sums are beside them.
 func TestTotalsCharge(t *testing.T) {
 	job := rank(0, 2000, 800, 900, 10, aggregate.PresenceComplete)
-	job.Share = &Share{Cores: "0-3", NCores: 4, NodeCores: 8, CoreFraction: 0.5}
-	job.Job = &JobFigures{CoreFraction: 0.5, EnergyJ: 1000, CPU: []Domain{{Kind: "cpu", Measured: true, EnergyJ: 400}},
-		Mem: []Domain{{Kind: "mem", Measured: true, EnergyJ: 50}}, GPU: []Domain{{Kind: "gpu", Measured: true, EnergyJ: 300}}}
+	job.Share = &wire.Share{Cores: "0-3", NCores: 4, NodeCores: 8, CoreFraction: 0.5}
+	job.Job = &wire.JobFigures{CoreFraction: 0.5, EnergyJ: 1000, CPU: []wire.Domain{{Kind: "cpu", Measured: true, EnergyJ: 400}},
+		Mem: []wire.Domain{{Kind: "mem", Measured: true, EnergyJ: 50}}, GPU: []wire.Domain{{Kind: "gpu", Measured: true, EnergyJ: 300}}}
 	noShare := rank(1, 3000, 1000, 1500, 10, aggregate.PresenceComplete)
 	failed := rank(2, 500, 100, 100, 10, aggregate.PresenceComplete)
-	failed.Share = &Share{Cores: "0-7", NCores: 8, NodeCores: 8, CoreFraction: 1, Exclusive: true}
+	failed.Share = &wire.Share{Cores: "0-7", NCores: 8, NodeCores: 8, CoreFraction: 1, Exclusive: true}
 	failed.JobError = "rank 2: the job holds gpu 3, which the rank's reading does not have (it reads 1 GPUs)"
-	tot := Totals(100, 110, []RankResult{job, noShare, failed}, 0)
+	tot := Totals(100, 110, []wire.RankResult{job, noShare, failed}, 0)
 	if !near(tot.EnergyJ, 4000) || !near(tot.AvgPowerW, 400) || !near(tot.CPUEnergyJ, 1400) ||
 		!near(tot.MemEnergyJ, 50) || !near(tot.GPUEnergyJ, 1800) {
 		t.Errorf("the job's totals %+v, want 1000+3000+0 J", tot)
@@ -104,8 +105,8 @@ func TestTotalsCharge(t *testing.T) {
 	}
 	// exclusive everywhere: not shared, and the job's totals are the nodes'
 	job.Share.Exclusive = true
-	job.Job = &JobFigures{Exclusive: true, CoreFraction: 1, EnergyJ: 2000}
-	if tot := Totals(100, 110, []RankResult{job, noShare}, 0); tot.Shared || !near(tot.EnergyJ, tot.NodeEnergyJ) || !near(tot.AvgPowerW, tot.NodeAvgPowerW) {
+	job.Job = &wire.JobFigures{Exclusive: true, CoreFraction: 1, EnergyJ: 2000}
+	if tot := Totals(100, 110, []wire.RankResult{job, noShare}, 0); tot.Shared || !near(tot.EnergyJ, tot.NodeEnergyJ) || !near(tot.AvgPowerW, tot.NodeAvgPowerW) {
 		t.Errorf("exclusive: %+v", tot)
 	}
 }
