@@ -22,14 +22,14 @@ test_expect_success 'load on all ranks in a broker thread' '
 test_expect_success 'module stats show the source, buffer and sample cost' '
 	sleep 0.3 &&
 	flux module stats power-monitor >stats.json &&
-	pm_json "d[\"source\"]" <stats.json | grep "^variorum (" &&
-	test "$(pm_json "d[\"buffer\"][\"cap\"]" <stats.json)" = 100000 &&
-	test "$(pm_json "d[\"buffer\"][\"len\"] > 0" <stats.json)" = True &&
-	test "$(pm_json "d[\"buffer\"][\"bytes_per_sample\"] <= 64" <stats.json)" = True &&
-	test "$(pm_json "d[\"newest_sample\"] > d[\"oldest_sample\"] > 0" <stats.json)" = True &&
-	test "$(pm_json "d[\"sampler\"][\"sample_cost_mean_us\"] > 0" <stats.json)" = True &&
-	test "$(pm_json "d[\"layout\"] == {\"cpu\": 2, \"mem\": 2, \"gpu\": 4}" <stats.json)" = True &&
-	test "$(pm_json "d[\"last_error\"]" <stats.json)" = ""
+	jq -r .source <stats.json | grep "^variorum (" &&
+	jq -e ".buffer.cap == 100000" <stats.json &&
+	jq -e ".buffer.len > 0" <stats.json &&
+	jq -e ".buffer.bytes_per_sample | type == \"number\" and . <= 64" <stats.json &&
+	jq -e ".newest_sample > .oldest_sample and .oldest_sample > 0" <stats.json &&
+	jq -e ".sampler.sample_cost_mean_us > 0" <stats.json &&
+	jq -e ".layout == {\"cpu\": 2, \"mem\": 2, \"gpu\": 4}" <stats.json &&
+	jq -e ".last_error == \"\"" <stats.json
 '
 test_expect_success '20 jobs in a row complete with the module loaded' '
 	for i in $(seq 1 20); do
@@ -51,8 +51,8 @@ test_expect_success 'remove then load again works (nothing leaks across a reload
 	flux exec -r all sh -c "! flux module list | grep -q ^power-monitor" &&
 	pm_load_all -r 0.05 -s 300 &&
 	flux module stats power-monitor >stats2.json &&
-	test "$(pm_json "d[\"buffer\"][\"cap\"]" <stats2.json)" = 300 &&
-	test "$(pm_json "d[\"queries_answered\"]" <stats2.json)" = 0 &&
+	jq -e ".buffer.cap == 300" <stats2.json &&
+	jq -e ".queries_answered == 0" <stats2.json &&
 	flux dmesg | grep -v "callbacks still registered" >/dev/null &&
 	! flux dmesg | grep "callbacks still registered"
 '
@@ -68,10 +68,10 @@ test_expect_success 'unload from every rank' '
 '
 test_expect_success 'sub-second sampling: -r 0.01 takes many samples a second' '
 	flux module load power-monitor -r 0.01 &&
-	flux module stats power-monitor | pm_json "d[\"period_s\"] == 0.01" | grep True &&
-	n0=$(flux module stats power-monitor | pm_json "d[\"buffer\"][\"total\"]") &&
+	flux module stats power-monitor | jq -e ".period_s == 0.01" &&
+	n0=$(flux module stats power-monitor | jq .buffer.total) &&
 	sleep 1 &&
-	n1=$(flux module stats power-monitor | pm_json "d[\"buffer\"][\"total\"]") &&
+	n1=$(flux module stats power-monitor | jq .buffer.total) &&
 	echo "$n0 -> $n1 samples in 1 s" &&
 	test $((n1 - n0)) -ge 30 &&
 	flux module remove power-monitor
@@ -121,8 +121,8 @@ test_expect_success 'load with --exec (module in its own process) on all ranks' 
 	flux exec -r all sh -c "flux module list | grep -q ^power-monitor" &&
 	flux run -N4 sleep 0.3 &&
 	flux power-query -j $(flux job last) --format=json >exec.json &&
-	test "$(pm_json "len(d[\"ranks\"])" <exec.json)" = 4 &&
-	test "$(pm_json "d[\"total\"][\"data_presence\"]" <exec.json)" = complete &&
+	jq -e ".ranks | length == 4" <exec.json &&
+	jq -e ".total.data_presence == \"complete\"" <exec.json &&
 	timeout 30 flux exec -r all true &&
 	pm_unload_all
 '
@@ -131,17 +131,17 @@ test_expect_success 'without libvariorum the module loads, says why, and queries
 	flux module load power-monitor --source=variorum --variorum-lib=/nonexistent/libvariorum.so &&
 	flux dmesg | grep "no power source: variorum: cannot load libvariorum: dlopen \"/nonexistent/libvariorum.so\"" &&
 	flux module stats power-monitor >nosrc.json &&
-	test "$(pm_json "d[\"source\"]" <nosrc.json)" = none &&
-	pm_json "d[\"last_error\"]" <nosrc.json | grep /nonexistent/libvariorum.so &&
+	jq -e ".source == \"none\"" <nosrc.json &&
+	jq -r .last_error <nosrc.json | grep /nonexistent/libvariorum.so &&
 	flux run true &&
 	flux power-query -j $(flux job last) --format=json >nosrc-q.json &&
-	pm_json "d[\"ranks\"][0][\"reason\"]" <nosrc-q.json | grep "^no power source: " &&
-	test "$(pm_json "d[\"ranks\"][0][\"data_presence\"]" <nosrc-q.json)" = none &&
+	jq -r ".ranks[0].reason" <nosrc-q.json | grep "^no power source: " &&
+	jq -e ".ranks[0].data_presence == \"none\"" <nosrc-q.json &&
 	flux module remove power-monitor
 '
 test_expect_success 'with auto, a missing libvariorum falls back to the native sensors found' '
 	flux module load power-monitor --variorum-lib=/nonexistent/libvariorum.so &&
-	flux module stats power-monitor | pm_json "d[\"source\"]" | grep "^nvml" &&
+	flux module stats power-monitor | jq -r .source | grep "^nvml" &&
 	flux dmesg | grep "source variorum not used: variorum: cannot load libvariorum" &&
 	flux module remove power-monitor
 '
@@ -153,7 +153,7 @@ test_expect_success 'a failing Variorum is logged once, shown in stats, and reco
 	test "$(flux dmesg | grep -c "power-monitor\.err.*: sample failed")" = 1 &&
 	pm_stub &&
 	pm_wait_for 10 sh -c "flux dmesg | grep -q \"sampling works again\"" &&
-	flux module stats power-monitor | pm_json "d[\"sampler\"][\"errors\"] > 0" | grep True &&
+	flux module stats power-monitor | jq -e ".sampler.errors > 0" &&
 	flux module remove power-monitor
 '
 
@@ -164,11 +164,11 @@ test_expect_success 'with --batch, a query right after a job sees all its sample
 	pm_load_all -r 0.05 --batch=60 &&
 	flux run -N4 sleep 1 &&
 	flux power-query -j $(flux job last) -f json >batch.json &&
-	test "$(pm_json "d[\"total\"][\"data_presence\"]" <batch.json)" = complete &&
-	test "$(pm_json "[r[\"samples\"] >= 15 for r in d[\"ranks\"]]" <batch.json)" = "[true, true, true, true]" &&
+	jq -e ".total.data_presence == \"complete\"" <batch.json &&
+	jq -e "[.ranks[].samples >= 15] == [true, true, true, true]" <batch.json &&
 	flux module stats power-monitor >batch-stats.json &&
-	test "$(pm_json "d[\"sampler\"][\"samples\"] >= 20" <batch-stats.json)" = True &&
-	test "$(pm_json "d[\"buffer\"][\"len\"] == d[\"sampler\"][\"samples\"]" <batch-stats.json)" = True &&
+	jq -e ".sampler.samples >= 20" <batch-stats.json &&
+	jq -e ".buffer.len == .sampler.samples" <batch-stats.json &&
 	pm_unload_all
 '
 

@@ -25,9 +25,9 @@ test_expect_success 'a guest with another uid is refused the job' '
 '
 test_expect_success 'a guest with the job owner'"'"'s uid is served its own job' '
 	as_guest $(id -u) flux power-query -j $(cat jobid) -f json >own.json &&
-	test "$(pm_json "len(d[\"ranks\"])" <own.json)" = 2 &&
-	test "$(pm_json "d[\"userid\"]" <own.json)" = $(id -u) &&
-	test "$(pm_json "d[\"total\"][\"data_presence\"]" <own.json)" = complete
+	jq -e ".ranks | length == 2" <own.json &&
+	jq -e ".userid == $(id -u)" <own.json &&
+	jq -e ".total.data_presence == \"complete\"" <own.json
 '
 test_expect_success 'a guest may not query ranks by time interval' '
 	now=$(date +%s) &&

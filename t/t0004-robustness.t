@@ -17,11 +17,11 @@ test_expect_success 'load on ranks 0-2 only, run a 4-node job' '
 '
 test_expect_success 'the rank without the module is missing, the query still answers' '
 	timeout 20 flux power-query -j $(cat jobid) -f json >q.json 2>err &&
-	test "$(pm_json "[r[\"rank\"] for r in d[\"ranks\"]]" <q.json)" = "[0, 1, 2]" &&
-	test "$(pm_json "[(m[\"rank\"], m[\"reason\"]) for m in d[\"missing\"]]" <q.json)" = "[[3, \"module not loaded on rank\"]]" &&
-	test "$(pm_json "d[\"total\"][\"data_presence\"]" <q.json)" = partial &&
-	test "$(pm_json "[d[\"total\"][\"answered\"], d[\"total\"][\"ranks\"]]" <q.json)" = "[3, 4]" &&
-	test "$(pm_json "abs(d[\"total\"][\"coverage\"] - 0.75) < 1e-6" <q.json)" = True &&
+	jq -e "[.ranks[].rank] == [0, 1, 2]" <q.json &&
+	jq -e "[.missing[] | [.rank, .reason]] == [[3, \"module not loaded on rank\"]]" <q.json &&
+	jq -e ".total.data_presence == \"partial\"" <q.json &&
+	jq -e "[.total.answered, .total.ranks] == [3, 4]" <q.json &&
+	jq -e "(.total.coverage - 0.75 | fabs) < 1e-6" <q.json &&
 	grep "1 of 4 ranks gave no data: 3 (module not loaded on rank)" err
 '
 test_expect_success 'the table shows the missing rank' '
@@ -42,13 +42,13 @@ test_expect_success 'a frozen rank is missing after the timeout, not a hang' '
 	rc=$?;
 	kill -CONT $pid &&
 	test $rc = 0 &&
-	test "$(pm_json "[(m[\"rank\"], m[\"reason\"], m[\"error\"]) for m in d[\"missing\"]]" <frozen.json)" = "[[3, \"rank did not answer\", \"no answer within 2s\"]]" &&
-	test "$(pm_json "len(d[\"ranks\"])" <frozen.json)" = 3
+	jq -e "[.missing[] | [.rank, .reason, .error]] == [[3, \"rank did not answer\", \"no answer within 2s\"]]" <frozen.json &&
+	jq -e ".ranks | length == 3" <frozen.json
 '
 test_expect_success 'the rank answers again once it thaws' '
 	pm_wait_for 20 flux exec -r 3 true &&
 	flux power-query -j $(flux job last) -f json >thawed.json &&
-	test "$(pm_json "len(d[\"ranks\"])" <thawed.json)" = 4
+	jq -e ".ranks | length == 4" <thawed.json
 '
 test_expect_success 'a slow sample (3 s) does not stall stats or queries' '
 	pm_stub VARIORUM_STUB_DELAY_MS=3000 &&
@@ -58,18 +58,17 @@ test_expect_success 'a slow sample (3 s) does not stall stats or queries' '
 	timeout 2 flux power-query -j $(cat jobid) >/dev/null &&
 	pm_stub &&
 	sleep 3.5 &&
-	flux module stats power-monitor | pm_json "d[\"sampler\"][\"sample_cost_max_us\"] > 2.5e6" | grep True
+	flux module stats power-monitor | jq -e ".sampler.sample_cost_max_us > 2.5e6"
 '
 test_expect_success 'reload with a 10-sample buffer: a longer job is partial, overwritten' '
 	pm_unload_all &&
 	pm_load_all -r 0.05 -s 10 &&
 	flux run -N4 sleep 1.5 &&
 	flux power-query -j $(flux job last) -f json >ow.json &&
-	test "$(pm_json "set(r[\"data_presence\"] for r in d[\"ranks\"])" <ow.json)" = "{\"partial\"}" ||
-	test "$(pm_json "sorted(set(r[\"data_presence\"] for r in d[\"ranks\"]))" <ow.json)" = "[\"partial\"]" &&
-	test "$(pm_json "sorted(set(r[\"reason\"] for r in d[\"ranks\"]))" <ow.json)" = "[\"overwritten\"]" &&
-	test "$(pm_json "all(0.1 < r[\"coverage\"] < 0.9 for r in d[\"ranks\"])" <ow.json)" = True &&
-	flux module stats power-monitor | pm_json "d[\"buffer\"][\"overwritten\"] > 0" | grep True
+	jq -e "[.ranks[].data_presence] | unique == [\"partial\"]" <ow.json &&
+	jq -e "[.ranks[].reason] | unique == [\"overwritten\"]" <ow.json &&
+	jq -e "all(.ranks[]; .coverage > 0.1 and .coverage < 0.9)" <ow.json &&
+	flux module stats power-monitor | jq -e ".buffer.overwritten > 0"
 '
 test_expect_success 'a job that started before the module is partial, not yet sampled' '
 	pm_unload_all &&
@@ -79,8 +78,8 @@ test_expect_success 'a job that started before the module is partial, not yet sa
 	pm_load_all -r 0.05 &&
 	flux job wait-event $id clean &&
 	flux power-query -j $id -f json >late.json &&
-	test "$(pm_json "sorted(set(r[\"reason\"] for r in d[\"ranks\"]))" <late.json)" = "[\"not yet sampled\"]" &&
-	test "$(pm_json "all(0.3 < r[\"coverage\"] < 0.9 for r in d[\"ranks\"])" <late.json)" = True
+	jq -e "[.ranks[].reason] | unique == [\"not yet sampled\"]" <late.json &&
+	jq -e "all(.ranks[]; .coverage > 0.3 and .coverage < 0.9)" <late.json
 '
 test_expect_success 'jobs and flux exec still complete' '
 	flux run -N4 true &&

@@ -78,7 +78,7 @@ test_expect_success 'the installed module, command and shell plugin work' '
 	EOT
 	installed_start --test-size=2 sh installed.sh &&
 	grep "$PWD/inst/lib/flux/modules/power-monitor.so" maps.out &&
-	test "$(pm_json "len(d[\"ranks\"])" <sources.json)" = 2 &&
+	jq -e ".ranks | length == 2" <sources.json &&
 	grep "flux-shell\[0\]: power: .* over 2 nodes" run.out
 '
 # The children of each rank's broker that run power-monitor.so (flux
@@ -103,8 +103,8 @@ test_expect_success 'with power-monitor.enable the instance loads it on all rank
 		sh enabled.sh >start.out 2>&1 &&
 	cat children.out &&
 	test $(grep -c "^module-exec $PWD/inst/lib/flux/modules/power-monitor.so\$" children.out) = 2 &&
-	test "$(pm_json "len(d[\"ranks\"])" <enabled.json)" = 2 &&
-	test "$(pm_json "d[\"total\"][\"data_presence\"]" <enabled.json)" = complete &&
+	jq -e ".ranks | length == 2" <enabled.json &&
+	jq -e ".total.data_presence == \"complete\"" <enabled.json &&
 	grep "^power-record" jobtap.out &&
 	jq -s -e "map(select(.name == \"power\")) | length == 1 and .[0].context.data_presence == \"complete\"" enabled.ev
 '
@@ -136,9 +136,9 @@ test_expect_success 'the [power-monitor] table gives module options, export ones
 	EOF
 	installed_env flux start --test-size=1 --config-path="$PWD/conf-opts" \
 		flux module stats power-monitor >opts.json &&
-	test "$(pm_json "d[\"period_s\"]" <opts.json)" = 0.25 &&
-	test "$(pm_json "d[\"sources\"][\"source\"].startswith(\"variorum\")" <opts.json)" = True &&
-	test "$(pm_json "d[\"export\"][\"taken\"] > 0 and d[\"export\"][\"sinks\"] is None" <opts.json)" = True
+	jq -e ".period_s == 0.25" <opts.json &&
+	jq -e ".sources.source | startswith(\"variorum\")" <opts.json &&
+	jq -e ".export | .taken > 0 and has(\"sinks\") and .sinks == null" <opts.json
 '
 # As for any module modprobe loads in rc1, a failed load fails rc1: the
 # log line names the option.
@@ -168,7 +168,7 @@ test_expect_success 'scripts/load_power_monitor.sh and unload_power_monitor.sh' 
 	EOT
 	flux start --test-size=2 sh scripts.sh &&
 	test "$(grep -c "\"cap\": 500" stats.out)" = 2 &&
-	test "$(pm_json "d[\"period_s\"] == 0.2" <stats0.json)" = True
+	jq -e ".period_s == 0.2" <stats0.json
 '
 test_expect_success 'load_power_monitor.sh rejects a bad option' '
 	test_must_fail "$PM_SRCDIR"/scripts/load_power_monitor.sh -q 2>err &&

@@ -28,8 +28,8 @@ test_expect_success 'load the module with --source=rapl on every rank' '
 	# machine may take a moment to take
 	pm_wait_for 5 sh -c "flux module stats power-monitor | grep -q layout" &&
 	flux module stats power-monitor >stats.json &&
-	pm_json "d[\"source\"]" <stats.json | grep "^rapl" &&
-	test "$(pm_json "d[\"layout\"] == {\"cpu\": 2, \"mem\": 2, \"gpu\": 0}" <stats.json)" = True
+	jq -r .source <stats.json | grep "^rapl" &&
+	jq -e ".layout == {\"cpu\": 2, \"mem\": 2, \"gpu\": 0}" <stats.json
 '
 test_expect_success '--sources lists what each rank found and why the rest is missing' '
 	flux power-query --sources >sources.out &&
@@ -39,7 +39,7 @@ test_expect_success '--sources lists what each rank found and why the rest is mi
 	grep "0-3 *│ hwmon *│ missing" sources.out &&
 	grep "0-3 *│ variorum *│ found, not used *│ works, not listed in --source" sources.out &&
 	flux power-query --sources -f json >sources.json &&
-	test "$(pm_json "[r[\"provenance\"][\"cpu\"] for r in d[\"ranks\"]]" <sources.json)" = "[\"rapl\", \"rapl\", \"rapl\", \"rapl\"]"
+	jq -e "[.ranks[].provenance.cpu] == [\"rapl\", \"rapl\", \"rapl\", \"rapl\"]" <sources.json
 '
 test_expect_success 'a job during which the counters advance (and wrap)' '
 	flux run -N4 -n4 sh -c "
@@ -118,7 +118,7 @@ test_expect_success 'rapl and nvml (go-nvml, stand-in H100 + P100) merge into on
 '
 test_expect_success 'stats and --sources give each GPU'"'"'s bus id, gpu 0 first' '
 	flux module stats power-monitor >nvml-stats.json &&
-	pm_json "d[\"source\"]" <nvml-stats.json >nvml-source &&
+	jq -r .source <nvml-stats.json >nvml-source &&
 	grep "nvml (2 GPUs; .*; gpu0=0000:17:00.0 gpu1=0000:3b:00.0)\$" nvml-source &&
 	flux power-query --sources >nvml-sources.out &&
 	grep "gpu0=0000:17:00.0 gpu1=0000:3b:00.0" nvml-sources.out
@@ -127,17 +127,17 @@ test_expect_success 'a source that cannot work is reported, not fatal' '
 	pm_unload_all &&
 	flux module load power-monitor --source=hwmon --sysfs=$SYSFS &&
 	flux module stats power-monitor >bad.json &&
-	test "$(pm_json "d[\"source\"]" <bad.json)" = none &&
-	pm_json "d[\"last_error\"]" <bad.json | grep "hwmon: no power or energy sensors" &&
+	jq -e ".source == \"none\"" <bad.json &&
+	jq -r .last_error <bad.json | grep "hwmon: no power or energy sensors" &&
 	flux run true &&
 	flux power-query -j $(flux job last) -f json >bad-q.json &&
-	pm_json "d[\"ranks\"][0][\"reason\"]" <bad-q.json | grep "^no power source: hwmon" &&
+	jq -r ".ranks[0].reason" <bad-q.json | grep "^no power source: hwmon" &&
 	flux module remove power-monitor
 '
 test_expect_success 'replay:FILE plays a recorded RAPL trace (WattAMeter) into the module' '
 	cp "$PM_SRCDIR"/internal/read/source/testdata/replay-rapl_wattameter.log $SYSFS/rapl.log &&
 	flux module load power-monitor --source=replay:$SYSFS/rapl.log -r 0.1 &&
-	flux module stats power-monitor | pm_json "d[\"source\"]" | grep "^replay" &&
+	flux module stats power-monitor | jq -r .source | grep "^replay" &&
 	flux run sleep 1.5 &&
 	sleep 0.3 &&
 	flux power-query -j $(flux job last) -f json >replay.json &&

@@ -49,7 +49,7 @@ prom_query() {
 }
 # prom_value EXPR: the single value of an instant query, or fail
 prom_value() {
-	prom_query "$1" | pm_json "d[\"data\"][\"result\"][0][\"value\"][1]"
+	prom_query "$1" | jq -er ".data.result[0].value[1]"
 }
 # prom_wait EXPR VALUE: wait up to 10 s for the query to answer VALUE
 prom_wait() {
@@ -102,7 +102,7 @@ test_expect_success 'load the module on every rank, publishing to both' '
 test_expect_success 'every rank publishes WattAMeter payloads with its metadata' '
 	pm_wait_for 10 grep -q "\"rank\":2" sub.out &&
 	grep "^power-monitor/variorumreader/data " sub.out | head -1 | cut -d" " -f2- >one.json &&
-	pm_json "list(d)[:5] == [\"timestamp[ns]\", \"timestamp[iso]\", \"reading-time[ns]\", \"node\", \"run-id\"] and d[\"node[W]\"] == 440 and d[\"gpu-3[W]\"] == 50 and d[\"metadata\"][\"hostname\"] != \"\" and d[\"node\"] == d[\"metadata\"][\"hostname\"]" <one.json | grep True &&
+	jq -e "(keys_unsorted | .[:5]) == [\"timestamp[ns]\", \"timestamp[iso]\", \"reading-time[ns]\", \"node\", \"run-id\"] and .\"node[W]\" == 440 and .\"gpu-3[W]\" == 50 and .metadata.hostname != \"\" and .node == .metadata.hostname" <one.json &&
 	for r in 0 1 2; do pm_wait_for 10 grep -q "\"rank\":$r}" sub.out || return 1; done
 '
 test_expect_success 'Prometheus has every rank'"'"'s series' '
@@ -118,9 +118,9 @@ test_expect_success 'a 3-node job: its summary reaches both sinks, equal to flux
 	flux power-query -j $jobid --format=json >job.json &&
 	pm_wait_for 15 grep -q "^power-monitor/jobs/$jobid/power " sub.out &&
 	grep "^power-monitor/jobs/$jobid/power " sub.out | head -1 | cut -d" " -f2- >summary.json &&
-	want=$(pm_json "d[\"total\"][\"energy_j\"]" <job.json) &&
-	pm_json "abs(d[\"energy[J]\"] - $want) <= 1e-6 * $want and d[\"ranks\"] == 3 and len(d[\"nodes\"]) == 3 and d[\"data-presence\"] == \"complete\" and d[\"jobid\"] == \"$jobid\"" <summary.json | grep True &&
-	pm_json "d[\"node-energy[J]\"] == d[\"energy[J]\"] and d[\"node-power[W]\"] == d[\"power[W]\"] and d[\"shared\"] is False" <summary.json | grep True &&
+	want=$(jq .total.energy_j <job.json) &&
+	jq -e "(.\"energy[J]\" - $want | fabs) <= 1e-6 * $want and .ranks == 3 and (.nodes | length) == 3 and .\"data-presence\" == \"complete\" and .jobid == \"$jobid\"" <summary.json &&
+	jq -e ".\"node-energy[J]\" == .\"energy[J]\" and .\"node-power[W]\" == .\"power[W]\" and .shared == false" <summary.json &&
 	got=$(prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}") &&
 	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want)"
 '
@@ -158,8 +158,8 @@ test_expect_success 'a job that shares its 3 nodes: its summary carries its shar
 	pm_wait_for 15 grep -q "^power-monitor/jobs/$jobid/power " sub.out &&
 	grep "^power-monitor/jobs/$jobid/power " sub.out | head -1 | cut -d" " -f2- >shared-summary.json &&
 	python3 shared.py shared.json shared-summary.json &&
-	want=$(pm_json "d[\"total\"][\"energy_j\"]" <shared.json) &&
-	nodes=$(pm_json "d[\"total\"][\"node_energy_j\"]" <shared.json) &&
+	want=$(jq .total.energy_j <shared.json) &&
+	nodes=$(jq .total.node_energy_j <shared.json) &&
 	got=$(prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}") &&
 	gotn=$(prom_value "power_monitor_job_nodes_energy_joules{jobid=\"$jobid\"}") &&
 	echo "prometheus: job $got J, nodes $gotn J; flux power-query: $want J, $nodes J" &&
@@ -201,7 +201,7 @@ test_expect_success 'the samples of the ranks a job runs on carry its jobid, and
 		test $n -ge 13 && test $out = 0 || return 1
 	done <tagged &&
 	for r in 0 1 2; do
-		flux exec -r $r flux module stats power-monitor | pm_json "d.get(\"running_jobs\", [])" >running.$r &&
+		flux exec -r $r flux module stats power-monitor | jq -c ".running_jobs // []" >running.$r &&
 		test "$(cat running.$r)" = "[]" || return 1
 	done
 '
@@ -209,7 +209,7 @@ test_expect_success 'a rank whose job shell never said the job ended forgets it 
 	flux submit -N1 --requires=rank:0 -o power=off sleep 3 >silent.id &&
 	flux job wait-event -t 10 $(cat silent.id) start &&
 	pm_rpc power-monitor.running "{\"jobid\": $(flux job id --to=dec $(cat silent.id)), \"running\": true}" 2 &&
-	flux exec -r 2 flux module stats power-monitor | pm_json "d[\"running_jobs\"]" >running &&
+	flux exec -r 2 flux module stats power-monitor | jq -c .running_jobs >running &&
 	test "$(cat running)" = "[\"$(flux job id --to=f58 $(cat silent.id) | sed "s/ƒ/f/")\"]" &&
 	flux job wait-event -t 10 $(cat silent.id) clean &&
 	pm_wait_for 10 sh -c "! flux exec -r 2 flux module stats power-monitor | grep -q running_jobs"
@@ -278,7 +278,7 @@ test_expect_success 'the broker stops for 3 s, Prometheus for 3 s, both come bac
 	stop_prometheus && sleep 3 && start_prometheus &&
 	sleep 2 &&
 	flux module stats power-monitor >stats.json &&
-	pm_json "d[\"export\"][\"sinks\"][0][\"errors\"] > 0 and d[\"export\"][\"sinks\"][1][\"errors\"] > 0" <stats.json | grep True &&
+	jq -e ".export.sinks[0].errors > 0 and .export.sinks[1].errors > 0" <stats.json &&
 	flux dmesg | grep "power-monitor.*: mqtt (tcp://127.0.0.1:$MQTT_PORT): .*records wait in the spool" &&
 	flux dmesg | grep "power-monitor.*: prometheus remote-write .*records wait in the spool" &&
 	# the retries back off (up to 30 s): wait for them
@@ -316,7 +316,7 @@ test_expect_success 'no sample lost: the ring, the subscriber and Prometheus agr
 		python3 window.py $r $(cat t_a) $(cat t_b) <sub.out >win.$r &&
 		read start end n <win.$r &&
 		flux power-query -r $r -s $(python3 -c "print($start / 1e3)") -e $(python3 -c "print($end / 1e3)") --format=json >ring.$r &&
-		ring=$(pm_json "d[\"ranks\"][0][\"samples\"]" <ring.$r) &&
+		ring=$(jq ".ranks[0].samples" <ring.$r) &&
 		prom=$(prom_value "count_over_time(power_monitor_power_watts{rank=\"$r\",domain=\"node\"}[$((end - start))ms] @ $(python3 -c "print($end / 1e3)"))") &&
 		echo "rank $r: ring $ring samples, subscriber $n, prometheus $prom" &&
 		test "$ring" = "$n" && test "$prom" = "$n" || return 1

@@ -69,7 +69,7 @@ test_expect_success '200 short jobs, on one or both ranks, all run to their end'
 test_expect_success 'every one of the 200 is published as ended, once, and has a summary' '
 	pm_wait_for 30 check_seen ids ||
 	{ cat seen.out; false; } &&
-	flux module stats power-monitor | pm_json "d[\"job_summaries_sent\"]" >sent &&
+	flux module stats power-monitor | jq .job_summaries_sent >sent &&
 	test "$(cat sent)" = 200
 '
 test_expect_success 'a job of both ranks: its summary has both, and equals flux power-query' '
@@ -78,12 +78,12 @@ test_expect_success 'a job of both ranks: its summary has both, and equals flux 
 	grep "rank=\"0\"" last.metrics && grep "rank=\"1\"" last.metrics &&
 	got=$(grep "^power_monitor_job_energy_joules{domain=\"all\",jobid=\"$last\"" metrics.out | cut -d" " -f2) &&
 	flux power-query -j $last --format=json >last.json &&
-	want=$(pm_json "d[\"total\"][\"energy_j\"]" <last.json) &&
+	want=$(jq .total.energy_j <last.json) &&
 	echo "summary $got J, flux power-query $want J" &&
 	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want)" &&
 	# what its nodes drew beside it: -N2 alone holds them whole, the same
 	gotn=$(grep "^power_monitor_job_nodes_energy_joules{jobid=\"$last\"" metrics.out | cut -d" " -f2) &&
-	wantn=$(pm_json "d[\"total\"][\"node_energy_j\"]" <last.json) &&
+	wantn=$(jq .total.node_energy_j <last.json) &&
 	echo "nodes: summary $gotn J, flux power-query $wantn J" &&
 	python3 -c "import sys; sys.exit(abs($gotn - $wantn) > 1e-6 * $wantn or abs($gotn - $got) > 1e-6 * $got)"
 '

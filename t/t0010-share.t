@@ -118,9 +118,9 @@ sys.exit(1 if bad else 0)
 ' $1.json $NODE_W $GPU_W
 }
 
-# share NAME RANK: the share of RANK in NAME.json, as a Python dict.
+# share NAME RANK: the share of RANK in NAME.json (JSON), or fail.
 share() {
-	pm_json "[r[\"share\"] for r in d[\"ranks\"] if r[\"rank\"] == $2][0]" <$1.json
+	jq -e "[.ranks[] | select(.rank == $2) | .share][0]" <$1.json
 }
 
 test_expect_success 'the instance has the configured resources' '
@@ -147,13 +147,13 @@ test_expect_success 'each job on rank 0 has its share as its R says' '
 	done
 '
 test_expect_success 'the shares on rank 0: cores and GPUs, counts, core fraction' '
-	test "$(share a 0 | pm_json "(d[\"ncores\"], d[\"ngpus\"], d[\"node_cores\"], d[\"node_gpus\"], d[\"core_fraction\"], d[\"exclusive\"])")" = "(4, 1, 8, 4, 0.5, False)" &&
-	test "$(share b 0 | pm_json "(d[\"ncores\"], d[\"ngpus\"], d[\"core_fraction\"], d[\"exclusive\"])")" = "(2, 2, 0.25, False)" &&
-	test "$(share c 0 | pm_json "(d[\"ncores\"], d[\"gpus\"], d[\"ngpus\"], d[\"core_fraction\"], d[\"exclusive\"])")" = "(1, '"''"', 0, 0.125, False)"
+	share a 0 | jq -e "[.ncores, .ngpus, .node_cores, .node_gpus, .core_fraction, .exclusive] == [4, 1, 8, 4, 0.5, false]" &&
+	share b 0 | jq -e "[.ncores, .ngpus, .core_fraction, .exclusive] == [2, 2, 0.25, false]" &&
+	share c 0 | jq -e "[.ncores, .gpus, .ngpus, .core_fraction, .exclusive] == [1, \"\", 0, 0.125, false]"
 '
 test_expect_success 'the jobs on rank 0 hold no core and no GPU twice' '
 	for j in a b c; do
-		share $j 0 | pm_json "d[\"cores\"] + \" \" + d[\"gpus\"]" || return 1
+		share $j 0 | jq -r ".cores + \" \" + .gpus" || return 1
 	done >held &&
 	cat held &&
 	flux python -c "
@@ -169,7 +169,7 @@ sys.exit(0 if len(cores) == len(set(cores)) == 7 and len(gpus) == len(set(gpus))
 '
 test_expect_success 'the exclusive job holds all of rank 1' '
 	query x && check_share x &&
-	test "$(share x 1 | pm_json "(d[\"cores\"], d[\"gpus\"], d[\"core_fraction\"], d[\"exclusive\"])")" = "('"'0-7'"', '"'0-3'"', 1, True)"
+	share x 1 | jq -e "[.cores, .gpus, .core_fraction, .exclusive] == [\"0-7\", \"0-3\", 1, true]"
 '
 # a: 50 + 4/8 x 240 = 170 W; b: 2 x 50 + 2/8 x 240 = 160 W; c: 1/8 x 240 = 30 W
 test_expect_success 'each job on rank 0 is charged its GPUs and its core fraction of the rest' '
@@ -178,9 +178,9 @@ test_expect_success 'each job on rank 0 is charged its GPUs and its core fractio
 	done &&
 	test "$(cat a.w b.w c.w)" = "$(printf "170.0\n160.0\n30.0")" &&
 	for j in a b c; do
-		pm_json "d[\"total\"][\"shared\"]" <$j.json || return 1
+		jq .total.shared <$j.json || return 1
 	done >shared &&
-	test "$(sort -u shared)" = True
+	test "$(sort -u shared)" = true
 '
 # They ran at the same time, each over its own window: the same window is
 # their power. 360 W, the node less its free core (30 W) and GPU (50 W).
@@ -196,47 +196,47 @@ sys.exit(0 if jobs <= node and abs(jobs - 360) <= 0.01 * 360 else 1)
 '
 test_expect_success 'the exclusive job is charged the node' '
 	check_energy x &&
-	test "$(pm_json "(d[\"ranks\"][0][\"energy_j\"] == d[\"ranks\"][0][\"node_energy_j\"], d[\"total\"][\"energy_j\"] == d[\"total\"][\"node_energy_j\"], d[\"total\"][\"shared\"])" <x.json)" = "(True, True, False)"
+	jq -e ".ranks[0].energy_j == .ranks[0].node_energy_j and .total.energy_j == .total.node_energy_j and .total.shared == false" <x.json
 '
 # three slots of 4 cores and a GPU: two on one rank, one on the other
 test_expect_success 'a job over both ranks has a different share on each' '
 	submit ab -n3 -c4 -g1 sleep 1 &&
 	query ab && check_share ab &&
 	share ab 0 >ab.0 && share ab 1 >ab.1 &&
-	test "$(pm_json "d[\"ncores\"]" <ab.0)" != "$(pm_json "d[\"ncores\"]" <ab.1)" &&
-	test $(($(pm_json "d[\"ncores\"]" <ab.0) + $(pm_json "d[\"ncores\"]" <ab.1))) = 12 &&
-	test $(($(pm_json "d[\"ngpus\"]" <ab.0) + $(pm_json "d[\"ngpus\"]" <ab.1))) = 3
+	test "$(jq .ncores <ab.0)" != "$(jq .ncores <ab.1)" &&
+	test $(($(jq .ncores <ab.0) + $(jq .ncores <ab.1))) = 12 &&
+	test $(($(jq .ngpus <ab.0) + $(jq .ngpus <ab.1))) = 3
 '
 # 8 cores and 2 GPUs on one rank: 2 x 50 + 240 = 340 W; 4 cores and a GPU on
 # the other: 50 + 4/8 x 240 = 170 W
 test_expect_success 'the job over both ranks is charged its share of each' '
 	check_energy ab >ab.w &&
 	test "$(cat ab.w)" = 510.0 &&
-	pm_json "sorted(round(r[\"power_w\"]) for r in d[\"ranks\"])" <ab.json >ab.p &&
-	test "$(cat ab.p)" = "[170, 340]"
+	jq -c "[.ranks[].power_w | round] | sort" <ab.json >ab.p &&
+	test "$(cat ab.p)" = "[170,340]"
 '
 test_expect_success 'a running job has its share too' '
 	submit run --requires=rank:1 -N1 -n1 -c3 -g2 sleep 30 &&
 	flux job wait-event -t 30 $(cat run.id) start &&
 	flux job info $(cat run.id) R >run.R &&
 	flux power-query -j $(cat run.id) -f json >run.json &&
-	test "$(pm_json "d[\"running\"]" <run.json)" = True &&
+	jq -e ".running == true" <run.json &&
 	check_share run &&
 	flux cancel $(cat run.id)
 '
 test_expect_success 'a query by ranks and time (no job) has no share and no share_error' '
 	flux power-query --ranks=0-1 --start=$(($(date +%s) - 2)) -f json >ranks.json &&
-	test "$(pm_json "[\"share\" in r for r in d[\"ranks\"]], \"share_error\" in d" <ranks.json)" = "([False, False], False)"
+	jq -e "[.ranks[] | has(\"share\")] == [false, false] and (has(\"share_error\") | not)" <ranks.json
 '
 test_expect_success 'without job-info the answer says why there is no share' '
 	flux module remove job-info &&
 	test_when_finished "flux module load job-info" &&
 	flux power-query -j $(cat a.id) -f json >nojobinfo.json &&
-	pm_json "d[\"share_error\"]" <nojobinfo.json >reason &&
+	jq -er .share_error <nojobinfo.json >reason &&
 	cat reason &&
 	grep "reading the job.s R: job-info.lookup" reason &&
-	test "$(pm_json "[\"share\" in r for r in d[\"ranks\"]]" <nojobinfo.json)" = "[false]" &&
-	test "$(pm_json "(d[\"total\"][\"energy_j\"] == d[\"total\"][\"node_energy_j\"], d[\"total\"][\"shared\"])" <nojobinfo.json)" = "(True, False)"
+	jq -e "[.ranks[] | has(\"share\")] == [false]" <nojobinfo.json &&
+	jq -e ".total.energy_j == .total.node_energy_j and .total.shared == false" <nojobinfo.json
 '
 test_expect_success 'job-info back, the share is back' '
 	query a && check_share a

@@ -107,10 +107,10 @@ test_expect_success 'run a job of 4 cores and 2 GPUs on each rank, and one on ra
 '
 test_expect_success 'a guest is answered about a sub-window and a rank of its job' '
 	ask j "\"ranks\": \"1\", \"start\": $(cat t0), \"end\": $(cat t1)" &&
-	test "$(pm_json "([r[\"rank\"] for r in d[\"ranks\"]], d[\"rankset\"] == \"1\", d[\"running\"], d[\"missing\"])" <j.out)" = "([1], True, False, [])" &&
-	test "$(pm_json "abs(d[\"start\"] - $(cat t0)) < 1e-6 and abs(d[\"end\"] - $(cat t1)) < 1e-6" <j.out)" = True &&
-	test "$(pm_json "d[\"ranks\"][0][\"share\"][\"cores\"]" <j.out)" = "$(cat j.cores)" &&
-	test "$(pm_json "d[\"ranks\"][0][\"share\"][\"gpus\"]" <j.out)" = "$(cat j.gpus)" &&
+	jq -e "[.ranks[].rank] == [1] and .rankset == \"1\" and .running == false and .missing == []" <j.out &&
+	jq -e "(.start - $(cat t0) | fabs) < 1e-6 and (.end - $(cat t1) | fabs) < 1e-6" <j.out &&
+	test "$(jq -r ".ranks[0].share.cores" <j.out)" = "$(cat j.cores)" &&
+	test "$(jq -r ".ranks[0].share.gpus" <j.out)" = "$(cat j.gpus)" &&
 	check_charge j.out 1 4 2 >w &&
 	test "$(cat w)" = 220.0
 '
@@ -120,8 +120,8 @@ test_expect_success 'a guest is answered with an inner job'"'"'s share of its jo
 	core2=$(flux python -c "from flux.idset import IDset; import sys; print(\",\".join(str(i) for i in list(IDset(sys.argv[1]))[:2]))" $(cat j.cores)) &&
 	gpu1=$(flux python -c "from flux.idset import IDset; import sys; print(list(IDset(sys.argv[1]))[1])" $(cat j.gpus)) &&
 	ask j "\"ranks\": \"0-1\", \"start\": $(cat t0), \"end\": $(cat t1), \"share\": {\"1\": {\"cores\": \"$core2\", \"gpus\": \"$gpu1\"}}" &&
-	test "$(pm_json "[(r[\"rank\"], r[\"share\"][\"ncores\"], r[\"share\"][\"ngpus\"], r[\"share\"][\"node_cores\"], r[\"share\"][\"core_fraction\"]) for r in d[\"ranks\"]]" <j.out | tr -d " ")" = "[[0,4,2,8,0.5],[1,2,1,8,0.25]]" &&
-	test "$(pm_json "[r[\"share\"][\"gpus\"] for r in d[\"ranks\"] if r[\"rank\"] == 1][0]" <j.out)" = "$gpu1" &&
+	jq -e "[.ranks[] | [.rank, .share.ncores, .share.ngpus, .share.node_cores, .share.core_fraction]] == [[0,4,2,8,0.5],[1,2,1,8,0.25]]" <j.out &&
+	test "$(jq -r "[.ranks[] | select(.rank == 1) | .share.gpus][0]" <j.out)" = "$gpu1" &&
 	check_charge j.out 1 2 1 >w1 && test "$(cat w1)" = 110.0 &&
 	check_charge j.out 0 4 2 >w0 && test "$(cat w0)" = 220.0
 '
@@ -164,8 +164,8 @@ test_expect_success 'a share without a jobid, or on a rank not asked, is invalid
 '
 test_expect_success 'the instance owner may ask anything: a wider window, a rank outside the job' '
 	pm_rpc power-monitor.query "{\"jobid\": $(flux job id --to=dec $(cat k.id)), \"ranks\": \"0-1\", \"start\": $(echo "$(cat t0) - 5" | bc), \"end\": $(cat t1)}" >owner.json &&
-	test "$(pm_json "[r[\"rank\"] for r in d[\"ranks\"]]" <owner.json)" = "[0, 1]" &&
-	pm_json "d[\"share_error\"]" <owner.json >owner.reason &&
+	jq -e "[.ranks[].rank] == [0, 1]" <owner.json &&
+	jq -er .share_error <owner.json >owner.reason &&
 	grep "rank 1 is not one of job $(jid k)'"'"'s ranks: it has no share" owner.reason
 '
 test_expect_success 'a running job: a guest may ask up to now, not past it' '
@@ -174,7 +174,7 @@ test_expect_success 'a running job: a guest may ask up to now, not past it' '
 	sleep 1 &&
 	t_run=$(flux jobs -n -o "{t_run}" $(cat run.id)) &&
 	ask run "\"start\": $(echo "$t_run + 0.2" | bc)" &&
-	test "$(pm_json "d[\"running\"]" <run.out)" = True &&
+	jq -e ".running == true" <run.out &&
 	test_must_fail ask run "\"end\": $(($(date +%s) + 60))" &&
 	grep "^1: window \[.*\] is outside job" run.err &&
 	flux cancel $(cat run.id)

@@ -128,14 +128,13 @@ test_expect_success 'flux batch -N2: its jobs are charged their share, from the 
 	python3 check.py batch 0
 '
 test_expect_success 'the answer names the enclosing instance, its job and ranks' '
-	pm_json "d[\"answered_by\"][\"jobid\"] == \"$(flux job id -t f58 $(cat batch.id))\"" <batch/a.json >same &&
-	test "$(cat same)" = True &&
+	jq -e ".answered_by.jobid == \"$(flux job id -t f58 $(cat batch.id))\"" <batch/a.json &&
 	grep "^samples from the enclosing instance at .* (level 0; job .*, ranks 0 there)" batch/a.table &&
-	test "$(pm_json "[(r[\"rank\"], r[\"enclosing_rank\"]) for r in d[\"ranks\"]]" <batch/c.json)" = "[[0, 0], [1, 1]]"
+	jq -e "[.ranks[] | [.rank, .enclosing_rank]] == [[0, 0], [1, 1]]" <batch/c.json
 '
 test_expect_success 'the shares the enclosing instance charged are the inner jobs'"'"' own cores and GPUs' '
-	test "$(pm_json "(d[\"ranks\"][0][\"share\"][\"ncores\"], d[\"ranks\"][0][\"share\"][\"gpus\"])" <batch/a.json)" = "(2, '"'0'"')" &&
-	test "$(pm_json "(d[\"ranks\"][0][\"share\"][\"ncores\"], d[\"ranks\"][0][\"share\"][\"gpus\"])" <batch/b.json)" = "(1, '"''"')"
+	jq -e "[.ranks[0].share.ncores, .ranks[0].share.gpus] == [2, \"0\"]" <batch/a.json &&
+	jq -e "[.ranks[0].share.ncores, .ranks[0].share.gpus] == [1, \"\"]" <batch/b.json
 '
 test_expect_success 'the plugin reports each inner job from the enclosing instance' '
 	for j in a b c; do
@@ -176,7 +175,7 @@ test_expect_success 'flux alloc -N2 beside another job: nested cores map to the 
 	flux cancel $(cat blocker.id) &&
 	test "$(cat alloc/level)" = 1 &&
 	python3 check.py alloc 0 &&
-	test "$(pm_json "(d[\"ranks\"][0][\"share\"][\"cores\"], d[\"ranks\"][0][\"share\"][\"gpus\"])" <alloc/a.json)" = "('"'2-3'"', '"'1'"')"
+	jq -e "[.ranks[0].share.cores, .ranks[0].share.gpus] == [\"2-3\", \"1\"]" <alloc/a.json
 '
 # level2.sh DIR: in a nested instance, a job first (cores 0-1 and GPU 0 of
 # nested rank 0), then flux batch of inner.sh beside it: two levels.
@@ -195,7 +194,7 @@ test_expect_success 'two levels: flux batch inside flux alloc' '
 	flux alloc $NOBIND "$BROKER" -N2 ./level2.sh "$(pwd)/two" </dev/null &&
 	test "$(cat two/level)" = 2 &&
 	python3 check.py two 0 &&
-	test "$(pm_json "(d[\"ranks\"][0][\"share\"][\"cores\"], d[\"ranks\"][0][\"share\"][\"gpus\"])" <two/a.json)" = "('"'2-3'"', '"'1'"')" &&
+	jq -e "[.ranks[0].share.cores, .ranks[0].share.gpus] == [\"2-3\", \"1\"]" <two/a.json &&
 	grep "power: samples from the enclosing instance at " two/a.err &&
 	jq -s -e "map(select(.name == \"power\")) | length == 1" two/a.exec &&
 	test -n "$(cat two/a.memo)"

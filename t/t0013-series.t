@@ -31,31 +31,31 @@ test_expect_success 'run a 4-node job' '
 test_expect_success 'the buckets of a finished job sum to the query'"'"'s energy' '
 	pm_rpc power-monitor.query "{\"jobid\": $(flux job id --to=dec $(cat jobid))}" >plain.json &&
 	series $(cat jobid) "{\"buckets\": 10}" >s.json &&
-	test "$(pm_json "len(d[\"series\"][\"buckets\"])" <s.json)" = 10 &&
-	test "$(pm_json "(d[\"series\"][\"start\"], d[\"series\"][\"end\"]) == (d[\"start\"], d[\"end\"])" <s.json)" = True &&
-	e=$(pm_json "d[\"total\"][\"energy_j\"]" <plain.json) &&
-	test "$(pm_json "abs(sum(b[\"domains\"][\"node\"][\"energy_j\"] for b in d[\"series\"][\"buckets\"]) - $e) <= 1e-6 * $e" <s.json)" = True &&
-	test "$(pm_json "abs(sum(b[\"domains\"][\"node\"][\"energy_j\"] for b in d[\"series\"][\"buckets\"]) - d[\"total\"][\"energy_j\"]) <= 1e-6 * $e" <s.json)" = True
+	jq -e ".series.buckets | length == 10" <s.json &&
+	jq -e "[.series.start, .series.end] == [.start, .end]" <s.json &&
+	e=$(jq .total.energy_j <plain.json) &&
+	jq -e "(([.series.buckets[].domains.node.energy_j] | add) - $e | fabs) <= 1e-6 * $e" <s.json &&
+	jq -e "(([.series.buckets[].domains.node.energy_j] | add) - .total.energy_j | fabs) <= 1e-6 * $e" <s.json
 '
 test_expect_success 'the buckets tile the window, edges as the RFC says' '
-	test "$(pm_json "all(a[\"end\"] == b[\"start\"] for a, b in zip(d[\"series\"][\"buckets\"], d[\"series\"][\"buckets\"][1:]))" <s.json)" = True &&
-	test "$(pm_json "d[\"series\"][\"buckets\"][-1][\"end\"] == d[\"series\"][\"end\"]" <s.json)" = True &&
-	test "$(pm_json "max(abs((b[\"end\"] - b[\"start\"]) - (d[\"end\"] - d[\"start\"]) / 10) for b in d[\"series\"][\"buckets\"]) < 1e-6" <s.json)" = True
+	jq -e "[.series.buckets[].end][:-1] == [.series.buckets[].start][1:]" <s.json &&
+	jq -e ".series.buckets[-1].end == .series.end" <s.json &&
+	jq -e "(.end - .start) as \$len | [.series.buckets[] | (.end - .start) - \$len / 10 | fabs] | length > 0 and max < 1e-6" <s.json
 '
 test_expect_success 'every bucket'"'"'s means are the stand-in'"'"'s watts on 4 nodes, covered' '
 	for kind_w in node:1760 cpu:800 mem:160 gpu:800; do
 		kind=${kind_w%:*} w=${kind_w#*:} &&
-		test "$(pm_json "all(abs(b[\"domains\"][\"$kind\"][\"mean_w\"] - $w) < 1e-6 * $w for b in d[\"series\"][\"buckets\"])" <s.json)" = True &&
-		test "$(pm_json "all(abs(b[\"domains\"][\"$kind\"][x] - $w) < 1e-3 for b in d[\"series\"][\"buckets\"] for x in (\"min_w\", \"max_w\"))" <s.json)" = True &&
-		test "$(pm_json "all(b[\"domains\"][\"$kind\"][\"coverage\"] == 1 for b in d[\"series\"][\"buckets\"])" <s.json)" = True || return 1
+		jq -e "all(.series.buckets[]; (.domains.$kind.mean_w - $w | fabs) < 1e-6 * $w)" <s.json &&
+		jq -e "all(.series.buckets[].domains.$kind | .min_w, .max_w; (. - $w | fabs) < 1e-3)" <s.json &&
+		jq -e "all(.series.buckets[]; .domains.$kind.coverage == 1)" <s.json || return 1
 	done
 '
 test_expect_success 'only the sum travels unless each rank'"'"'s series is asked' '
-	test "$(pm_json "\"ranks\" in d[\"series\"] or \"node\" in d[\"series\"]" <s.json)" = False &&
+	jq -e ".series | has(\"ranks\") or has(\"node\") | not" <s.json &&
 	series $(cat jobid) "{\"buckets\": 5, \"per_rank\": true}" >r.json &&
-	test "$(pm_json "[r[\"rank\"] for r in d[\"series\"][\"ranks\"]]" <r.json)" = "[0, 1, 2, 3]" &&
-	test "$(pm_json "all(len(r[\"buckets\"]) == 5 and all(abs(b[\"domains\"][\"node\"][\"mean_w\"] - $NODE_W) < 1e-6 * $NODE_W for b in r[\"buckets\"]) for r in d[\"series\"][\"ranks\"])" <r.json)" = True &&
-	test "$(pm_json "all(r[\"hostname\"] != \"\" for r in d[\"series\"][\"ranks\"])" <r.json)" = True
+	jq -e "[.series.ranks[].rank] == [0, 1, 2, 3]" <r.json &&
+	jq -e "all(.series.ranks[]; (.buckets | length) == 5 and all(.buckets[]; (.domains.node.mean_w - $NODE_W | fabs) < 1e-6 * $NODE_W))" <r.json &&
+	jq -e "all(.series.ranks[]; .hostname != \"\")" <r.json
 '
 test_expect_success 'a bucket count out of range is refused, naming the range' '
 	test_must_fail series $(cat jobid) "{\"buckets\": 10001}" 2>err &&
@@ -67,12 +67,12 @@ test_expect_success 'a shared job'"'"'s series is its part; the nodes'"'"' on re
 	flux run -n1 sleep 1 &&
 	flux job last >shared.id &&
 	series $(cat shared.id) "{\"buckets\": 4, \"node\": true, \"per_rank\": true}" >sh.json &&
-	cf=$(pm_json "d[\"ranks\"][0][\"share\"][\"core_fraction\"]" <sh.json) &&
-	test "$(pm_json "d[\"ranks\"][0][\"share\"][\"exclusive\"]" <sh.json)" = False &&
-	test "$(pm_json "all(abs(b[\"domains\"][\"node\"][\"mean_w\"] - $cf * $NODE_W) < 1e-6 * $NODE_W for b in d[\"series\"][\"buckets\"])" <sh.json)" = True &&
-	test "$(pm_json "all(abs(b[\"domains\"][\"node\"][\"mean_w\"] - $NODE_W) < 1e-6 * $NODE_W for b in d[\"series\"][\"node\"])" <sh.json)" = True &&
-	test "$(pm_json "all(abs(b[\"domains\"][\"node\"][\"mean_w\"] - $NODE_W) < 1e-6 * $NODE_W for b in d[\"series\"][\"ranks\"][0][\"node\"])" <sh.json)" = True &&
-	test "$(pm_json "abs(sum(b[\"domains\"][\"node\"][\"energy_j\"] for b in d[\"series\"][\"buckets\"]) - d[\"total\"][\"energy_j\"]) <= 1e-6 * d[\"total\"][\"energy_j\"]" <sh.json)" = True
+	cf=$(jq ".ranks[0].share.core_fraction" <sh.json) &&
+	jq -e ".ranks[0].share.exclusive == false" <sh.json &&
+	jq -e "all(.series.buckets[]; (.domains.node.mean_w - $cf * $NODE_W | fabs) < 1e-6 * $NODE_W)" <sh.json &&
+	jq -e "all(.series.node[]; (.domains.node.mean_w - $NODE_W | fabs) < 1e-6 * $NODE_W)" <sh.json &&
+	jq -e "all(.series.ranks[0].node[]; (.domains.node.mean_w - $NODE_W | fabs) < 1e-6 * $NODE_W)" <sh.json &&
+	jq -e "(([.series.buckets[].domains.node.energy_j] | add) - .total.energy_j | fabs) <= 1e-6 * .total.energy_j" <sh.json
 '
 test_expect_success 'a stand-in whose power steps: each bucket'"'"'s mean within 1% of the exact one' '
 	flux submit -N4 -x sleep 3 >step.id &&
@@ -90,17 +90,17 @@ test_expect_success 'a stand-in whose power steps: each bucket'"'"'s mean within
 	# a bucket that ends a period before the step, or starts well after the
 	# first sample past it, has a known exact mean; one across it lies
 	# between the two.
-	pm_json "[(round(b[\"start\"] - $at, 3), round(b[\"domains\"][\"node\"][\"mean_w\"], 1)) for b in d[\"series\"][\"buckets\"]]" <step.json &&
-	before="[b for b in d[\"series\"][\"buckets\"] if b[\"end\"] < $at - 0.06]" &&
-	after="[b for b in d[\"series\"][\"buckets\"] if b[\"start\"] > $at + 0.3]" &&
-	test "$(pm_json "len($before) >= 5 and len($after) >= 5" <step.json)" = True &&
+	jq -c "[.series.buckets[] | [((.start - $at) * 1e3 | round / 1e3), (.domains.node.mean_w * 10 | round / 10)]]" <step.json &&
+	before=".series.buckets[] | select(.end < $at - 0.06)" &&
+	after=".series.buckets[] | select(.start > $at + 0.3)" &&
+	jq -e "([$before] | length) >= 5 and ([$after] | length) >= 5" <step.json &&
 	for kind_w in node:1760:3360 cpu:800:2400 gpu:800:800 mem:160:160; do
 		kind=${kind_w%%:*} w0=${kind_w#*:} w0=${w0%:*} w1=${kind_w##*:} &&
-		test "$(pm_json "all(abs(b[\"domains\"][\"$kind\"][\"mean_w\"] - $w0) <= 0.01 * $w0 for b in $before)" <step.json)" = True &&
-		test "$(pm_json "all(abs(b[\"domains\"][\"$kind\"][\"mean_w\"] - $w1) <= 0.01 * $w1 for b in $after)" <step.json)" = True &&
-		test "$(pm_json "all($w0 * 0.99 <= b[\"domains\"][\"$kind\"][\"mean_w\"] <= $w1 * 1.01 for b in d[\"series\"][\"buckets\"])" <step.json)" = True || return 1
+		jq -e "all($before; (.domains.$kind.mean_w - $w0 | fabs) <= 0.01 * $w0)" <step.json &&
+		jq -e "all($after; (.domains.$kind.mean_w - $w1 | fabs) <= 0.01 * $w1)" <step.json &&
+		jq -e "all(.series.buckets[].domains.$kind.mean_w; $w0 * 0.99 <= . and . <= $w1 * 1.01)" <step.json || return 1
 	done &&
-	test "$(pm_json "abs(sum(b[\"domains\"][\"node\"][\"energy_j\"] for b in d[\"series\"][\"buckets\"]) - d[\"total\"][\"energy_j\"]) <= 1e-6 * d[\"total\"][\"energy_j\"]" <step.json)" = True
+	jq -e "(([.series.buckets[].domains.node.energy_j] | add) - .total.energy_j | fabs) <= 1e-6 * .total.energy_j" <step.json
 '
 test_expect_success 'a running job'"'"'s series goes up to now and grows' '
 	flux submit -N2 -x sleep 60 >running.id &&
@@ -109,13 +109,13 @@ test_expect_success 'a running job'"'"'s series goes up to now and grows' '
 	series $(cat running.id) "{\"buckets\": 8}" >run1.json &&
 	sleep 1 &&
 	series $(cat running.id) "{\"buckets\": 8}" >run2.json &&
-	test "$(pm_json "d[\"running\"]" <run1.json)" = True &&
-	test "$(pm_json "len(d[\"series\"][\"buckets\"])" <run2.json)" = 8 &&
-	e1=$(pm_json "d[\"series\"][\"end\"]" <run1.json) &&
-	j1=$(pm_json "sum(b[\"domains\"][\"node\"][\"energy_j\"] for b in d[\"series\"][\"buckets\"])" <run1.json) &&
-	test "$(pm_json "d[\"series\"][\"end\"] >= $e1 + 0.9" <run2.json)" = True &&
-	test "$(pm_json "sum(b[\"domains\"][\"node\"][\"energy_j\"] for b in d[\"series\"][\"buckets\"]) > $j1 + 0.9 * 2 * $NODE_W" <run2.json)" = True &&
-	test "$(pm_json "abs(sum(b[\"domains\"][\"node\"][\"energy_j\"] for b in d[\"series\"][\"buckets\"]) - d[\"total\"][\"energy_j\"]) <= 1e-6 * d[\"total\"][\"energy_j\"]" <run2.json)" = True &&
+	jq -e ".running == true" <run1.json &&
+	jq -e ".series.buckets | length == 8" <run2.json &&
+	e1=$(jq .series.end <run1.json) &&
+	j1=$(jq "[.series.buckets[].domains.node.energy_j] | add" <run1.json) &&
+	jq -e ".series.end >= $e1 + 0.9" <run2.json &&
+	jq -e "([.series.buckets[].domains.node.energy_j] | add) > $j1 + 0.9 * 2 * $NODE_W" <run2.json &&
+	jq -e "(([.series.buckets[].domains.node.energy_j] | add) - .total.energy_j | fabs) <= 1e-6 * .total.energy_j" <run2.json &&
 	flux cancel $(cat running.id)
 '
 test_expect_success 'a guest is served its own job'"'"'s series, refused another'"'"'s' '

@@ -66,7 +66,7 @@ test_expect_success '--timeline=20 --format=csv: 20 buckets a line, the node buc
 	test "$(csv_check series.csv "sorted(set((r[\"rank\"], r[\"domain\"]) for r in rows))")" = \
 		"[('"'"'total'"'"', '"'"'cpu'"'"'), ('"'"'total'"'"', '"'"'gpu'"'"'), ('"'"'total'"'"', '"'"'mem'"'"'), ('"'"'total'"'"', '"'"'node'"'"')]" &&
 	test "$(csv_check series.csv "len([r for r in rows if r[\"domain\"] == \"node\"])")" = 20 &&
-	energy=$(pm_json "d[\"total\"][\"energy_j\"]" <job.json) &&
+	energy=$(jq .total.energy_j <job.json) &&
 	csv_check series.csv "sum(float(r[\"mean_w\"] or 0) * (float(r[\"end\"]) - float(r[\"start\"])) for r in rows if r[\"domain\"] == \"node\")" >sum &&
 	echo "csv $(cat sum) J, query $energy J" &&
 	test "$(python3 -c "print(abs($(cat sum) - $energy) <= 1e-6 * $energy + 1e-6)")" = True &&
@@ -74,8 +74,8 @@ test_expect_success '--timeline=20 --format=csv: 20 buckets a line, the node buc
 '
 test_expect_success '--format=json gives the same series' '
 	flux power-query -j $(cat jobid) --timeline=20 --format=json >series.json &&
-	test "$(pm_json "[(l[\"rank\"], l[\"domain\"], len(l[\"buckets\"])) for l in d[\"lines\"]]" <series.json)" = \
-		"[[\"total\", \"node\", 20], [\"total\", \"cpu\", 20], [\"total\", \"mem\", 20], [\"total\", \"gpu\", 20]]"
+	jq -e "[.lines[] | [.rank, .domain, (.buckets | length)]] ==
+		[[\"total\", \"node\", 20], [\"total\", \"cpu\", 20], [\"total\", \"mem\", 20], [\"total\", \"gpu\", 20]]" <series.json
 '
 test_expect_success '--per-rank gives each rank its lines' '
 	flux power-query -j $(cat jobid) --timeline=10 --per-rank --format=csv >ranks.csv &&
@@ -96,13 +96,13 @@ test_expect_success 'run a job on one core: it shares its node' '
 	flux run -n1 sleep 2 &&
 	flux job last >shared &&
 	flux power-query -j $(cat shared) --format=json >shared.json &&
-	test "$(pm_json "d[\"ranks\"][0][\"share\"][\"exclusive\"]" <shared.json)" = False
+	jq -e ".ranks[0].share.exclusive == false" <shared.json
 '
 test_expect_success '--node-series: the nodes'"'"' series is above a shared job'"'"'s, each sums to its energy' '
 	flux power-query -j $(cat shared) --timeline=10 --node-series --format=csv >shared.csv &&
 	test "$(csv_check shared.csv "sorted(set((r[\"series\"], r[\"domain\"]) for r in rows if r[\"domain\"] == \"node\"))")" = \
 		"[('"'"'job'"'"', '"'"'node'"'"'), ('"'"'node'"'"', '"'"'node'"'"')]" &&
-	cf=$(pm_json "d[\"ranks\"][0][\"share\"][\"core_fraction\"]" <shared.json) &&
+	cf=$(jq ".ranks[0].share.core_fraction" <shared.json) &&
 	echo "core fraction $cf" &&
 	test "$(python3 -c "print(0 < $cf < 1)")" = True &&
 	csv_check shared.csv "[(float(j[\"mean_w\"]), float(n[\"mean_w\"])) for j, n in zip([r for r in rows if r[\"domain\"] == \"node\" and r[\"series\"] == \"job\"], [r for r in rows if r[\"domain\"] == \"node\" and r[\"series\"] == \"node\"]) if float(j[\"coverage\"]) == 1]" &&
@@ -110,7 +110,7 @@ test_expect_success '--node-series: the nodes'"'"' series is above a shared job'
 	test "$(csv_check shared.csv "len([r for r in rows if r[\"domain\"] == \"node\" and float(r[\"coverage\"]) == 1]) >= 10")" = True &&
 	for of_total in job:energy_j node:node_energy_j; do
 		of=${of_total%:*} &&
-		total=$(pm_json "d[\"total\"][\"${of_total#*:}\"]" <shared.json) &&
+		total=$(jq ".total.${of_total#*:}" <shared.json) &&
 		test "$(csv_check shared.csv "abs(sum(float(r[\"mean_w\"] or 0) * (float(r[\"end\"]) - float(r[\"start\"])) for r in rows if r[\"domain\"] == \"node\" and r[\"series\"] == \"$of\") - $total) <= 1e-6 * $total")" = True || return 1
 	done
 '
@@ -127,8 +127,8 @@ test_expect_success '--node-series in the chart (capitals), the JSON and the pic
 	sed -n "2,/└/p" shared.chart | grep "[N#*cmgCMG]" | head -1 >top-row &&
 	test "$(tr -cd "N" <top-row | wc -c)" -ge 10 &&
 	flux power-query -j $(cat shared) --timeline=5 --node-series --per-rank --format=json >shared-series.json &&
-	test "$(pm_json "[(l[\"rank\"], l[\"series\"], l[\"domain\"]) for l in d[\"lines\"] if l[\"domain\"] == \"node\"]" <shared-series.json)" = \
-		"[[\"$(pm_json "d[\"ranks\"][0][\"rank\"]" <shared.json)\", \"job\", \"node\"], [\"$(pm_json "d[\"ranks\"][0][\"rank\"]" <shared.json)\", \"node\", \"node\"]]" &&
+	jq -e "[.lines[] | select(.domain == \"node\") | [.rank, .series, .domain]] ==
+		[[\"$(jq ".ranks[0].rank" <shared.json)\", \"job\", \"node\"], [\"$(jq ".ranks[0].rank" <shared.json)\", \"node\", \"node\"]]" <shared-series.json &&
 	flux power-query -j $(cat shared) --node-series --plot shared.svg &&
 	grep "whole node" shared.svg &&
 	grep "stroke-dasharray" shared.svg

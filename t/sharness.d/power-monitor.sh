@@ -133,17 +133,6 @@ except OSError as e:
 ' "$1" "$2" "${3:-0}"
 }
 
-# pm_json EXPR: evaluate a Python expression on the JSON document on stdin,
-# bound to d; print the result (objects and lists as JSON).
-pm_json() {
-    python3 -c '
-import sys, json
-d = json.load(sys.stdin)
-v = eval("(" + sys.argv[1] + ")")
-print(json.dumps(v) if isinstance(v, (dict, list)) else v)
-' "$1"
-}
-
 # pm_load_all [ARGS]: load the module on every rank with the stand-in.
 pm_load_all() {
     flux exec -r all flux module load power-monitor "$@"
