@@ -5,7 +5,7 @@
 // Command flux-power-query prints a job's power and energy, per rank and per
 // device, from the power-monitor module. `flux power-query` runs it.
 //
-//	flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
+//	flux power-query -j JOBID [-o FORMAT] [--json|--csv] [--no-header] [--output=FILE]
 //	flux power-query --ranks=IDSET --start=T [--end=T]
 //	flux power-query -j JOBID --timeline[=N] [--per-rank] [--node-series] [--plot FILE] [--watch]
 //	flux power-query --sources
@@ -42,14 +42,18 @@ func main() {
 }
 
 type options struct {
-	jobid   string
-	format  string
-	output  string
-	ranks   string
-	start   string
-	end     string
-	timeout float64
-	sources bool
+	jobid string
+	// format is the kind of output: table, json or csv (outputFlags).
+	format string
+	// layout is a table's format string or named format ("": default).
+	layout   string
+	noHeader bool
+	output   string
+	ranks    string
+	start    string
+	end      string
+	timeout  float64
+	sources  bool
 	// The series (timeline.go).
 	timeline timelineFlag
 	plot     string
@@ -67,13 +71,13 @@ type options struct {
 
 func usage(fs *flag.FlagSet, w io.Writer) func() {
 	return func() {
-		fmt.Fprintf(w, `Usage: flux power-query -j JOBID [--format=table|json|csv] [-o FILE]
-       flux power-query --ranks=IDSET --start=TIME [--end=TIME]
-       flux power-query -j JOBID --timeline[=N] [--format=table|json|csv]
+		fmt.Fprintf(w, `Usage: flux power-query -j JOBID [-o FORMAT] [--json|--csv] [--no-header]
+       flux power-query --ranks=IDSET --start=TIME [--end=TIME] [-o FORMAT]
+       flux power-query -j JOBID --timeline[=N] [--json|--csv]
                         [--per-rank] [--node-series] [--plot FILE] [--watch]
-       flux power-query --sources [--format=table|json]
+       flux power-query --sources [--json]
        flux power-query --report [--since=WHEN] [--until=WHEN] [--by=KEYS]
-                        [--user=USER] [--price=X] [--carbon=G] [--format=...]
+                        [--user=USER] [--price=X] [--carbon=G] [-o FORMAT]
 
 Print the power and energy of a job (or of ranks over a time interval), per
 rank and per device, from the power-monitor broker module. A job is charged
@@ -88,8 +92,17 @@ power-record.so, answers, and the output says so.
 
 Options:
   -j, --jobid=JOBID     job to report (any jobid encoding: f58, decimal, hex...)
-  -f, --format=FORMAT   table (default), json or csv
-  -o, --output=FILE     write to FILE instead of standard output
+  -o, --format=FORMAT   the table's format: a format string of {field:spec}
+                        items, as flux jobs -o takes ({rank} {energy_j:.1f}),
+                        or a named format: default, devices (each device's
+                        power), long (everything); the fields are listed
+                        in flux-power-query(1)
+      --json            the JSON answer, exact numbers in base units
+      --csv             CSV, exact numbers in base units
+      --no-header       the table's lines only (no title, header, notes)
+      --output=FILE     write to FILE instead of standard output
+                        (--format=table|json|csv, -f and -o FILE still
+                        work, and say what replaces them)
   -r, --ranks=IDSET     instance owner only: ranks to report, e.g. 0-3
   -s, --start=TIME      with --ranks: start of the interval
   -e, --end=TIME        with --ranks: end of the interval (default: now)
@@ -97,7 +110,7 @@ Options:
       --timeline[=N]    the power over time, in N buckets (default: one a
                         column of the terminal): a chart in the terminal
                         (seconds from the start, watts, a line per domain
-                        kind summed over ranks); with --format=csv or json
+                        kind summed over ranks); with --csv or --json
                         the series itself (CSV: start, end, rank, domain,
                         mean_w, min_w, max_w, coverage, series)
       --per-rank        with --timeline or --plot: a line per rank and kind
@@ -137,12 +150,14 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	for _, n := range []string{"j", "jobid"} {
 		fs.StringVar(&o.jobid, n, "", "")
 	}
-	for _, n := range []string{"f", "format"} {
-		fs.StringVar(&o.format, n, report.FormatTable, "")
-	}
-	for _, n := range []string{"o", "output"} {
-		fs.StringVar(&o.output, n, "", "")
-	}
+	var of outputFlags
+	fs.StringVar(&of.o, "o", "", "")
+	fs.StringVar(&of.format, "format", "", "")
+	fs.StringVar(&of.f, "f", "", "")
+	fs.StringVar(&o.output, "output", "", "")
+	fs.BoolVar(&of.json, "json", false, "")
+	fs.BoolVar(&of.csv, "csv", false, "")
+	fs.BoolVar(&o.noHeader, "no-header", false, "")
 	for _, n := range []string{"r", "ranks"} {
 		fs.StringVar(&o.ranks, n, "", "")
 	}
@@ -174,6 +189,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		}
 		return o, err
 	}
+	if err := of.resolve(&o, stderr); err != nil {
+		return o, err
+	}
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q (the jobid goes after -j)", fs.Arg(0))
@@ -181,6 +199,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("--timeout must be positive")
 	}
 	if err := reportArgsAlone(o); err != nil {
+		return o, err
+	}
+	if err := checkLayout(o); err != nil {
 		return o, err
 	}
 	if o.report {
@@ -240,7 +261,7 @@ func reportArgsAlone(o options) error {
 	case o.ranks != "" || o.start != "" || o.end != "":
 		return errors.New("--report selects jobs with --since and --until, not --ranks, --start or --end")
 	case o.sources || o.timeline.set || o.plot != "" || o.perRank || o.node || o.watch:
-		return errors.New("--report goes with --since, --until, --by, --user, --price, --carbon, --format and -o only")
+		return errors.New("--report goes with --since, --until, --by, --user, --price, --carbon, -o, --json, --csv, --no-header and --output only")
 	}
 	return nil
 }
@@ -310,7 +331,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// the samples may be gone where the job's record is not
 		id, _ := strconv.ParseUint(string(req.JobID), 10, 64)
 		if fb := recordFallback(h, id, resp, err, o.timeout+5); fb != nil {
-			if err := emit(o, stdout, func(w io.Writer) error { return account.WriteFallback(w, o.format, fb, time.Local) }); err != nil {
+			if err := emit(o, stdout, func(w io.Writer) error { return account.WriteFallbackOutput(w, outputOf(o, stdout), fb, time.Local) }); err != nil {
 				return fail("writing the report: %v", err)
 			}
 			if o.format != report.FormatTable {
@@ -326,7 +347,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		resp.JobID = fluxbind.EncodeJobID(resp.ID, "f58") // in this user's locale
 	}
 
-	if err := emit(o, stdout, func(w io.Writer) error { return report.WriteFrom(w, o.format, resp, origin) }); err != nil {
+	if err := emit(o, stdout, func(w io.Writer) error { return report.WriteOutput(w, outputOf(o, stdout), resp, origin) }); err != nil {
 		return fail("writing the report: %v", err)
 	}
 	if o.format != report.FormatTable && resp.Running {

@@ -23,15 +23,65 @@ func TestParseArgs(t *testing.T) {
 		"":                           "give a job with -j JOBID",
 		"-j 1 --ranks=0":             "either -j JOBID or --ranks",
 		"--ranks=0":                  "--ranks needs --start",
-		"-j 1 -f xml":                `unknown format "xml"`,
+		"-j 1 -f xml":                `-f takes table, json or csv`,
+		"-j 1 -o {nope}":             `unknown field "nope"`,
+		"-j 1 --json --csv":          "give one output format",
+		"-j 1 -o long --json":        "give one output format",
+		"-j 1 --json --no-header":    "--no-header goes with a table or CSV",
+		"--sources -o {rank}":        "not with --sources",
+		"--report -o {energy_j:>5}x": "", // a report has energy_j: no error (see below)
 		"-j 1 -t 0":                  "--timeout must be positive",
 		"-j 1 extra":                 `unexpected argument "extra"`,
 		"-j 1 --no-such-option=true": "flag provided but not defined",
 		"-j 1 --start=1700000000":    "--start and --end go with --ranks",
 	} {
 		_, err := parseArgs(strings.Fields(args), &bytes.Buffer{})
+		if want == "" {
+			if err != nil {
+				t.Errorf("parseArgs(%q): %v", args, err)
+			}
+			continue
+		}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseArgs(%q) = %v, want an error containing %q", args, err, want)
+		}
+	}
+}
+
+// TestOutputFlags: -o/--format takes a format string or a named format;
+// --json and --csv choose the kind; the forms of old scripts still work
+// and say on stderr what replaces them.
+func TestOutputFlags(t *testing.T) {
+	for _, c := range []struct {
+		args           string
+		format, layout string
+		output         string
+		noHeader       bool
+		stderr         string
+	}{
+		{"-j 1", "table", "", "", false, ""},
+		{"-j 1 -o long", "table", "long", "", false, ""},
+		{"-j 1 --format={rank}:{energy_j:.1f}", "table", "{rank}:{energy_j:.1f}", "", false, ""},
+		{"-j 1 --json", "json", "", "", false, ""},
+		{"-j 1 --csv --no-header --output=x.csv", "csv", "", "x.csv", true, ""},
+		{"-j 1 -o devices --no-header", "table", "devices", "", true, ""},
+		{"-j 1 --format=json", "json", "", "", false, "--format json is deprecated: use --json"},
+		{"-j 1 -f csv", "csv", "", "", false, "-f csv is deprecated: use --csv"},
+		{"-j 1 -f table", "table", "", "", false, "-f table is deprecated: use the default"},
+		{"-j 1 -o out.json -f json", "json", "", "out.json", false, "-o FILE is deprecated: use --output=FILE"},
+		{"--report -o long", "table", "long", "", false, ""},
+	} {
+		var errb bytes.Buffer
+		o, err := parseArgs(strings.Fields(c.args), &errb)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if o.format != c.format || o.layout != c.layout || o.output != c.output || o.noHeader != c.noHeader {
+			t.Errorf("%q: format %q layout %q output %q no-header %v", c.args, o.format, o.layout, o.output, o.noHeader)
+		}
+		if c.stderr == "" && errb.Len() > 0 || !strings.Contains(errb.String(), c.stderr) {
+			t.Errorf("%q: stderr %q, want %q", c.args, errb.String(), c.stderr)
 		}
 	}
 }
@@ -95,6 +145,12 @@ func TestParseTimeline(t *testing.T) {
 		"--sources --node-series":                      "give it alone",
 	} {
 		_, err := parseArgs(strings.Fields(args), &bytes.Buffer{})
+		if want == "" {
+			if err != nil {
+				t.Errorf("parseArgs(%q): %v", args, err)
+			}
+			continue
+		}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseArgs(%q) = %v, want an error containing %q", args, err, want)
 		}

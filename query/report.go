@@ -435,7 +435,7 @@ func runReport(o options, stdout, stderr io.Writer, fail func(string, ...any) in
 	failed, first := readRecords(h, unread, o.timeout, owner)
 	rep := account.Build(jobs, account.Options{By: a.by, Since: since, Until: until,
 		Price: a.price, Carbon: a.carbon, Loc: time.Local, UserName: userName})
-	if err := emit(o, stdout, func(w io.Writer) error { return account.WriteReport(w, o.format, rep, time.Local) }); err != nil {
+	if err := emit(o, stdout, func(w io.Writer) error { return account.WriteReportOutput(w, outputOf(o, stdout), rep, time.Local) }); err != nil {
 		return fail("writing the report: %v", err)
 	}
 	if failed > 0 {

@@ -46,7 +46,7 @@ func TestParseReportArgs(t *testing.T) {
 		"--report --ranks=0 --start=1":     "--report selects jobs with --since and --until",
 		"--report --sources":               "--report goes with",
 		"--report --timeline":              "--report goes with",
-		"--report -f xml":                  `unknown format "xml"`,
+		"--report -f xml":                  `-f takes table, json or csv`,
 		"--since=-1h":                      "--since goes with --report",
 		"-j 1 --by=user":                   "--by goes with --report",
 		"-j 1 --price=1":                   "--price goes with --report",

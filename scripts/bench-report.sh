@@ -51,7 +51,7 @@ while test "$(flux jobs -n -c 0 -f inactive -o '{id}' | wc -l)" -lt "$N"; do
     sleep 1
 done
 t1=$(now)
-records=$(flux power-query --report -f json | jq '.total.jobs - .total.no_record')
+records=$(flux power-query --report --json | jq '.total.jobs - .total.no_record')
 echo "$N jobs run and inactive in $(echo "$t1 - $t0" | bc) s; $records have a record"
 
 # time CMD...: RUNS wall-clock times of CMD, in seconds, one a line
@@ -78,7 +78,7 @@ printf '%-62s %5d %9.3f %9.3f\n' "flux power-query --report (first, KVS cache ex
 guest="FLUX_HANDLE_ROLEMASK=0x2 FLUX_HANDLE_USERID=$(id -u)"
 for cmd in "flux power-query --report" \
            "flux power-query --report --by=user,day" \
-           "flux power-query --report --by=user,day -f json" \
+           "flux power-query --report --by=user,day --json" \
            "$guest flux power-query --report" \
            "flux jobs -n -c 0 -f inactive -o {id}"; do
     # shellcheck disable=SC2086

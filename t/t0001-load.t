@@ -120,7 +120,7 @@ test_expect_success 'load with --exec (module in its own process) on all ranks' 
 	flux exec -r all flux module load --exec power-monitor -r 0.05 &&
 	flux exec -r all sh -c "flux module list | grep -q ^power-monitor" &&
 	flux run -N4 sleep 0.3 &&
-	flux power-query -j $(flux job last) --format=json >exec.json &&
+	flux power-query -j $(flux job last) --json >exec.json &&
 	jq -e ".ranks | length == 4" <exec.json &&
 	jq -e ".total.data_presence == \"complete\"" <exec.json &&
 	timeout 30 flux exec -r all true &&
@@ -134,7 +134,7 @@ test_expect_success 'without libvariorum the module loads, says why, and queries
 	jq -e ".source == \"none\"" <nosrc.json &&
 	jq -r .last_error <nosrc.json | grep /nonexistent/libvariorum.so &&
 	flux run true &&
-	flux power-query -j $(flux job last) --format=json >nosrc-q.json &&
+	flux power-query -j $(flux job last) --json >nosrc-q.json &&
 	jq -r ".ranks[0].reason" <nosrc-q.json | grep "^no power source: " &&
 	jq -e ".ranks[0].data_presence == \"none\"" <nosrc-q.json &&
 	flux module remove power-monitor
@@ -163,7 +163,7 @@ test_expect_success 'a failing Variorum is logged once, shown in stats, and reco
 test_expect_success 'with --batch, a query right after a job sees all its samples' '
 	pm_load_all -r 0.05 --batch=60 &&
 	flux run -N4 sleep 1 &&
-	flux power-query -j $(flux job last) -f json >batch.json &&
+	flux power-query -j $(flux job last) --json >batch.json &&
 	jq -e ".total.data_presence == \"complete\"" <batch.json &&
 	jq -e "[.ranks[].samples >= 15] == [true, true, true, true]" <batch.json &&
 	flux module stats power-monitor >batch-stats.json &&

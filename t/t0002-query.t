@@ -41,7 +41,7 @@ test_expect_success 'run a 4-node job' '
 	echo $jobid >jobid
 '
 test_expect_success 'the JSON report has 4 complete ranks' '
-	flux power-query -j $(cat jobid) --format=json >job.json &&
+	flux power-query -j $(cat jobid) --json >job.json &&
 	jq -e "[.ranks[].rank] == [0, 1, 2, 3]" <job.json &&
 	jq -e "[.ranks[].data_presence] | unique == [\"complete\"]" <job.json &&
 	jq -e ".missing == []" <job.json &&
@@ -71,20 +71,79 @@ test_expect_success 'per-device energies and powers are right' '
 	jq -e ".samples >= 15" <detail.json &&
 	jq -e ".coverage == 1" <detail.json
 '
-test_expect_success 'the table has a row per rank, device columns and a total' '
+test_expect_success 'the table has a row per rank, the figures per kind and a total' '
 	flux power-query -j $(cat jobid) >table &&
 	cat table &&
 	grep "^job [ƒf]" table &&
-	for col in rank hostname power energy node_power node_energy cpu_power_0 cpu_power_1 gpu_power_3 mem_power_1 start end data_presence; do
-		grep -q " $col " table || return 1
+	sed -n 2p table >header &&
+	for col in RANK HOSTNAME ENERGY POWER CPU_E GPU_E MEM_E COVER; do
+		grep -q "$col" header || return 1
 	done &&
-	test "$(grep -c " complete " table)" = 5 &&
-	grep "total" table | grep -q "4/4 ranks" &&
-	grep "total" table | grep -q "1760.0" &&
-	! grep "shared" table
+	! grep -q NODE_E header &&
+	test "$(grep -c " 100%$" table)" = 5 &&
+	grep "^total 4/4 ranks" table | grep -q "1.76 kW" &&
+	! grep "shared" table &&
+	test $(sed -n 2,7p table | awk "{ print length }" | sort -n | tail -1) -le 80
+'
+cat >fmtcheck.jq <<-\EOF
+	# the lines of -o "{rank}|{energy_j:.3f}|{coverage:.2f}", from the JSON
+	(.ranks[] | "\(.rank)|\(.energy_j)|\(.coverage)"), "total|\(.total.energy_j)|\(.total.coverage)"
+EOF
+test_expect_success 'a format string prints the fields, numbers in base units with a numeric spec' '
+	flux power-query -j $(cat jobid) --json >fmt.json &&
+	flux power-query -j $(cat jobid) -o "{rank}|{energy_j:.3f}|{coverage:.2f}" >fmt.out &&
+	cat fmt.out &&
+	sed -n 2p fmt.out | grep "^RANK|ENERGY|COVER$" &&
+	jq -r -f fmtcheck.jq fmt.json |
+		awk -F"|" "{ printf \"%s|%.3f|%.2f\n\", \$1, \$2, \$3 }" >want.out &&
+	sed -n 3,7p fmt.out >got.out &&
+	test_cmp want.out got.out
+'
+test_expect_success 'named formats: devices has a column per device, long everything; --no-header' '
+	flux power-query -j $(cat jobid) -o devices >devices.out &&
+	cat devices.out &&
+	head -2 devices.out | tail -1 >dev.header &&
+	for col in CPU0_P CPU1_P GPU0_P GPU3_P MEM0_P MEM1_P; do
+		grep -q "$col" dev.header || return 1
+	done &&
+	flux power-query -j $(cat jobid) -o long >long.out &&
+	head -2 long.out | tail -1 >long.header &&
+	for col in NODE_E NODE_P MIN_P MAX_P SAMPLES FIRST LAST SOURCE PRESENCE GPU3_P; do
+		grep -q "$col" long.header || return 1
+	done &&
+	flux power-query -j $(cat jobid) --no-header >nohead.out &&
+	test $(wc -l <nohead.out) = 5 &&
+	grep "^    0 " nohead.out && tail -1 nohead.out | grep "^total"
+'
+# script(1) gives the command a terminal of the width stty sets
+test_expect_success 'on an 80-column terminal the table fits, columns dropped whole and named' '
+	id=$(cat jobid) &&
+	script -qec "stty cols 80; flux power-query -j $id -o long" /dev/null | tr -d "\r" >tty80.out &&
+	cat tty80.out &&
+	test $(awk "{ print length }" tty80.out | sort -n | tail -1) -le 80 &&
+	grep "^not shown to fit 80 columns: " tty80.out &&
+	grep -q "^    0 " tty80.out &&
+	script -qec "stty cols 400; flux power-query -j $id -o long" /dev/null | tr -d "\r" >tty400.out &&
+	! grep "not shown" tty400.out &&
+	test $(awk "{ print length }" long.out | sort -n | tail -1) -gt 80 &&
+	! grep "not shown" long.out
+'
+test_expect_success 'the options of old scripts still work and say what replaces them' '
+	flux power-query -j $(cat jobid) -f json >old.json 2>old.err &&
+	jq -e ".total.energy_j > 0" old.json &&
+	grep "\-f json is deprecated: use --json" old.err &&
+	flux power-query -j $(cat jobid) --format=csv >old.csv 2>old2.err &&
+	head -1 old.csv | grep "^hostname,node_power" &&
+	grep "\-\-format csv is deprecated: use --csv" old2.err &&
+	flux power-query -j $(cat jobid) -f json -o old-out.json >old.stdout 2>old3.err &&
+	test ! -s old.stdout &&
+	jq -e ".total.energy_j > 0" old-out.json &&
+	grep "\-o FILE is deprecated: use --output=FILE" old3.err &&
+	flux power-query -j $(cat jobid) --json >new.json 2>new.err &&
+	test_must_be_empty new.err
 '
 test_expect_success 'the CSV keeps flux-power-monitor columns first' '
-	flux power-query -j $(cat jobid) --format=csv >job.csv &&
+	flux power-query -j $(cat jobid) --csv >job.csv &&
 	head -1 job.csv | grep "^hostname,node_power,result_start_time,result_end_time,data_presence,cpu_power_0,cpu_power_1,gpu_power_0,gpu_power_1,gpu_power_2,gpu_power_3,mem_power_0,mem_power_1,rank,node_energy_j" &&
 	head -1 job.csv | grep ",job_energy_j,job_power_w,cores,gpus,core_fraction,exclusive$" &&
 	test $(wc -l <job.csv) = 5 &&
@@ -101,7 +160,7 @@ sys.exit(0 if all(r[\"job_energy_j\"] == r[\"node_energy_j\"] and r[\"job_power_
 # so the stand-in'"'"'s 4 GPUs are part of what is split).
 test_expect_success 'a job of one core a rank is charged half of each node' '
 	flux run -N4 -n4 sleep 0.5 &&
-	flux power-query -j $(flux job last) -f json >half.json &&
+	flux power-query -j $(flux job last) --json >half.json &&
 	jq -e "[.ranks[] | [.share.cores, .share.core_fraction, .share.exclusive]] == [[\"0\", 0.5, false], [\"0\", 0.5, false], [\"0\", 0.5, false], [\"0\", 0.5, false]]" <half.json &&
 	check_energy half.json 220 &&
 	jq -e "all(.ranks[]; (.power_w - 220 | fabs) < 1e-6 and (.node_power_w - 440 | fabs) < 1e-6)" <half.json &&
@@ -109,10 +168,10 @@ test_expect_success 'a job of one core a rank is charged half of each node' '
 	flux power-query -j $(flux job last) >half.table &&
 	cat half.table &&
 	grep "^ranks 0-3: shared: charged its 1 of 2 cores'"'"' part of the node$" half.table &&
-	grep "total" half.table | grep -q "880.0 .* 1760.0"
+	grep "^total" half.table | grep -q " 880 W .* 1.76 kW"
 '
 test_expect_success '-o FILE writes the report there and nothing to stdout' '
-	flux power-query -j $(cat jobid) -f json -o out.json >stdout &&
+	flux power-query -j $(cat jobid) --json --output=out.json >stdout &&
 	test ! -s stdout &&
 	check_energy out.json
 '
@@ -122,12 +181,12 @@ test_expect_success 'every jobid encoding gives the same answer' '
 	id=$(cat jobid) &&
 	for enc in dec hex dothex words f58 kvs; do
 		flux job id --to=$enc $id >enc.$enc &&
-		flux power-query -j "$(cat enc.$enc)" -f json >q.$enc.json &&
+		flux power-query -j "$(cat enc.$enc)" --json >q.$enc.json &&
 		test "$(jq .id <q.$enc.json)" = "$(flux job id --to=dec $id)" || return 1
 	done &&
 	f=$(flux job id --to=f58 $id) &&
 	ascii=$(echo "$f" | sed "s/^ƒ/f/") &&
-	flux power-query -j "$ascii" -f json >q.ascii.json &&
+	flux power-query -j "$ascii" --json >q.ascii.json &&
 	test "$(jq -r .jobid <q.ascii.json)" = "$f"
 '
 test_expect_success 'a job shorter than one sampling period is complete' '
@@ -135,7 +194,7 @@ test_expect_success 'a job shorter than one sampling period is complete' '
 	pm_load_all -r 2 &&
 	sleep 2.5 &&
 	flux run -N4 -x true &&
-	flux power-query -j $(flux job last) -f json >short.json &&
+	flux power-query -j $(flux job last) --json >short.json &&
 	jq -e ".total.duration_s | type == \"number\" and . < 2" <short.json &&
 	jq -e ".total.data_presence == \"complete\"" <short.json &&
 	check_energy short.json &&
@@ -146,7 +205,7 @@ test_expect_success 'a running job is reported up to now and says so' '
 	jobid=$(flux submit -N4 -x sleep 300) &&
 	flux job wait-event $jobid start &&
 	sleep 1 &&
-	flux power-query -j $jobid -f json >run.json 2>run.err &&
+	flux power-query -j $jobid --json >run.json 2>run.err &&
 	jq -e ".running == true" <run.json &&
 	jq -e ".state == \"RUN\"" <run.json &&
 	grep "still running: figures cover up to now" run.err &&
@@ -164,9 +223,9 @@ test_expect_success 'rank 0 answers about a running job from the journal, as job
 	jobid=$(flux submit -N2 -n2 sleep 300) &&
 	flux job wait-event $jobid start &&
 	before=$(flux module stats power-monitor | jq .journal.queries_from_journal) &&
-	flux power-query -j $jobid -f json >j0.json &&
+	flux power-query -j $jobid --json >j0.json &&
 	test $(flux module stats power-monitor | jq .journal.queries_from_journal) -eq $((before + 1)) &&
-	flux exec -r 1 flux power-query -j $jobid -f json >j1.json &&
+	flux exec -r 1 flux power-query -j $jobid --json >j1.json &&
 	test $(flux module stats power-monitor | jq .journal.queries_from_journal) -eq $((before + 1)) &&
 	jq -e --slurpfile b j1.json "
 		.start == \$b[0].start and .userid == \$b[0].userid and .state == \$b[0].state and
@@ -178,7 +237,7 @@ test_expect_success 'rank 0 answers about a running job from the journal, as job
 test_expect_success 'the instance owner can ask for ranks over an interval' '
 	sleep 2 &&
 	now=$(date +%s) &&
-	flux power-query --ranks=1-2 --start=$((now - 1)) --end=$now -f json >ranks.json &&
+	flux power-query --ranks=1-2 --start=$((now - 1)) --end=$now --json >ranks.json &&
 	jq -e "[.ranks[].rank] == [1, 2]" <ranks.json &&
 	jq -e "(.total.energy_j - 880 | fabs) < 1e-6" <ranks.json
 '
@@ -235,7 +294,11 @@ test_expect_success 'missing -j says what to give' '
 '
 test_expect_success 'a bad format says so' '
 	test_must_fail flux power-query -j $(cat jobid) --format=xml 2>err &&
-	grep "unknown format \"xml\"" err
+	grep "format \"xml\" names no field" err &&
+	test_must_fail flux power-query -j $(cat jobid) -o "{rank} {nope}" 2>err2 &&
+	grep "unknown field \"nope\"" err2 &&
+	test_must_fail flux power-query -j $(cat jobid) -f xml 2>err3 &&
+	grep "\-f takes table, json or csv" err3
 '
 test_expect_success 'outside an instance it says it cannot connect' '
 	(unset FLUX_URI; FLUX_URI=local:///nonexistent/sock; export FLUX_URI;

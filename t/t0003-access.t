@@ -24,7 +24,7 @@ test_expect_success 'a guest with another uid is refused the job' '
 	grep "belongs to another user: only its owner or the instance owner may query it" err
 '
 test_expect_success 'a guest with the job owner'"'"'s uid is served its own job' '
-	as_guest $(id -u) flux power-query -j $(cat jobid) -f json >own.json &&
+	as_guest $(id -u) flux power-query -j $(cat jobid) --json >own.json &&
 	jq -e ".ranks | length == 2" <own.json &&
 	jq -e ".userid == $(id -u)" <own.json &&
 	jq -e ".total.data_presence == \"complete\"" <own.json

@@ -16,7 +16,7 @@ test_expect_success 'load on ranks 0-2 only, run a 4-node job' '
 	flux job last >jobid
 '
 test_expect_success 'the rank without the module is missing, the query still answers' '
-	timeout 20 flux power-query -j $(cat jobid) -f json >q.json 2>err &&
+	timeout 20 flux power-query -j $(cat jobid) --json >q.json 2>err &&
 	jq -e "[.ranks[].rank] == [0, 1, 2]" <q.json &&
 	jq -e "[.missing[] | [.rank, .reason]] == [[3, \"module not loaded on rank\"]]" <q.json &&
 	jq -e ".total.data_presence == \"partial\"" <q.json &&
@@ -38,7 +38,7 @@ test_expect_success 'a frozen rank is missing after the timeout, not a hang' '
 	pid=$(flux exec -r 3 flux getattr broker.pid) &&
 	kill -STOP $pid &&
 	test_when_finished "kill -CONT $pid" &&
-	timeout 30 flux power-query -j $id -t 2 -f json >frozen.json 2>err;
+	timeout 30 flux power-query -j $id -t 2 --json >frozen.json 2>err;
 	rc=$?;
 	kill -CONT $pid &&
 	test $rc = 0 &&
@@ -47,7 +47,7 @@ test_expect_success 'a frozen rank is missing after the timeout, not a hang' '
 '
 test_expect_success 'the rank answers again once it thaws' '
 	pm_wait_for 20 flux exec -r 3 true &&
-	flux power-query -j $(flux job last) -f json >thawed.json &&
+	flux power-query -j $(flux job last) --json >thawed.json &&
 	jq -e ".ranks | length == 4" <thawed.json
 '
 test_expect_success 'a slow sample (3 s) does not stall stats or queries' '
@@ -64,7 +64,7 @@ test_expect_success 'reload with a 10-sample buffer: a longer job is partial, ov
 	pm_unload_all &&
 	pm_load_all -r 0.05 -s 10 &&
 	flux run -N4 sleep 1.5 &&
-	flux power-query -j $(flux job last) -f json >ow.json &&
+	flux power-query -j $(flux job last) --json >ow.json &&
 	jq -e "[.ranks[].data_presence] | unique == [\"partial\"]" <ow.json &&
 	jq -e "[.ranks[].reason] | unique == [\"overwritten\"]" <ow.json &&
 	jq -e "all(.ranks[]; .coverage > 0.1 and .coverage < 0.9)" <ow.json &&
@@ -77,7 +77,7 @@ test_expect_success 'a job that started before the module is partial, not yet sa
 	sleep 1 &&
 	pm_load_all -r 0.05 &&
 	flux job wait-event $id clean &&
-	flux power-query -j $id -f json >late.json &&
+	flux power-query -j $id --json >late.json &&
 	jq -e "[.ranks[].reason] | unique == [\"not yet sampled\"]" <late.json &&
 	jq -e "all(.ranks[]; .coverage > 0.3 and .coverage < 0.9)" <late.json
 '

@@ -71,7 +71,7 @@ installed_start() {
 test_expect_success 'the installed module, command and shell plugin work' '
 	cat >installed.sh <<-\EOT &&
 	flux exec -r all flux module load power-monitor -r 0.1 &&
-	flux power-query --sources -f json >sources.json &&
+	flux power-query --sources --json >sources.json &&
 	flux run -N2 sleep 0.3 >run.out 2>&1 &&
 	flux exec -r all flux module remove power-monitor &&
 	cat /proc/$(flux getattr broker.pid)/maps >maps.out
@@ -94,7 +94,7 @@ test_expect_success 'with power-monitor.enable the instance loads it on all rank
 	flux exec -r all sh -c "flux module list | grep -q ^power-monitor" &&
 	sh exec-children.sh >children.out &&
 	flux run -N2 sleep 0.5 &&
-	flux power-query -j $(flux job last) -f json >enabled.json &&
+	flux power-query -j $(flux job last) --json >enabled.json &&
 	flux job wait-event -t 10 $(flux job last) clean &&
 	flux job eventlog -f json $(flux job last) >enabled.ev &&
 	flux jobtap list >jobtap.out

@@ -38,7 +38,7 @@ test_expect_success '--sources lists what each rank found and why the rest is mi
 	grep "0-3 *│ nvml *│ found, not used *│ works, not listed in --source" sources.out &&
 	grep "0-3 *│ hwmon *│ missing" sources.out &&
 	grep "0-3 *│ variorum *│ found, not used *│ works, not listed in --source" sources.out &&
-	flux power-query --sources -f json >sources.json &&
+	flux power-query --sources --json >sources.json &&
 	jq -e "[.ranks[].provenance.cpu] == [\"rapl\", \"rapl\", \"rapl\", \"rapl\"]" <sources.json
 '
 test_expect_success 'a job during which the counters advance (and wrap)' '
@@ -52,7 +52,7 @@ test_expect_success 'a job during which the counters advance (and wrap)' '
 	cat gate/totals.json
 '
 test_expect_success 'the node energy is exactly the counters'"'"' advance, per device; the job of one core a rank is charged half' '
-	flux power-query -j $(cat jobid) -f json >job.json &&
+	flux power-query -j $(cat jobid) --json >job.json &&
 	python3 - gate/totals.json job.json <<-\EOT
 	import json, sys
 	tot = json.load(open(sys.argv[1]))
@@ -92,7 +92,7 @@ test_expect_success 'rapl and nvml (go-nvml, stand-in H100 + P100) merge into on
 	pm_load_all --source=rapl,nvml --sysfs=$SYSFS -r 0.1 &&
 	flux run -N4 sleep 1 &&
 	sleep 0.5 &&
-	flux power-query -j $(flux job last) -f json >gpu.json &&
+	flux power-query -j $(flux job last) --json >gpu.json &&
 	python3 - gpu.json <<-\EOT
 	import json, sys
 	d = json.load(open(sys.argv[1]))
@@ -130,7 +130,7 @@ test_expect_success 'a source that cannot work is reported, not fatal' '
 	jq -e ".source == \"none\"" <bad.json &&
 	jq -r .last_error <bad.json | grep "hwmon: no power or energy sensors" &&
 	flux run true &&
-	flux power-query -j $(flux job last) -f json >bad-q.json &&
+	flux power-query -j $(flux job last) --json >bad-q.json &&
 	jq -r ".ranks[0].reason" <bad-q.json | grep "^no power source: hwmon" &&
 	flux module remove power-monitor
 '
@@ -140,7 +140,7 @@ test_expect_success 'replay:FILE plays a recorded RAPL trace (WattAMeter) into t
 	flux module stats power-monitor | jq -r .source | grep "^replay" &&
 	flux run sleep 1.5 &&
 	sleep 0.3 &&
-	flux power-query -j $(flux job last) -f json >replay.json &&
+	flux power-query -j $(flux job last) --json >replay.json &&
 	python3 - replay.json <<-\EOT
 	import json, sys
 	d = json.load(open(sys.argv[1]))

@@ -139,7 +139,7 @@ test_expect_success 'the module answered and power-record.so is not loaded: no e
 test_expect_success 'the line'"'"'s figures are those of flux power-query (same power; energy to the end seen)' '
 	python3 line.py err >line.json &&
 	cat line.json &&
-	flux power-query -j $(cat jobid) -f json >query.json &&
+	flux power-query -j $(cat jobid) --json >query.json &&
 	jq -e --slurpfile q query.json -f same.jq line.json
 '
 test_expect_success SHARED_NODES 'a job that shares its nodes: its line carries its share, the nodes'"'"' beside; no event, no memo' '
@@ -150,7 +150,7 @@ test_expect_success SHARED_NODES 'a job that shares its nodes: its line carries 
 	id=$(flux job last) &&
 	flux job wait-event -t 10 $id clean &&
 	python3 line.py shared.err >shared.line &&
-	flux power-query -j $id -f json >shared.json &&
+	flux power-query -j $id --json >shared.json &&
 	python3 charged.py shared.json shared.line &&
 	flux job eventlog -p exec -f json $id >shared.exec &&
 	jq -s -e "map(select(.name == \"power\")) | length == 0" shared.exec &&
@@ -181,7 +181,7 @@ test_expect_success SHARED_NODES '-o power.ranks=1 adds a line per rank: a share
 	flux run -N4 -n4 -o power.ranks=1 true 2>err &&
 	cat err &&
 	test "$(grep -c "power: rank [0-3] (.*): [0-9.]* k\?J, average [0-9]* W (node [0-9.]* k\?J, [0-9]* W), complete$" err)" = 4 &&
-	flux power-query -j $(flux job last) -f json >ranks.json &&
+	flux power-query -j $(flux job last) --json >ranks.json &&
 	python3 - err ranks.json <<-\EOT
 	import json, re, sys
 	cf = {r["rank"]: r["share"]["core_fraction"] for r in json.load(open(sys.argv[2]))["ranks"]}

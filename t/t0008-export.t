@@ -115,7 +115,7 @@ test_expect_success 'Prometheus has every rank'"'"'s series' '
 test_expect_success 'a 3-node job: its summary reaches both sinks, equal to flux power-query' '
 	flux run -N3 sleep 1 &&
 	jobid=$(flux job last) && echo $jobid >jobid &&
-	flux power-query -j $jobid --format=json >job.json &&
+	flux power-query -j $jobid --json >job.json &&
 	pm_wait_for 15 grep -q "^power-monitor/jobs/$jobid/power " sub.out &&
 	grep "^power-monitor/jobs/$jobid/power " sub.out | head -1 | cut -d" " -f2- >summary.json &&
 	want=$(jq .total.energy_j <job.json) &&
@@ -154,7 +154,7 @@ test_expect_success 'a job that shares its 3 nodes: its summary carries its shar
 	test "$(flux resource list -no "{ncores} {nnodes}" | awk "{ print (\$1 > \$2) }")" = 1 &&
 	flux run -N3 -n3 sleep 1 &&
 	jobid=$(flux job last) &&
-	flux power-query -j $jobid --format=json >shared.json &&
+	flux power-query -j $jobid --json >shared.json &&
 	pm_wait_for 15 grep -q "^power-monitor/jobs/$jobid/power " sub.out &&
 	grep "^power-monitor/jobs/$jobid/power " sub.out | head -1 | cut -d" " -f2- >shared-summary.json &&
 	python3 shared.py shared.json shared-summary.json &&
@@ -315,7 +315,7 @@ test_expect_success 'no sample lost: the ring, the subscriber and Prometheus agr
 	for r in 0 1 2; do
 		python3 window.py $r $(cat t_a) $(cat t_b) <sub.out >win.$r &&
 		read start end n <win.$r &&
-		flux power-query -r $r -s $(python3 -c "print($start / 1e3)") -e $(python3 -c "print($end / 1e3)") --format=json >ring.$r &&
+		flux power-query -r $r -s $(python3 -c "print($start / 1e3)") -e $(python3 -c "print($end / 1e3)") --json >ring.$r &&
 		ring=$(jq ".ranks[0].samples" <ring.$r) &&
 		prom=$(prom_value "count_over_time(power_monitor_power_watts{rank=\"$r\",domain=\"node\"}[$((end - start))ms] @ $(python3 -c "print($end / 1e3)"))") &&
 		echo "rank $r: ring $ring samples, subscriber $n, prometheus $prom" &&

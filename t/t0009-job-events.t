@@ -77,7 +77,7 @@ test_expect_success 'a job of both ranks: its summary has both, and equals flux 
 	grep "^power_monitor_job_node_energy_joules{.*jobid=\"$last\"" metrics.out >last.metrics &&
 	grep "rank=\"0\"" last.metrics && grep "rank=\"1\"" last.metrics &&
 	got=$(grep "^power_monitor_job_energy_joules{domain=\"all\",jobid=\"$last\"" metrics.out | cut -d" " -f2) &&
-	flux power-query -j $last --format=json >last.json &&
+	flux power-query -j $last --json >last.json &&
 	want=$(jq .total.energy_j <last.json) &&
 	echo "summary $got J, flux power-query $want J" &&
 	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want)" &&

@@ -33,7 +33,7 @@ submit() {
 query() {
 	flux job wait-event -t 30 $(cat $1.id) clean &&
 	flux job info $(cat $1.id) R >$1.R &&
-	flux power-query -j $(cat $1.id) -f json >$1.json
+	flux power-query -j $(cat $1.id) --json >$1.json
 }
 
 # check_share NAME: every rank of the report has the share that the job's R
@@ -219,19 +219,19 @@ test_expect_success 'a running job has its share too' '
 	submit run --requires=rank:1 -N1 -n1 -c3 -g2 sleep 30 &&
 	flux job wait-event -t 30 $(cat run.id) start &&
 	flux job info $(cat run.id) R >run.R &&
-	flux power-query -j $(cat run.id) -f json >run.json &&
+	flux power-query -j $(cat run.id) --json >run.json &&
 	jq -e ".running == true" <run.json &&
 	check_share run &&
 	flux cancel $(cat run.id)
 '
 test_expect_success 'a query by ranks and time (no job) has no share and no share_error' '
-	flux power-query --ranks=0-1 --start=$(($(date +%s) - 2)) -f json >ranks.json &&
+	flux power-query --ranks=0-1 --start=$(($(date +%s) - 2)) --json >ranks.json &&
 	jq -e "[.ranks[] | has(\"share\")] == [false, false] and (has(\"share_error\") | not)" <ranks.json
 '
 test_expect_success 'without job-info the answer says why there is no share' '
 	flux module remove job-info &&
 	test_when_finished "flux module load job-info" &&
-	flux power-query -j $(cat a.id) -f json >nojobinfo.json &&
+	flux power-query -j $(cat a.id) --json >nojobinfo.json &&
 	jq -er .share_error <nojobinfo.json >reason &&
 	cat reason &&
 	grep "reading the job.s R: job-info.lookup" reason &&

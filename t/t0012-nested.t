@@ -61,7 +61,7 @@ for j in a b c; do
 	flux job eventlog -p exec -f json $(cat "$dir/$j.id") >"$dir/$j.exec" || exit 1
 	flux job eventlog -f json $(cat "$dir/$j.id") >"$dir/$j.ev" || exit 1
 	flux jobs -n -o "{annotations.user.energy_j}" $(cat "$dir/$j.id") >"$dir/$j.memo" || exit 1
-	flux power-query -j $(cat "$dir/$j.id") -f json >"$dir/$j.json" 2>"$dir/$j.qerr" || exit 1
+	flux power-query -j $(cat "$dir/$j.id") --json >"$dir/$j.json" 2>"$dir/$j.qerr" || exit 1
 	flux power-query -j $(cat "$dir/$j.id") >"$dir/$j.table" || exit 1
 done
 flux getattr instance-level >"$dir/level"

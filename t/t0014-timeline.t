@@ -46,7 +46,7 @@ test_expect_success 'load the module on all ranks' '
 test_expect_success 'run a 2-node job' '
 	flux run -N2 -x sleep 2 &&
 	flux job last >jobid &&
-	flux power-query -j $(cat jobid) --format=json >job.json
+	flux power-query -j $(cat jobid) --json >job.json
 '
 test_expect_success '--timeline draws a chart of the job in 80x24' '
 	COLUMNS=80 LINES=24 flux power-query -j $(cat jobid) --timeline >chart &&
@@ -58,8 +58,8 @@ test_expect_success '--timeline draws a chart of the job in 80x24' '
 	grep "0 s" chart &&
 	test $(tr -cd "#" <chart | wc -c) -ge 3
 '
-test_expect_success '--timeline=20 --format=csv: 20 buckets a line, the node buckets sum to the energy' '
-	flux power-query -j $(cat jobid) --timeline=20 --format=csv >series.csv &&
+test_expect_success '--timeline=20 --csv: 20 buckets a line, the node buckets sum to the energy' '
+	flux power-query -j $(cat jobid) --timeline=20 --csv >series.csv &&
 	head -1 series.csv >header &&
 	echo "start,end,rank,domain,mean_w,min_w,max_w,coverage,series" >header.expected &&
 	test_cmp header.expected header &&
@@ -72,13 +72,13 @@ test_expect_success '--timeline=20 --format=csv: 20 buckets a line, the node buc
 	test "$(python3 -c "print(abs($(cat sum) - $energy) <= 1e-6 * $energy + 1e-6)")" = True &&
 	test "$(csv_check series.csv "all(abs(float(r[\"mean_w\"]) - 2 * $NODE_W) < 1e-3 for r in rows if r[\"domain\"] == \"node\" and float(r[\"coverage\"]) == 1)")" = True
 '
-test_expect_success '--format=json gives the same series' '
-	flux power-query -j $(cat jobid) --timeline=20 --format=json >series.json &&
+test_expect_success '--json gives the same series' '
+	flux power-query -j $(cat jobid) --timeline=20 --json >series.json &&
 	jq -e "[.lines[] | [.rank, .domain, (.buckets | length)]] ==
 		[[\"total\", \"node\", 20], [\"total\", \"cpu\", 20], [\"total\", \"mem\", 20], [\"total\", \"gpu\", 20]]" <series.json
 '
 test_expect_success '--per-rank gives each rank its lines' '
-	flux power-query -j $(cat jobid) --timeline=10 --per-rank --format=csv >ranks.csv &&
+	flux power-query -j $(cat jobid) --timeline=10 --per-rank --csv >ranks.csv &&
 	test "$(csv_check ranks.csv "sorted(set(r[\"rank\"] for r in rows))")" = "['"'"'0'"'"', '"'"'1'"'"']"
 '
 test_expect_success '--plot out.png writes a 960x480 PNG' '
@@ -95,11 +95,11 @@ test_expect_success '--plot out.svg writes an SVG, with the chart when asked' '
 test_expect_success 'run a job on one core: it shares its node' '
 	flux run -n1 sleep 2 &&
 	flux job last >shared &&
-	flux power-query -j $(cat shared) --format=json >shared.json &&
+	flux power-query -j $(cat shared) --json >shared.json &&
 	jq -e ".ranks[0].share.exclusive == false" <shared.json
 '
 test_expect_success '--node-series: the nodes'"'"' series is above a shared job'"'"'s, each sums to its energy' '
-	flux power-query -j $(cat shared) --timeline=10 --node-series --format=csv >shared.csv &&
+	flux power-query -j $(cat shared) --timeline=10 --node-series --csv >shared.csv &&
 	test "$(csv_check shared.csv "sorted(set((r[\"series\"], r[\"domain\"]) for r in rows if r[\"domain\"] == \"node\"))")" = \
 		"[('"'"'job'"'"', '"'"'node'"'"'), ('"'"'node'"'"', '"'"'node'"'"')]" &&
 	cf=$(jq ".ranks[0].share.core_fraction" <shared.json) &&
@@ -115,7 +115,7 @@ test_expect_success '--node-series: the nodes'"'"' series is above a shared job'
 	done
 '
 test_expect_success '--node-series: the same series for a job that holds its nodes whole' '
-	flux power-query -j $(cat jobid) --timeline=10 --node-series --format=csv >whole.csv &&
+	flux power-query -j $(cat jobid) --timeline=10 --node-series --csv >whole.csv &&
 	test "$(csv_check whole.csv "len([r for r in rows if r[\"series\"] == \"node\"])")" = 40 &&
 	test "$(csv_check whole.csv "[{k: v for k, v in r.items() if k != \"series\"} for r in rows if r[\"series\"] == \"job\"] == [{k: v for k, v in r.items() if k != \"series\"} for r in rows if r[\"series\"] == \"node\"]")" = True
 '
@@ -126,7 +126,7 @@ test_expect_success '--node-series in the chart (capitals), the JSON and the pic
 	test $(tr -cd "N" <shared.chart | wc -c) -ge 10 &&
 	sed -n "2,/└/p" shared.chart | grep "[N#*cmgCMG]" | head -1 >top-row &&
 	test "$(tr -cd "N" <top-row | wc -c)" -ge 10 &&
-	flux power-query -j $(cat shared) --timeline=5 --node-series --per-rank --format=json >shared-series.json &&
+	flux power-query -j $(cat shared) --timeline=5 --node-series --per-rank --json >shared-series.json &&
 	jq -e "[.lines[] | select(.domain == \"node\") | [.rank, .series, .domain]] ==
 		[[\"$(jq ".ranks[0].rank" <shared.json)\", \"job\", \"node\"], [\"$(jq ".ranks[0].rank" <shared.json)\", \"node\", \"node\"]]" <shared-series.json &&
 	flux power-query -j $(cat shared) --node-series --plot shared.svg &&
@@ -147,10 +147,10 @@ test_expect_success 'a running job'"'"'s series grows' '
 	flux submit -N1 sleep 30 >running &&
 	flux job wait-event -t 10 $(cat running) start &&
 	sleep 0.5 &&
-	flux power-query -j $(cat running) --timeline=5 --format=csv >run1.csv 2>err1 &&
+	flux power-query -j $(cat running) --timeline=5 --csv >run1.csv 2>err1 &&
 	grep "still running" err1 &&
 	sleep 1 &&
-	flux power-query -j $(cat running) --timeline=5 --format=csv >run2.csv &&
+	flux power-query -j $(cat running) --timeline=5 --csv >run2.csv &&
 	test "$(python3 -c "
 import csv
 e = lambda f: max(float(r[\"end\"]) for r in csv.DictReader(open(f)))

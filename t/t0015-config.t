@@ -132,7 +132,7 @@ test_expect_success 'flux config reload applies period, source and exports live,
 	wait_for 1 ".source | startswith(\"estimate\")" &&
 	sleep 0.6 && stats 1 >s5-source.json &&
 	flux exec -r 1 flux dmesg >dmesg5-1.out &&
-	flux power-query -j $job -f json >s5-query.json &&
+	flux power-query -j $job --json >s5-query.json &&
 	# an export: /metrics on rank 0
 	set_key prometheus-listen "\"127.0.0.1:0\"" && reload &&
 	sleep 0.5 &&

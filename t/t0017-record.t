@@ -290,7 +290,7 @@ test_expect_success 'the record survives an instance restart (statedir); flux po
 		flux jobs -no \"{state} {user.energy_j}\" \$(cat restart.id) >restart2.jobs &&
 		flux module load power-monitor -r 0.1 &&
 		flux power-query -j \$(cat restart.id) >restart2.query &&
-		flux power-query --report -f json >restart2.report &&
+		flux power-query --report --json >restart2.report &&
 		flux module remove power-monitor" &&
 	cat restart2.query &&
 	grep "from the job.s record, written when it ended" restart2.query &&

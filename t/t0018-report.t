@@ -100,7 +100,7 @@ test_expect_success 'jobs of the owner and of two guests, with banks' '
 	jq -e "[.[].record.userid] | unique == [$ME, $G1, $G2]" records.json
 '
 test_expect_success 'the report totals are the sums of the records, in job-id order, to the bit' '
-	flux power-query --report -f json >all.json &&
+	flux power-query --report --json >all.json &&
 	cat all.json &&
 	jq -e ".total.jobs == 6 and .total.no_record == 0 and .total.partial == 0 and .total.no_data == 0" all.json &&
 	jq -e ".groups == [] and .by == [] and .since == null and .until == null" all.json &&
@@ -118,7 +118,7 @@ test_expect_success 'rank 0 holds every inactive job'"'"'s record as posted, and
 	jq -e --slurpfile r records.json "[.jobs[] | {id, record}] == (\$r[0] | sort_by(.id))" index.json &&
 	jq -e --slurpfile r records.json "[.jobs[].userid] == [\$r[0] | sort_by(.id) | .[].record.userid]" index.json &&
 	before=$(journal records_lists) &&
-	flux power-query --report -f json >again.json &&
+	flux power-query --report --json >again.json &&
 	test $(journal records_lists) -eq $((before + 1)) &&
 	jq -e --slurpfile a all.json ". == \$a[0]" again.json
 '
@@ -134,15 +134,21 @@ test_expect_success 'the table has the figures and a TOTAL line' '
 	flux power-query --report >all.table &&
 	cat all.table &&
 	grep "^jobs that became inactive: 6$" all.table &&
-	for col in JOBS NODE-H ENERGY-KWH ENERGY-J NO-RECORD PARTIAL NO-DATA; do
-		grep -q " $col " all.table || return 1
+	for col in JOBS NODE-H ENERGY-KWH ENERGY-J; do
+		grep -q " $col" all.table || return 1
 	done &&
-	grep -q "TOTAL .* 6 " all.table &&
-	grep -q " $(printf "%.1f" $(jq .total.energy_j all.json)) " all.table &&
-	! grep -q COST all.table
+	grep -q "^TOTAL .* 6 " all.table &&
+	! grep -q COST all.table &&
+	! grep -q NO-RECORD all.table &&
+	flux power-query --report -o long >all.long &&
+	for col in NO-RECORD PARTIAL NO-DATA NODE-S NODE-ENERGY; do
+		grep -q " $col" all.long || return 1
+	done &&
+	flux power-query --report --no-header -o "{label} {jobs} {energy_j:.1f}" >all.fmt &&
+	test "$(cat all.fmt)" = "TOTAL 6 $(printf "%.1f" $(jq .total.energy_j all.json))"
 '
 test_expect_success '--by=user gives one line per user, each the sum of its records' '
-	flux power-query --report --by=user -f json >user.json &&
+	flux power-query --report --by=user --json >user.json &&
 	jq -e "[.groups[].userid] | sort == [$ME, $G1, $G2]" user.json &&
 	jq -e "[.groups[].jobs] | add == 6" user.json &&
 	jq -e --slurpfile r records.json "
@@ -150,30 +156,30 @@ test_expect_success '--by=user gives one line per user, each the sum of its reco
 		all(.groups[]; . as \$g | .energy_j == ([\$recs[] | select(.record.userid == \$g.userid)] | reduce .[] as \$j (0; . + \$j.record.energy_j)))" user.json &&
 	flux power-query --report --by=user >user.table &&
 	cat user.table &&
-	test $(grep -c " $(name_of $G1) " user.table) = 1 &&
-	test $(grep -c " $(name_of $G2) " user.table) = 1 &&
-	test $(grep -c " $(name_of $ME) " user.table) = 1 &&
+	test $(grep -c "^$(name_of $G1) " user.table) = 1 &&
+	test $(grep -c "^$(name_of $G2) " user.table) = 1 &&
+	test $(grep -c "^$(name_of $ME) " user.table) = 1 &&
 	test $(grep -c "TOTAL" user.table) = 1 &&
 	grep -q "USER" user.table
 '
 test_expect_success '--by=bank,user groups by the bank of the records' '
-	flux power-query --report --by=bank,user -f json >bank.json &&
+	flux power-query --report --by=bank,user --json >bank.json &&
 	jq -e "[.groups[] | [.bank, .userid, .jobs]] | sort == ([[\"-\", $ME, 1], [\"-\", $G2, 1], [\"chem\", $ME, 1], [\"physics\", $ME, 1], [\"physics\", $G1, 2]] | sort)" bank.json
 '
 test_expect_success '--by=day: the day of t_inactive, local time' '
-	flux power-query --report --by=day -f json >day.json &&
+	flux power-query --report --by=day --json >day.json &&
 	jq -e "[.groups[].jobs] | add == 6" day.json &&
 	jq -e --arg today "$(date +%Y-%m-%d)" --arg yday "$(date -d yesterday +%Y-%m-%d)" \
 		"all(.groups[]; .day == \$today or .day == \$yday)" day.json
 '
 test_expect_success 'a guest sees only its own jobs' '
-	as_guest $G1 flux power-query --report -f json >g1.json &&
+	as_guest $G1 flux power-query --report --json >g1.json &&
 	jq -e ".total.jobs == 2" g1.json &&
 	jq -e --slurpfile r records.json "
 		.total.energy_j == ([\$r[0] | sort_by(.id) | .[] | select(.record.userid == $G1)] | reduce .[] as \$j (0; . + \$j.record.energy_j))" g1.json &&
-	as_guest $G1 flux power-query --report --user=$G1 -f json >g1-self.json &&
+	as_guest $G1 flux power-query --report --user=$G1 --json >g1-self.json &&
 	jq -e ".total.jobs == 2" g1-self.json &&
-	as_guest $ME flux power-query --report -f json >me-guest.json &&
+	as_guest $ME flux power-query --report --json >me-guest.json &&
 	jq -e ".total.jobs == 3" me-guest.json
 '
 test_expect_success 'a guest is refused another user, in one line' '
@@ -183,21 +189,21 @@ test_expect_success 'a guest is refused another user, in one line' '
 	grep "only the instance owner may report another user" err
 '
 test_expect_success 'the instance owner may report any user (--user=UID or name)' '
-	flux power-query --report --user=$G2 -f json >g2.json &&
+	flux power-query --report --user=$G2 --json >g2.json &&
 	jq -e ".total.jobs == 1" g2.json &&
-	flux power-query --report --user=$(id -un) -f json >me.json &&
+	flux power-query --report --user=$(id -un) --json >me.json &&
 	jq -e ".total.jobs == 3" me.json
 '
 test_expect_success '--since excludes the jobs that became inactive before, --until keeps only them' '
-	flux power-query --report --since=$(cat mark) -f json >since.json &&
+	flux power-query --report --since=$(cat mark) --json >since.json &&
 	jq -e ".total.jobs == 5 and .since > 0" since.json &&
-	flux power-query --report --until=$(cat mark) -f json >until.json &&
+	flux power-query --report --until=$(cat mark) --json >until.json &&
 	jq -e ".total.jobs == 1" until.json &&
 	jq -e --slurpfile r records.json --argjson old "$(flux job id $(cat old))" \
 		".total.energy_j == (\$r[0][] | select(.id == \$old) | .record.energy_j)" until.json &&
-	flux power-query --report --since=-1h -f json >hour.json &&
+	flux power-query --report --since=-1h --json >hour.json &&
 	jq -e ".total.jobs == 6" hour.json &&
-	flux power-query --report --since=today --until=tomorrow -f json >today.json &&
+	flux power-query --report --since=today --until=tomorrow --json >today.json &&
 	jq -e ".total.jobs >= 0" today.json &&
 	flux power-query --report --since=-1h >since.table &&
 	grep "^jobs that became inactive since .*: 6$" since.table &&
@@ -205,7 +211,7 @@ test_expect_success '--since excludes the jobs that became inactive before, --un
 	grep "^jobs that became inactive from .* to .*: 5$" window.table
 '
 test_expect_success '--price and --carbon: COST = kWh x price, CO2E-KG = kWh x g / 1000' '
-	flux power-query --report --by=user --price=0.25 --carbon=400 -f json >cost.json &&
+	flux power-query --report --by=user --price=0.25 --carbon=400 --json >cost.json &&
 	jq -e ".price_per_kwh == 0.25 and .carbon_g_per_kwh == 400" cost.json &&
 	jq -e "all(.groups[], .total; .cost == .energy_kwh * 0.25 and .co2e_kg == .energy_kwh * 400 / 1000 and .energy_kwh == .energy_j / 3600000)" cost.json &&
 	flux power-query --report --price=0.25 --carbon=400 >cost.table &&
@@ -215,14 +221,14 @@ test_expect_success '--price and --carbon: COST = kWh x price, CO2E-KG = kWh x g
 	grep "COST = ENERGY-KWH x 0.25; CO2E-KG = ENERGY-KWH x 400 g / 1000" cost.table
 '
 test_expect_success 'CSV: a header, a line per group, a TOTAL line, numbers as summed' '
-	flux power-query --report --by=user --price=1 -f csv >user.csv &&
+	flux power-query --report --by=user --price=1 --csv >user.csv &&
 	cat user.csv &&
 	test "$(head -1 user.csv)" = "user,userid,jobs,node_hours,energy_kwh,energy_j,cost,no_record,partial,no_data" &&
 	test $(wc -l <user.csv) = 5 &&
 	grep "^TOTAL,,6," user.csv &&
 	total_j=$(grep ^TOTAL user.csv | cut -d, -f6) &&
 	jq -e --argjson t "$total_j" ".total.energy_j == \$t" all.json &&
-	flux power-query --report -f csv -o total.csv &&
+	flux power-query --report --csv --output=total.csv &&
 	test "$(head -1 total.csv)" = "jobs,node_hours,energy_kwh,energy_j,no_record,partial,no_data" &&
 	test $(wc -l <total.csv) = 2
 '
@@ -240,7 +246,7 @@ test_expect_success 'bad options fail in one line' '
 	grep "goes with --report" err
 '
 test_expect_success 'flux power-query -j answers from the module while it has the samples' '
-	flux power-query -j $(cat owner2) -f json >live.json &&
+	flux power-query -j $(cat owner2) --json >live.json &&
 	jq -e ".total.data_presence == \"complete\" and (has(\"from_record\") | not)" live.json &&
 	flux power-query -j $(cat owner2) >live.table &&
 	! grep "from the job.s record" live.table
@@ -250,13 +256,13 @@ test_expect_success 'after the module is reloaded, -j answers from the record an
 	flux power-query -j $(cat owner2) >rec.table &&
 	cat rec.table &&
 	grep "^job [ƒf].*: from the job.s record, written when it ended (the power-monitor samples are gone: they cover 0% of the job.s run, the record 100%" rec.table &&
-	flux power-query -j $(cat owner2) -f json >rec.json 2>rec.err &&
+	flux power-query -j $(cat owner2) --json >rec.json 2>rec.err &&
 	cat rec.json &&
 	grep "from the job.s record" rec.err &&
 	id=$(flux job id $(cat owner2)) &&
 	jq -e --slurpfile r records.json --argjson id $id \
 		".from_record == true and .id == \$id and (.jobid | length) > 0 and .record == (\$r[0][] | select(.id == \$id) | .record)" rec.json &&
-	flux power-query -j $(cat owner2) -f csv >rec.csv &&
+	flux power-query -j $(cat owner2) --csv >rec.csv &&
 	head -1 rec.csv | grep "^jobid,from_record,why,version,energy_j," &&
 	sed -n 2p rec.csv | grep ",true,"
 '
@@ -266,7 +272,7 @@ test_expect_success 'after the reload, rank 0 has read the records again from th
 	jq -e --slurpfile i index.json ". == \$i[0]" index2.json
 '
 test_expect_success 'a guest gets its own job from its record too, and is refused another' '
-	as_guest $G1 flux power-query -j $(cat g1.a) -f json >g1rec.json &&
+	as_guest $G1 flux power-query -j $(cat g1.a) --json >g1rec.json &&
 	jq -e ".from_record == true and .record.userid == $G1" g1rec.json &&
 	test_must_fail as_guest $G2 flux power-query -j $(cat g1.a) 2>err &&
 	cat err &&
@@ -279,7 +285,7 @@ test_expect_success 'a job that never ran has a record without figures: counted 
 	pm_wait_for 20 inactive_count 7 &&
 	flux job eventlog -f json $(cat held) >held.eventlog &&
 	jq -s -e "map(select(.name == \"power\")) | length == 1 and .[0].context.nnodes == 0 and .[0].context.reason == \"the job never ran\"" held.eventlog &&
-	flux power-query --report -f json >held.json &&
+	flux power-query --report --json >held.json &&
 	jq -e --slurpfile a all.json ".total.jobs == 7 and .total.no_record == 0 and .total.partial == 0 and .total.no_data == 0 and .total.energy_j == \$a[0].total.energy_j" held.json &&
 	test_must_fail flux power-query -j $(cat held) 2>err &&
 	cat err &&
@@ -289,14 +295,14 @@ test_expect_success 'with no module at all, -j answers from the record, and --re
 	pm_unload_all &&
 	flux power-query -j $(cat owner2) >gone.table &&
 	grep "from the job.s record, written when it ended (the power-monitor samples are gone: the power-monitor module is not loaded" gone.table &&
-	flux power-query --report -f json >nomod.json &&
+	flux power-query --report --json >nomod.json &&
 	jq -e --slurpfile h held.json ".total == \$h[0].total" nomod.json
 '
 test_expect_success 'a job without a record is counted in NO-RECORD and said' '
 	flux jobtap remove power-record.so &&
 	flux run -N1 true &&
 	pm_wait_for 20 inactive_count 8 &&
-	flux power-query --report -f json >norec.json &&
+	flux power-query --report --json >norec.json &&
 	jq -e --slurpfile a all.json ".total.jobs == 8 and .total.no_record == 1 and .total.energy_j == \$a[0].total.energy_j" norec.json &&
 	flux power-query --report >norec.table &&
 	cat norec.table &&
@@ -330,7 +336,7 @@ test_expect_success 'a purge empties the index as it does the KVS: the report co
 	pm_wait_for 20 inactive_count 3 &&
 	pm_wait_for 20 index_count 3 &&
 	records >left.json &&
-	flux power-query --report -f json >purged.json &&
+	flux power-query --report --json >purged.json &&
 	cat purged.json &&
 	jq -e --slurpfile r left.json "
 		(\$r[0] | sort_by(.id)) as \$recs |

@@ -268,7 +268,7 @@ func TestWriteReportTableCSVJSON(t *testing.T) {
 	for _, want := range []string{
 		"jobs that became inactive from 2026-01-31 00:00:00 EAST to 2026-02-02 00:00:00 EAST: 6\n",
 		"USER", "MONTH", "JOBS", "NODE-H", "ENERGY-KWH", "ENERGY-J", "COST", "CO2E-KG", "NO-RECORD", "PARTIAL", "NO-DATA",
-		"TOTAL", "600.0", "alice", "bob", "2026-01",
+		"TOTAL", "600 J", "alice", "bob", "2026-01",
 		"NO-RECORD: 1 of 6 jobs have no power record",
 		"PARTIAL, NO-DATA: 1 records cover part of their job, 1 none of it",
 		"COST = ENERGY-KWH x 0.2; CO2E-KG = ENERGY-KWH x 300 g / 1000",
@@ -337,7 +337,7 @@ func TestWriteReportWithoutKeys(t *testing.T) {
 		t.Fatalf("table\n%s", out)
 	}
 	// the total is a row, not a footer under an empty body
-	if lines := strings.Split(out, "\n"); len(lines) < 5 || !strings.Contains(lines[4], "TOTAL") || !strings.HasPrefix(lines[5], "└") {
+	if lines := strings.Split(out, "\n"); len(lines) < 3 || !strings.HasPrefix(lines[2], "TOTAL ") {
 		t.Fatalf("table\n%s", out)
 	}
 	b.Reset()
@@ -370,9 +370,16 @@ func TestWriteFallback(t *testing.T) {
 	}
 	out := b.String()
 	if !strings.HasPrefix(out, "job ƒ2Xyz: from the job's record, written when it ended (the power-monitor samples are gone: the module answers for 0% of the job, the record for 100%)\n"+
-		"job ƒ2Xyz: 2025-12-05T16:00:00.100 to 2025-12-05T16:00:24.200, 24.100 s\n") ||
-		!strings.Contains(out, "12.40 kJ") || !strings.Contains(out, "0-1") || !strings.Contains(out, "counter") {
+		"job ƒ2Xyz: 2025-12-05 16:00:00 to 16:00:24, 24.1 s\n") ||
+		!strings.Contains(out, "12.4 kJ") || !strings.Contains(out, "514 W") || !strings.Contains(out, "0-1") {
 		t.Fatalf("table\n%s", out)
+	}
+	b.Reset()
+	if err := WriteFallbackOutput(&b, report.Output{Format: "long"}, f, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "counter") || !strings.Contains(out, "complete") {
+		t.Fatalf("long table\n%s", out)
 	}
 	b.Reset()
 	if err := WriteFallback(&b, report.FormatJSON, f, time.UTC); err != nil {

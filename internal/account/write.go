@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flux-framework/power-monitor/internal/report"
+	"github.com/flux-framework/power-monitor/internal/report/format"
 )
 
 // full prints a number so that it reads back as the same float64.
@@ -22,16 +23,22 @@ func full(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 // line, notes on the jobs without a record or with incomplete data), CSV
 // or JSON with every number as it was summed. loc is the time zone of the
 // table's title.
-func WriteReport(w io.Writer, format string, r *Report, loc *time.Location) error {
-	switch format {
+func WriteReport(w io.Writer, kind string, r *Report, loc *time.Location) error {
+	return WriteReportOutput(w, report.Output{Kind: kind}, r, loc)
+}
+
+// WriteReportOutput prints a report as out says: a table by its format
+// (ReportFields), CSV or JSON.
+func WriteReportOutput(w io.Writer, out report.Output, r *Report, loc *time.Location) error {
+	switch out.Kind {
 	case report.FormatTable, "":
-		return reportTable(w, r, loc)
+		return reportTable(w, r, loc, out)
 	case report.FormatCSV:
 		return reportCSV(w, r)
 	case report.FormatJSON:
 		return reportJSON(w, r)
 	}
-	return fmt.Errorf("unknown format %q (table, json or csv)", format)
+	return fmt.Errorf("unknown format %q (table, json or csv)", out.Kind)
 }
 
 // columns are the figures of a line, after the keys.
@@ -100,61 +107,31 @@ func (r *Report) Notes() []string {
 	return out
 }
 
-func reportTable(w io.Writer, r *Report, loc *time.Location) error {
-	if _, err := fmt.Fprintln(w, r.Selection(loc)); err != nil {
+func reportTable(w io.Writer, r *Report, loc *time.Location, out report.Output) error {
+	spec := out.Format
+	if spec == "" {
+		spec = "default"
+	}
+	f, err := ReportFields(r).Parse(spec)
+	if err != nil {
 		return err
 	}
-	var header []string
-	for _, k := range r.By {
-		header = append(header, strings.ToUpper(k))
+	var lines []string
+	if !out.NoHeader {
+		lines = append(lines, r.Selection(loc))
 	}
-	for _, c := range r.columns() {
-		switch c {
-		case "node_hours":
-			c = "NODE-H"
-		case "energy_kwh":
-			c = "ENERGY-KWH"
-		case "energy_j":
-			c = "ENERGY-J"
-		default:
-			c = strings.ToUpper(strings.ReplaceAll(c, "_", "-"))
-		}
-		header = append(header, c)
+	table, dropped := f.Fit(r.Lines(), format.Options{NoHeader: out.NoHeader, Width: out.Width})
+	lines = append(lines, table...)
+	if n := format.DroppedNote(dropped, out.Width); n != "" && !out.NoHeader {
+		lines = append(lines, format.Wrap(n, out.Width, "    ")...)
 	}
-	if len(r.By) == 0 {
-		header = append([]string{""}, header...)
-	}
-	round := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
-	t := report.NewTable(w)
-	t.Header(header)
-	for i := range r.Groups {
-		g := &r.Groups[i]
-		cells := append(append([]string(nil), g.Keys...), r.cells(&g.Sum, round)...)
-		// joules to the tenth: the kWh beside carry the scale
-		cells[len(g.Keys)+3] = strconv.FormatFloat(g.EnergyJ, 'f', 1, 64)
-		if err := t.Append(cells); err != nil {
-			return err
+	if !out.NoHeader {
+		for _, n := range r.Notes() {
+			lines = append(lines, format.Wrap(n, out.Width, "    ")...)
 		}
 	}
-	foot := []string{"TOTAL"}
-	for i := 1; i < len(r.By); i++ {
-		foot = append(foot, "")
-	}
-	foot = append(foot, r.cells(&r.Total, round)...)
-	foot[max(1, len(r.By))+3] = strconv.FormatFloat(r.Total.EnergyJ, 'f', 1, 64)
-	if len(r.By) == 0 {
-		// the total is the only line: a footer under no rows draws an empty body
-		if err := t.Append(foot); err != nil {
-			return err
-		}
-	} else {
-		t.Footer(foot)
-	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	for _, n := range r.Notes() {
-		if _, err := fmt.Fprintln(w, n); err != nil {
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(w, l); err != nil {
 			return err
 		}
 	}
@@ -302,10 +279,15 @@ func (f *Fallback) Line() string {
 //
 // (RECORD as in the job's `power` event) or CSV: jobid, from_record, why,
 // then the record's keys in the order of doc/rpc.md.
-func WriteFallback(w io.Writer, format string, f *Fallback, loc *time.Location) error {
-	switch format {
+func WriteFallback(w io.Writer, kind string, f *Fallback, loc *time.Location) error {
+	return WriteFallbackOutput(w, report.Output{Kind: kind}, f, loc)
+}
+
+// WriteFallbackOutput prints a job's record as out says (RecordFields).
+func WriteFallbackOutput(w io.Writer, out report.Output, f *Fallback, loc *time.Location) error {
+	switch out.Kind {
 	case report.FormatTable, "":
-		return fallbackTable(w, f, loc)
+		return fallbackTable(w, f, loc, out)
 	case report.FormatJSON:
 		doc := struct {
 			ID     uint64  `json:"id"`
@@ -335,10 +317,10 @@ func WriteFallback(w io.Writer, format string, f *Fallback, loc *time.Location) 
 		cw.Flush()
 		return cw.Error()
 	}
-	return fmt.Errorf("unknown format %q (table, json or csv)", format)
+	return fmt.Errorf("unknown format %q (table, json or csv)", out.Kind)
 }
 
-func fallbackTable(w io.Writer, f *Fallback, loc *time.Location) error {
+func fallbackTable(w io.Writer, f *Fallback, loc *time.Location, out report.Output) error {
 	if loc == nil {
 		loc = time.Local
 	}
@@ -347,38 +329,40 @@ func fallbackTable(w io.Writer, f *Fallback, loc *time.Location) error {
 		if t <= 0 {
 			return "-"
 		}
-		return localTime(t, loc).Format("2006-01-02T15:04:05.000")
+		return localTime(t, loc).Format("2006-01-02 15:04:05")
 	}
-	if _, err := fmt.Fprintf(w, "%s\njob %s: %s to %s, %.3f s\n", f.Line(), f.JobID, at(r.Start), at(r.End), r.DurationS); err != nil {
+	spec := out.Format
+	if spec == "" {
+		spec = "default"
+	}
+	fm, err := RecordFields(r).Parse(spec)
+	if err != nil {
 		return err
 	}
-	t := report.NewTable(w)
-	t.Header([]string{"nnodes", "ranks", "power", "energy", "node_power", "node_energy",
-		"cpu_energy", "mem_energy", "gpu_energy", "data_presence", "method", "shared"})
-	watts := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
-	presence := r.Presence
-	if presence != "complete" {
-		presence = fmt.Sprintf("%s %.0f%%", presence, 100*r.Coverage)
+	var lines []string
+	if !out.NoHeader {
+		lines = append(lines, format.Wrap(f.Line(), out.Width, "    ")...)
+		end := at(r.End)
+		if s := at(r.Start); len(s) > 10 && len(end) > 10 && s[:10] == end[:10] {
+			end = end[11:]
+		}
+		lines = append(lines, fmt.Sprintf("job %s: %s to %s, %s", f.JobID, at(r.Start), end, format.Seconds(r.DurationS)))
 	}
-	ranks := r.Ranks
-	if ranks == "" {
-		ranks = "-"
+	table, dropped := fm.Fit([]*Record{r}, format.Options{NoHeader: out.NoHeader, Width: out.Width})
+	lines = append(lines, table...)
+	if n := format.DroppedNote(dropped, out.Width); n != "" && !out.NoHeader {
+		lines = append(lines, format.Wrap(n, out.Width, "    ")...)
 	}
-	if err := t.Append([]string{strconv.Itoa(r.NNodes), ranks, watts(r.AvgPowerW), report.Energy(r.EnergyJ),
-		watts(r.NodeAvgPowerW), report.Energy(r.NodeEnergyJ), report.Energy(r.CPUEnergyJ), report.Energy(r.MemEnergyJ),
-		report.Energy(r.GPUEnergyJ), presence, r.Method, strconv.FormatBool(r.Shared)}); err != nil {
-		return err
-	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	if r.Missing != "" {
-		if _, err := fmt.Fprintf(w, "missing ranks: %s\n", r.Missing); err != nil {
-			return err
+	if !out.NoHeader {
+		if r.Missing != "" {
+			lines = append(lines, "missing ranks: "+r.Missing)
+		}
+		if r.Reason != "" {
+			lines = append(lines, format.Wrap("reason: "+r.Reason, out.Width, "    ")...)
 		}
 	}
-	if r.Reason != "" {
-		if _, err := fmt.Fprintf(w, "reason: %s\n", r.Reason); err != nil {
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(w, l); err != nil {
 			return err
 		}
 	}

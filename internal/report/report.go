@@ -15,11 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/flux-framework/power-monitor/internal/charge"
 	"github.com/flux-framework/power-monitor/internal/nested"
+	"github.com/flux-framework/power-monitor/internal/report/format"
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
@@ -41,15 +39,7 @@ func Write(w io.Writer, format string, resp *wire.QueryResponse) error {
 // title (where o is an enclosing instance, or this one is nested), the
 // JSON in answered_by and each rank's enclosing_rank.
 func WriteFrom(w io.Writer, format string, resp *wire.QueryResponse, o *nested.Origin) error {
-	switch format {
-	case FormatTable, "":
-		return table(w, resp, o)
-	case FormatJSON:
-		return jsonDoc(w, resp, o)
-	case FormatCSV:
-		return CSV(w, resp)
-	}
-	return fmt.Errorf("unknown format %q (table, json or csv)", format)
+	return WriteOutput(w, Output{Kind: format}, resp, o)
 }
 
 // width is the number of cpu, mem and gpu columns: the widest rank's.
@@ -62,7 +52,9 @@ func width(resp *wire.QueryResponse) (cpu, mem, gpu int) {
 	return
 }
 
-// Title is one line that says which job and window the figures cover.
+// Title is one line that says which job and window the figures cover:
+// "job ƒ2eoTe1ogb (INACTIVE): 2026-12-07 01:55:58 to 01:56:58, 60.0 s"
+// (the end's date where it is another day).
 func Title(resp *wire.QueryResponse) string {
 	var b strings.Builder
 	if resp.JobID != "" {
@@ -73,7 +65,11 @@ func Title(resp *wire.QueryResponse) string {
 	} else {
 		fmt.Fprintf(&b, "ranks %s", resp.RankSet)
 	}
-	fmt.Fprintf(&b, ": %s to %s, %s", stamp(resp.Start), stamp(resp.End), seconds(resp.Total.DurationS))
+	end := stamp(resp.End)
+	if s := stamp(resp.Start); len(s) > 10 && len(end) > 10 && s[:10] == end[:10] {
+		end = end[11:]
+	}
+	fmt.Fprintf(&b, ": %s to %s, %s", stamp(resp.Start), end, format.Seconds(resp.Total.DurationS))
 	if resp.Running {
 		b.WriteString(", still running: figures up to now")
 	}
@@ -85,7 +81,7 @@ func stamp(t float64) string {
 		return "-"
 	}
 	sec, frac := math.Modf(t)
-	return time.Unix(int64(sec), int64(frac*1e9)).Local().Format("2006-01-02T15:04:05.000")
+	return time.Unix(int64(sec), int64(frac*1e9)).Local().Format("2006-01-02 15:04:05")
 }
 
 // clock prints the time of day of t; the title line carries the date.
@@ -97,37 +93,11 @@ func clock(t float64) string {
 	return time.Unix(int64(sec), int64(frac*1e9)).Local().Format("15:04:05.000")
 }
 
-func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) + " s" }
-
 func watts(d wire.Domain) string {
 	if !d.Measured {
 		return "-"
 	}
 	return strconv.FormatFloat(d.MeanW, 'f', 1, 64)
-}
-
-// NewTable is a table of figures, as every table of the commands prints
-// them: headers as given, numbers and the footer (a total) to the right.
-func NewTable(w io.Writer) *tablewriter.Table {
-	return tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithFooterAutoFormat(tw.Off),
-		tablewriter.WithRowAlignment(tw.AlignRight),
-		tablewriter.WithFooterAlignmentConfig(tw.CellAlignment{Global: tw.AlignRight}),
-	)
-}
-
-// Energy prints joules with a unit people read at a glance.
-func Energy(j float64) string {
-	switch a := math.Abs(j); {
-	case a >= 1e9:
-		return fmt.Sprintf("%.2f GJ", j/1e9)
-	case a >= 1e6:
-		return fmt.Sprintf("%.2f MJ", j/1e6)
-	case a >= 1e4:
-		return fmt.Sprintf("%.2f kJ", j/1e3)
-	}
-	return fmt.Sprintf("%.1f J", j)
 }
 
 // presence is the data_presence cell: the presence, the coverage when not
@@ -136,7 +106,7 @@ func Energy(j float64) string {
 func presence(r *wire.Aggregate) string {
 	p := r.Presence
 	if r.Presence != aggregate.PresenceComplete {
-		p = fmt.Sprintf("%s %.0f%%", p, 100*r.Coverage)
+		p = p + " " + format.Percent(r.Coverage)
 		if r.Reason != "" {
 			p += " (" + shortReason(r.Reason) + ")"
 		}
@@ -241,86 +211,66 @@ func RankSet(rs []uint32) string {
 	return b.String()
 }
 
-// Table prints a title line, one row per rank (and per missing rank), and a
-// total line. Power columns are time-weighted means in watts. power and
-// energy are what the job is charged (charge.Charged); the node's
-// figures follow (node_power, node_energy, then each device of the node).
-// Notes under the table say where the job shared a rank and what it was
-// charged for there.
-func Table(w io.Writer, resp *wire.QueryResponse) error { return table(w, resp, nil) }
+// Output says how to print an answer: Kind is table (the default), json or
+// csv; a table prints by Format (a format string of {field:spec} items, or
+// a named format: default, devices, long; "" is default), without its
+// header where NoHeader, and fitted to Width columns where Width > 0 (a
+// terminal: columns are dropped whole, format.Options).
+type Output struct {
+	Kind     string
+	Format   string
+	NoHeader bool
+	Width    int
+}
 
-func table(w io.Writer, resp *wire.QueryResponse, o *nested.Origin) error {
-	nc, nm, ng := width(resp)
-	header := []string{"rank", "hostname", "power", "energy", "node_power", "node_energy"}
-	for i := 0; i < nc; i++ {
-		header = append(header, fmt.Sprintf("cpu_power_%d", i))
-	}
-	for i := 0; i < ng; i++ {
-		header = append(header, fmt.Sprintf("gpu_power_%d", i))
-	}
-	for i := 0; i < nm; i++ {
-		header = append(header, fmt.Sprintf("mem_power_%d", i))
-	}
-	header = append(header, "start", "end", "data_presence")
+// Table prints a title line, a line per rank (and per missing rank), a
+// total line, and notes under them (where the job shared a rank and what
+// it was charged for there, why data is missing), in the default format.
+func Table(w io.Writer, resp *wire.QueryResponse) error { return table(w, resp, nil, Output{}) }
 
-	if _, err := fmt.Fprintln(w, Title(resp)); err != nil {
+// WriteOutput prints resp as out says, and which instance answered (o, as
+// WriteFrom).
+func WriteOutput(w io.Writer, out Output, resp *wire.QueryResponse, o *nested.Origin) error {
+	switch out.Kind {
+	case FormatTable, "":
+		return table(w, resp, o, out)
+	case FormatJSON:
+		return jsonDoc(w, resp, o)
+	case FormatCSV:
+		return CSV(w, resp)
+	}
+	return fmt.Errorf("unknown format %q (table, json or csv)", out.Kind)
+}
+
+func table(w io.Writer, resp *wire.QueryResponse, o *nested.Origin, out Output) error {
+	fs := JobFields(resp)
+	spec := out.Format
+	if spec == "" {
+		spec = "default"
+	}
+	f, err := fs.Parse(spec)
+	if err != nil {
 		return err
 	}
-	if o != nil && (!o.This || o.Level > 0) {
-		if _, err := fmt.Fprintln(w, o.Line()); err != nil {
-			return err
+	var lines []string
+	if !out.NoHeader {
+		lines = append(lines, Title(resp))
+		if o != nil && (!o.This || o.Level > 0) {
+			lines = append(lines, o.Line())
 		}
 	}
-	t := NewTable(w)
-	t.Header(header)
-	rows := mergedRows(resp)
-	for _, row := range rows {
-		var cells []string
-		if row.res == nil {
-			cells = []string{fmt.Sprint(row.rank), row.missing.Hostname, "-", "-", "-", "-"}
-			for i := 0; i < nc+ng+nm; i++ {
-				cells = append(cells, "-")
-			}
-			cells = append(cells, "-", "-", "missing ("+row.missing.Reason+")")
-		} else {
-			r := row.res
-			power, energy := "-", "-"
-			if r.JobError == "" && r.Node.Measured {
-				f := charge.Charged(r)
-				power, energy = strconv.FormatFloat(f.MeanW, 'f', 1, 64), Energy(f.EnergyJ)
-			}
-			nodeEnergy := "-"
-			if r.Node.Measured {
-				nodeEnergy = Energy(r.Node.EnergyJ)
-			}
-			cells = []string{fmt.Sprint(r.Rank), r.Hostname, power, energy, watts(r.Node), nodeEnergy}
-			cells = appendDomains(cells, r.CPU, nc)
-			cells = appendDomains(cells, r.GPU, ng)
-			cells = appendDomains(cells, r.Mem, nm)
-			cells = append(cells, clock(r.FirstSample), clock(r.LastSample), presence(&r.Aggregate))
-		}
-		if err := t.Append(cells); err != nil {
-			return err
+	table, dropped := f.Fit(Rows(resp), format.Options{NoHeader: out.NoHeader, Width: out.Width})
+	lines = append(lines, table...)
+	if n := format.DroppedNote(dropped, out.Width); n != "" && !out.NoHeader {
+		lines = append(lines, format.Wrap(n, out.Width, "    ")...)
+	}
+	if !out.NoHeader {
+		for _, n := range Notes(resp) {
+			lines = append(lines, format.Wrap(n, out.Width, "    ")...)
 		}
 	}
-	tot := resp.Total
-	foot := []string{"total", fmt.Sprintf("%d/%d ranks", tot.Answered, tot.Ranks),
-		strconv.FormatFloat(tot.AvgPowerW, 'f', 1, 64), Energy(tot.EnergyJ),
-		strconv.FormatFloat(tot.NodeAvgPowerW, 'f', 1, 64), Energy(tot.NodeEnergyJ)}
-	for i := 0; i < nc+ng+nm; i++ {
-		foot = append(foot, "")
-	}
-	tp := tot.Presence
-	if tp != aggregate.PresenceComplete {
-		tp = fmt.Sprintf("%s %.0f%%", tp, 100*tot.Coverage)
-	}
-	foot = append(foot, "", seconds(tot.DurationS), tp)
-	t.Footer(foot)
-	if err := t.Render(); err != nil {
-		return err
-	}
-	for _, n := range Notes(resp) {
-		if _, err := fmt.Fprintln(w, n); err != nil {
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(w, l); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flux-framework/power-monitor/internal/report/format"
 	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
@@ -418,7 +419,7 @@ func SeriesFrom(resp *wire.QueryResponse, perRank, node bool) *Series {
 	if resp.JobID != "" {
 		name = "job " + resp.JobID
 	}
-	s.Title = fmt.Sprintf("%s: power over time, %s in %s", name, Energy(resp.Total.EnergyJ), secondsLabel(ws.End-ws.Start))
+	s.Title = fmt.Sprintf("%s: power over time, %s in %s", name, format.Joules(resp.Total.EnergyJ), secondsLabel(ws.End-ws.Start))
 	if resp.Running {
 		s.Title += ", still running"
 	}

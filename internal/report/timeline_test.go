@@ -258,7 +258,7 @@ func TestSeriesFrom(t *testing.T) {
 		},
 	}}
 	s := SeriesFrom(resp, false, false)
-	if s.Title != "job fX: power over time, 6000.0 J in 20 s, still running" {
+	if s.Title != "job fX: power over time, 6.00 kJ in 20 s, still running" {
 		t.Errorf("title %q", s.Title)
 	}
 	lineNames := func(s *Series) string {
