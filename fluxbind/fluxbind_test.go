@@ -6,11 +6,14 @@ package fluxbind
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/flux-framework/power-monitor/internal/wire"
 )
 
 func TestJobIDEncodings(t *testing.T) {
@@ -32,17 +35,41 @@ func TestJobIDEncodings(t *testing.T) {
 	}
 }
 
-func TestIDSetAndHostlist(t *testing.T) {
-	ids, err := DecodeIDSet("0-3,7")
-	if err != nil || len(ids) != 5 || ids[3] != 3 || ids[4] != 7 {
-		t.Fatalf("DecodeIDSet: %v %v", ids, err)
+// TestIDSetAsLibflux: wire.ParseIDSet, the product's only idset decoder,
+// and libflux's idset_decode agree on every case of
+// internal/wire/testdata/idsets.json (the ids, or a refusal), and
+// wire.FormatIDSet prints what libflux's idset_encode prints.
+func TestIDSetAsLibflux(t *testing.T) {
+	b, err := os.ReadFile("../internal/wire/testdata/idsets.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if s := EncodeIDSet([]uint32{7, 0, 1, 2, 3}); s != "0-3,7" {
-		t.Fatalf("EncodeIDSet: %q", s)
+	var doc struct {
+		Cases map[string][]uint32 `json:"cases"`
 	}
-	if _, err := DecodeIDSet("3-x"); err == nil {
-		t.Fatal("bad idset accepted")
+	if err := json.Unmarshal(b, &doc); err != nil || len(doc.Cases) < 10 {
+		t.Fatalf("idsets.json: %v", err)
 	}
+	for s, want := range doc.Cases {
+		lib, lerr := libfluxDecodeIDSet(s)
+		got, gerr := wire.ParseIDSet(s)
+		if want == nil {
+			if lerr == nil || gerr == nil {
+				t.Errorf("%q: libflux %v %v, wire %v %v: both must refuse it", s, lib, lerr, got, gerr)
+			}
+			continue
+		}
+		if lerr != nil || gerr != nil || fmt.Sprint(lib) != fmt.Sprint(want) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q: want %v; libflux %v %v, wire %v %v", s, want, lib, lerr, got, gerr)
+			continue
+		}
+		if f, l := wire.FormatIDSet(got), libfluxEncodeIDSet(got); f != l {
+			t.Errorf("%q: wire.FormatIDSet %q, libflux %q", s, f, l)
+		}
+	}
+}
+
+func TestHostlistAndStates(t *testing.T) {
 	hosts := DecodeHostlist("node[0-2],login")
 	if strings.Join(hosts, " ") != "node0 node1 node2 login" {
 		t.Fatalf("DecodeHostlist: %q", hosts)

@@ -56,8 +56,10 @@ func (h *Handle) JobListID(id uint64, attrsJSON string) (*Future, error) {
 	return &Future{h: h, f: f}, nil
 }
 
-// DecodeIDSet expands an RFC 22 idset string such as "0-3,7" into its ids.
-func DecodeIDSet(s string) ([]uint32, error) {
+// libfluxDecodeIDSet expands an RFC 22 idset through libflux. The product
+// decodes idsets with wire.ParseIDSet alone (one rule, a size limit checked
+// before anything is expanded); this is the reference its tests hold it to.
+func libfluxDecodeIDSet(s string) ([]uint32, error) {
 	cs := C.CString(s)
 	defer C.free(unsafe.Pointer(cs))
 	ids := C.idset_decode(cs)
@@ -72,8 +74,9 @@ func DecodeIDSet(s string) ([]uint32, error) {
 	return out, nil
 }
 
-// EncodeIDSet prints ids as a compact RFC 22 idset ("0-3,7").
-func EncodeIDSet(ids []uint32) string {
+// libfluxEncodeIDSet prints ids as a compact RFC 22 idset through libflux:
+// the reference of wire.FormatIDSet's tests.
+func libfluxEncodeIDSet(ids []uint32) string {
 	set := C.idset_create(0, C.IDSET_FLAG_AUTOGROW)
 	if set == nil {
 		return ""

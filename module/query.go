@@ -151,7 +151,7 @@ func (m *monitor) queryCB(msg *fluxbind.Msg) {
 			m.h.RespondError(msg, syscall.EPERM, "only the instance owner may query ranks by time interval; ask with a jobid")
 			return
 		}
-		ranks, err := fluxbind.DecodeIDSet(req.Ranks)
+		ranks, err := wire.ParseIDSet(req.Ranks)
 		if err != nil {
 			m.h.RespondError(msg, syscall.EINVAL, err.Error())
 			return
@@ -271,7 +271,7 @@ func (q *jobQuery) haveJob(userID uint32, state int, tRun, tCleanup float64, ran
 		q.fail(syscall.ENODATA, fmt.Sprintf("job %s has not run (state %s): there is no power data for it", q.resp.JobID, q.resp.State))
 		return
 	}
-	ids, err := fluxbind.DecodeIDSet(ranks)
+	ids, err := wire.ParseIDSet(ranks)
 	if err != nil {
 		q.fail(syscall.EPROTO, fmt.Sprintf("job %s: %v", q.resp.JobID, err))
 		return
@@ -302,7 +302,7 @@ func (q *jobQuery) haveJob(userID uint32, state int, tRun, tCleanup float64, ran
 // runJob asks the job's ranks (an RFC 22 idset) for its run window, t_run
 // to tEnd; tEnd 0 means the job is running and the window ends now.
 func (q *jobQuery) runJob(tRun, tEnd float64, ranks string) error {
-	ids, err := fluxbind.DecodeIDSet(ranks)
+	ids, err := wire.ParseIDSet(ranks)
 	if err != nil {
 		return err
 	}
@@ -449,7 +449,7 @@ func (q *jobQuery) setShares() {
 // fanout asks every rank at once; each answer or timeout arrives through its
 // own future callback.
 func (q *jobQuery) fanout(ranks []uint32) {
-	q.resp.RankSet = fluxbind.EncodeIDSet(ranks)
+	q.resp.RankSet = wire.FormatIDSet(ranks)
 	topic, payload := q.rankRequest()
 	for _, r := range ranks {
 		rank := r

@@ -186,7 +186,7 @@ func (rj *runningJobs) checked(id uint64, fu *fluxbind.Future) {
 	job := fluxbind.EncodeJobID(id, "f58")
 	var ranks []uint32
 	if err == nil {
-		ranks, err = fluxbind.DecodeIDSet(ans.Job.Ranks)
+		ranks, err = wire.ParseIDSet(ans.Job.Ranks)
 	}
 	taken := false
 	for _, w := range c.waiters {

@@ -191,25 +191,7 @@ func SharedNote(s *wire.Share) string {
 }
 
 // RankSet prints sorted ranks as a compact RFC 22 idset ("0-3,7").
-func RankSet(rs []uint32) string {
-	var b strings.Builder
-	for i := 0; i < len(rs); {
-		j := i
-		for j+1 < len(rs) && rs[j+1] == rs[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		if j > i {
-			fmt.Fprintf(&b, "%d-%d", rs[i], rs[j])
-		} else {
-			fmt.Fprintf(&b, "%d", rs[i])
-		}
-		i = j + 1
-	}
-	return b.String()
-}
+func RankSet(rs []uint32) string { return wire.FormatIDSet(rs) }
 
 // Output says how to print an answer: Kind is table (the default), json or
 // csv; a table prints by Format (a format string of {field:spec} items, or

@@ -4,31 +4,36 @@ package wire
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
 
 // maxIDSetSize bounds how many ids ParseIDSet expands, so that a range such
-// as "0-4294967294" in a bad R is an error and not gigabytes of memory. No
-// node has this many cores or GPUs.
+// as "0-2147483647" in a bad R is an error and not gigabytes of memory. No
+// node has this many cores or GPUs, nor an instance this many ranks.
 const maxIDSetSize = 1 << 20
 
+// maxID is the largest id libflux's idset_decode takes (INT_MAX).
+const maxID = 1<<31 - 1
+
 // ParseIDSet expands an RFC 22 idset ("0-3,5,7-9", optionally in square
-// brackets; "" is the empty set) into its ids, sorted and without
-// duplicates. Parts out of order or overlapping are accepted (libflux
-// rejects them; R from flux-core never has them). fluxbind.DecodeIDSet does the same through libflux; this one
-// needs no broker, so the protocol and its tests are pure Go.
+// brackets; "" is the empty set) into its ids, in ascending order, by the
+// rule of libflux's idset_decode (fluxbind's tests hold it to libflux on
+// the same cases): parts in ascending order without overlap, a range's
+// end above its start, ids up to 2^31-1, empty parts ignored. The count is
+// checked against the limit (2^20 ids) before a range is expanded. It is
+// the only idset decoder of the module and the commands (doc/architecture.md).
 func ParseIDSet(s string) ([]uint32, error) {
 	body := s
 	if strings.HasPrefix(body, "[") && strings.HasSuffix(body, "]") {
 		body = body[1 : len(body)-1]
 	}
-	if body == "" {
-		return []uint32{}, nil
-	}
-	seen := map[uint32]bool{}
+	out := []uint32{}
+	next := uint64(0) // the least id the next part may start with
 	for _, part := range strings.Split(body, ",") {
+		if part == "" {
+			continue
+		}
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := parseID(lo)
 		if err != nil {
@@ -39,36 +44,35 @@ func ParseIDSet(s string) ([]uint32, error) {
 			if b, err = parseID(hi); err != nil {
 				return nil, fmt.Errorf("invalid idset %q: %v", s, err)
 			}
-			if b < a {
-				return nil, fmt.Errorf("invalid idset %q: range %s ends before it starts", s, part)
+			if b <= a {
+				return nil, fmt.Errorf("invalid idset %q: range %s does not go up", s, part)
 			}
 		}
-		if uint64(b-a)+1+uint64(len(seen)) > maxIDSetSize {
+		if uint64(a) < next {
+			return nil, fmt.Errorf("invalid idset %q: %s is out of order or repeats an id", s, part)
+		}
+		if uint64(b-a)+1+uint64(len(out)) > maxIDSetSize {
 			return nil, fmt.Errorf("invalid idset %q: more than %d ids", s, maxIDSetSize)
 		}
 		for id := a; ; id++ {
-			seen[id] = true
+			out = append(out, id)
 			if id == b {
 				break
 			}
 		}
+		next = uint64(b) + 1
 	}
-	out := make([]uint32, 0, len(seen))
-	for id := range seen {
-		out = append(out, id)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil
 }
 
-// parseID is one id of an idset: a decimal number below 2^32-1 (libflux's
-// IDSET_INVALID_ID), without sign or spaces.
+// parseID is one id of an idset: a decimal number up to 2^31-1, without
+// sign or spaces.
 func parseID(s string) (uint32, error) {
 	if s == "" || s[0] < '0' || s[0] > '9' {
 		return 0, fmt.Errorf("%q is not an id", s)
 	}
 	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil || n == 1<<32-1 {
+	if err != nil || n > maxID {
 		return 0, fmt.Errorf("%q is not an id", s)
 	}
 	return uint32(n), nil
