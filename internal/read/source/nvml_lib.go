@@ -17,11 +17,9 @@ const nvmlLibName = "libnvidia-ml.so.1"
 // OpenNVML loads libnvidia-ml.so.1 (nothing links against it: go-nvml
 // dlopens it in nvml.Init), initialises NVML and probes every GPU. It fails
 // with "nvml: cannot load libnvidia-ml.so.1: ..." where the library is
-// missing and "nvml: no NVIDIA GPU" where it finds no device.
-//
-// go-nvml leaves the nvml* symbols for its dlopen to resolve, which the
-// broker's dlopen(RTLD_NOW) of the module refuses: package nvmlshim (linked
-// by nvml_shim.go) defines them as trampolines into the library.
+// missing and "nvml: no NVIDIA GPU" where it finds no device. Package
+// nvmlshim (linked by nvml_shim.go) is what lets the broker load the module
+// with go-nvml in it.
 func OpenNVML() (*NVML, error) {
 	return openNVML(newGoNVML(nvmlLibName))
 }

@@ -4,7 +4,6 @@
 
 package source
 
-// go-nvml leaves every nvml* symbol undefined for its own dlopen to
-// resolve; the broker's dlopen(RTLD_NOW) of power-monitor.so refuses that.
-// nvmlshim defines them (see its package comment).
+// nvmlshim makes power-monitor.so loadable with go-nvml linked in: its
+// package comment says why.
 import _ "github.com/flux-framework/power-monitor/internal/read/nvmlshim"
