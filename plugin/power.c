@@ -15,6 +15,12 @@
  * share of the node, doc/rpc.md); the node_ figures are what its nodes drew
  * over the same time, equal to the job's where it had its nodes to itself.
  *
+ * In a nested instance without the module (flux batch, flux alloc), the
+ * figures are those of the nearest enclosing instance that has one:
+ * flux power-query finds them (its walk up parent-uri is internal/nested),
+ * run as a subprocess of the leader shell, asynchronously, killed past
+ * power.timeout.
+ *
  * Where this instance's module answers, these lines are all the shell
  * writes: the job's memo (user.energy_j, user.power_w, user.node_energy_j,
  * user.node_power_w, user.duration_s, user.power_presence) and its "power"
@@ -45,6 +51,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +60,6 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <flux/core.h>
-#include <flux/idset.h>
 #include <flux/shell.h>
 
 #define DEFAULT_TIMEOUT 5.0
@@ -332,303 +338,189 @@ out:
     json_decref (entry);
 }
 
-/* Nested instances (flux batch, flux alloc) with no module loaded: ask the
- * nearest enclosing instance that has one, as flux power-query does
- * (internal/nested, doc/man1/flux-power-query.rst, NESTED INSTANCES). The
- * nested instance's R is the enclosing job's R renumbered: nested rank i is
- * the i-th rank (ascending) of the enclosing job, nested core c there its
- * c-th core, GPU ids kept. Synchronous, bounded by power.timeout. */
+/* Nested instances (flux batch, flux alloc) with no module loaded: the
+ * figures of the nearest enclosing instance that has one. The walk up
+ * parent-uri is flux power-query's (internal/nested, tested there;
+ * doc/man1/flux-power-query.rst, NESTED INSTANCES): the plugin runs
+ * `flux power-query -j ID --json` as a subprocess of this shell and reads
+ * its answer. The shell's reactor runs meanwhile, and the subprocess is
+ * killed past power.timeout (from when the leader asked). */
 
-struct held {
-    uint32_t rank;      /* in the numbering of the instance being asked */
-    uint32_t inner;     /* in this job's own instance */
-    struct idset *cores;
-    struct idset *gpus;
+#define WALK_MAX_OUTPUT (16 << 20)
+
+struct walk {
+    struct power *p;
+    flux_watcher_t *timer;
+    char *out;              /* its standard output */
+    size_t len;
+    char err[256];          /* the last line of its standard error */
+    int timed_out;
+    int done;
 };
 
-
-static void held_free (struct held *h, int n)
+static void walk_destroy (struct walk *w)
 {
-    for (int i = 0; i < n; i++) {
-        idset_destroy (h[i].cores);
-        idset_destroy (h[i].gpus);
+    if (w) {
+        flux_watcher_destroy (w->timer);
+        free (w->out);
+        free (w);
     }
-    free (h);
 }
 
-static int cmp_held (const void *a, const void *b)
+static void walk_output_cb (flux_subprocess_t *sp, const char *stream)
 {
-    const struct held *x = a, *y = b;
-    return x->rank < y->rank ? -1 : x->rank > y->rank;
+    struct walk *w = flux_subprocess_aux_get (sp, "power::walk");
+    const char *buf;
+    int len;
+
+    if (!w || (len = flux_subprocess_read (sp, stream, &buf)) <= 0)
+        return;
+    if (strcmp (stream, "stdout") == 0) {
+        char *out;
+        if (w->len + len > WALK_MAX_OUTPUT
+            || !(out = realloc (w->out, w->len + len + 1)))
+            return;
+        memcpy (out + w->len, buf, len);
+        w->len += len;
+        out[w->len] = '\0';
+        w->out = out;
+    }
+    else {
+        /* keep the last non-empty line, without flux-power-query's prefix */
+        const char *prefix = "flux-power-query: ";
+        size_t n = (size_t)len < sizeof (w->err) ? (size_t)len : sizeof (w->err) - 1;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        if (n == 0)
+            return;
+        if (n > strlen (prefix) && strncmp (buf, prefix, strlen (prefix)) == 0) {
+            buf += strlen (prefix);
+            n -= strlen (prefix);
+        }
+        memcpy (w->err, buf, n);
+        w->err[n] = '\0';
+    }
 }
 
-/* Parse R's R_lite into one entry per rank, sorted by rank. */
-static struct held *parse_R (json_t *R, int *np)
+/* The answer of flux power-query (its JSON output): the line saying which
+ * instance answered, the figures, and the memo and exec event (no record
+ * is written in an instance without the module). */
+static void walk_answer (struct walk *w)
 {
-    json_t *lite = json_object_get (json_object_get (R, "execution"), "R_lite");
-    struct held *h = NULL;
-    int n = 0;
-    size_t i;
-    json_t *e;
+    struct power *p = w->p;
+    json_t *resp, *by;
 
-    json_array_foreach (lite, i, e) {
-        json_t *ch = json_object_get (e, "children");
-        const char *rs = json_string_value (json_object_get (e, "rank"));
-        const char *cs = json_string_value (json_object_get (ch, "core"));
-        const char *gs = json_string_value (json_object_get (ch, "gpu"));
-        struct idset *ranks = rs ? idset_decode (rs) : NULL;
-        unsigned int r;
-        if (!ranks)
-            goto error;
-        for (r = idset_first (ranks); r != IDSET_INVALID_ID; r = idset_next (ranks, r)) {
-            struct held *nh = realloc (h, (n + 1) * sizeof (*h));
-            if (!nh) {
-                idset_destroy (ranks);
-                goto error;
-            }
-            h = nh;
-            h[n].rank = h[n].inner = r;
-            h[n].cores = idset_decode (cs ? cs : "");
-            h[n].gpus = idset_decode (gs ? gs : "");
-            n++;
-            if (!h[n - 1].cores || !h[n - 1].gpus) {
-                idset_destroy (ranks);
-                goto error;
-            }
-        }
-        idset_destroy (ranks);
+    if (!w->out || !(resp = json_loads (w->out, 0, NULL))) {
+        shell_log ("no figures: bad answer from flux power-query");
+        return;
     }
-    qsort (h, n, sizeof (*h), cmp_held);
-    *np = n;
-    return h;
-error:
-    held_free (h, n);
-    return NULL;
+    by = json_object_get (resp, "answered_by");
+    if (json_is_object (by) && !json_is_true (json_object_get (by, "this_instance"))) {
+        const char *uri = json_string_value (json_object_get (by, "uri"));
+        const char *job = json_string_value (json_object_get (by, "jobid"));
+        const char *ranks = json_string_value (json_object_get (by, "ranks"));
+        shell_log ("samples from the enclosing instance at %s (level %d; job %s, ranks %s there)",
+                   uri ? uri : "?", (int)num (by, "level"), job ? job : "?",
+                   ranks ? ranks : "?");
+    }
+    report (p, resp);
+    post_figures (p, resp);
+    json_decref (resp);
 }
 
-/* Map held (in a nested instance's numbering) onto the enclosing instance
- * through the R of the job the nested instance runs as there. */
-static int map_up (struct held *h, int n, struct held *encl, int ne,
-                   char *err, size_t errlen)
+static void walk_finish (flux_subprocess_t *sp, struct walk *w)
 {
-    for (int i = 0; i < n; i++) {
-        struct held *e;
-        struct idset *cores;
-        unsigned int c, g;
-        if (h[i].rank >= (uint32_t)ne) {
-            snprintf (err, errlen, "nested rank %u has no rank in the enclosing job's R",
-                      h[i].rank);
-            return -1;
-        }
-        e = &encl[h[i].rank];
-        if (!(cores = idset_create (0, IDSET_FLAG_AUTOGROW)))
-            return -1;
-        for (c = idset_first (h[i].cores); c != IDSET_INVALID_ID; c = idset_next (h[i].cores, c)) {
-            unsigned int k = 0, id = idset_first (e->cores);
-            while (id != IDSET_INVALID_ID && k < c) {
-                id = idset_next (e->cores, id);
-                k++;
-            }
-            if (id == IDSET_INVALID_ID) {
-                snprintf (err, errlen, "nested core %u on rank %u is not the enclosing job's",
-                          c, h[i].rank);
-                idset_destroy (cores);
-                return -1;
-            }
-            idset_set (cores, id);
-        }
-        for (g = idset_first (h[i].gpus); g != IDSET_INVALID_ID; g = idset_next (h[i].gpus, g)) {
-            if (!idset_test (e->gpus, g)) {
-                snprintf (err, errlen, "nested gpu %u on rank %u is not the enclosing job's",
-                          g, h[i].rank);
-                idset_destroy (cores);
-                return -1;
-            }
-        }
-        idset_destroy (h[i].cores);
-        h[i].cores = cores;
-        h[i].rank = e->rank;
+    struct power *p = w->p;
+
+    if (w->done)
+        return;
+    w->done = 1;
+    flux_watcher_stop (w->timer);
+    if (w->timed_out)
+        shell_log ("no figures: no answer from an enclosing instance within %gs",
+                   p->timeout);
+    else if (flux_subprocess_state (sp) == FLUX_SUBPROCESS_FAILED)
+        shell_log ("no figures: cannot run flux power-query: %s",
+                   strerror (flux_subprocess_fail_errno (sp)));
+    else if (flux_subprocess_exit_code (sp) != 0)
+        shell_log ("no figures: %s", w->err[0] ? w->err : "flux power-query failed");
+    else
+        walk_answer (w);
+    flux_subprocess_destroy (sp);
+    p->pending--;
+    release (p);
+}
+
+static void walk_completion_cb (flux_subprocess_t *sp)
+{
+    struct walk *w = flux_subprocess_aux_get (sp, "power::walk");
+    if (w)
+        walk_finish (sp, w);
+}
+
+static void walk_state_cb (flux_subprocess_t *sp, flux_subprocess_state_t state)
+{
+    struct walk *w = flux_subprocess_aux_get (sp, "power::walk");
+    if (w && state == FLUX_SUBPROCESS_FAILED)
+        walk_finish (sp, w); /* on_completion is not called then */
+}
+
+static void walk_timeout_cb (flux_reactor_t *r, flux_watcher_t *wt, int revents, void *arg)
+{
+    flux_subprocess_t *sp = arg;
+    struct walk *w = flux_subprocess_aux_get (sp, "power::walk");
+
+    if (w && !w->done) {
+        w->timed_out = 1;
+        flux_future_destroy (flux_subprocess_kill (sp, SIGKILL));
     }
+}
+
+/* Start the walk; 0 when started (its end releases p), -1 when not. */
+static int walk_up (struct power *p)
+{
+    flux_subprocess_ops_t ops = {
+        .on_completion = walk_completion_cb,
+        .on_state_change = walk_state_cb,
+        .on_stdout = walk_output_cb,
+        .on_stderr = walk_output_cb,
+    };
+    extern char **environ;
+    flux_reactor_t *r = flux_get_reactor (p->h);
+    double left = p->timeout - (now () - p->asked);
+    flux_cmd_t *cmd = NULL;
+    flux_subprocess_t *sp = NULL;
+    struct walk *w = NULL;
+
+    if (left < 1.)
+        left = 1.;
+    if (!(w = calloc (1, sizeof (*w)))
+        || !(cmd = flux_cmd_create (0, NULL, environ))
+        || flux_cmd_argv_append (cmd, "flux") < 0
+        || flux_cmd_argv_append (cmd, "power-query") < 0
+        || flux_cmd_argv_appendf (cmd, "--jobid=%ju", (uintmax_t)p->id) < 0
+        || flux_cmd_argv_append (cmd, "--json") < 0
+        || flux_cmd_argv_appendf (cmd, "--timeout=%g", left / 2) < 0
+        || !(sp = flux_local_exec (r, 0, cmd, &ops))) {
+        shell_log ("no figures: cannot run flux power-query: %s", strerror (errno));
+        flux_cmd_destroy (cmd);
+        walk_destroy (w);
+        return -1;
+    }
+    flux_cmd_destroy (cmd);
+    w->p = p;
+    if (flux_subprocess_aux_set (sp, "power::walk", w, (flux_free_f)walk_destroy) < 0
+        || !(w->timer = flux_timer_watcher_create (r, left, 0., walk_timeout_cb, sp))) {
+        shell_log ("no figures: %s", strerror (errno));
+        flux_future_destroy (flux_subprocess_kill (sp, SIGKILL));
+        if (!flux_subprocess_aux_get (sp, "power::walk"))
+            walk_destroy (w);
+        flux_subprocess_destroy (sp);
+        return -1;
+    }
+    flux_watcher_start (w->timer);
+    p->pending++;
     return 0;
-}
-
-/* Wait for f until deadline and return its JSON payload, or NULL. */
-static const char *wait_get (flux_future_t *f, double deadline)
-{
-    const char *s = NULL;
-    double left = deadline - now ();
-    if (!f || flux_future_wait_for (f, left > 0 ? left : 0) < 0
-        || flux_rpc_get (f, &s) < 0)
-        return NULL;
-    return s ? s : "";
-}
-
-static json_t *idset_json (struct idset *ids)
-{
-    char *s = idset_encode (ids, IDSET_FLAG_RANGE);
-    json_t *o = json_string (s ? s : "");
-    free (s);
-    return o;
-}
-
-static void relabel (json_t *list, struct held *h, int n)
-{
-    size_t i;
-    json_t *r;
-    json_array_foreach (list, i, r) {
-        uint32_t rank = (uint32_t)num (r, "rank");
-        for (int k = 0; k < n; k++) {
-            if (h[k].rank == rank) {
-                json_object_set_new (r, "enclosing_rank", json_integer (rank));
-                json_object_set_new (r, "rank", json_integer (h[k].inner));
-                break;
-            }
-        }
-    }
-}
-
-/* The answer of the nearest enclosing instance with the module, ranks
- * relabelled as in this instance, or NULL after logging why not. by says
- * which instance answered. */
-static json_t *walk_up (struct power *p, char *by, size_t bylen)
-{
-    double deadline = p->asked + p->timeout;
-    json_t *R = NULL, *resp = NULL;
-    struct held *h = NULL;
-    int n = 0, level = 0;
-    flux_t *cur = p->h;
-    char err[256] = "";
-    const char *lvl = flux_attr_get (p->h, "instance-level");
-    double start;
-
-    if (lvl)
-        level = atoi (lvl);
-    if (flux_shell_info_unpack (p->shell, "{s:o}", "R", &R) < 0
-        || !(h = parse_R (R, &n)) || n == 0) {
-        shell_log ("no figures: cannot read the job's R");
-        goto out;
-    }
-    start = num (json_object_get (R, "execution"), "starttime");
-    for (;;) {
-        const char *a, *s;
-        char *uri = NULL;
-        flux_jobid_t pid;
-        flux_t *parent;
-        flux_future_t *f;
-        json_t *o, *share, *req;
-        struct held *encl = NULL;
-        int ne = 0;
-        struct idset *ranks;
-        char *rankstr;
-        char pidstr[64];
-
-        if (!(a = flux_attr_get (cur, "parent-uri"))) {
-            shell_log ("no figures: the power-monitor module is not loaded "
-                       "in this instance nor in any enclosing one");
-            goto out;
-        }
-        uri = strdup (a);
-        if (!uri || !(a = flux_attr_get (cur, "jobid")) || flux_job_id_parse (a, &pid) < 0) {
-            shell_log ("no figures: this instance has no jobid attribute");
-            free (uri);
-            goto out;
-        }
-        if (!(parent = flux_open (uri, 0))) {
-            shell_log ("no figures: cannot connect to the enclosing instance at %s: %s",
-                       uri, strerror (errno));
-            free (uri);
-            goto out;
-        }
-        if (cur != p->h)
-            flux_close (cur);
-        cur = parent;
-        level--;
-        f = flux_rpc_pack (parent, "job-info.lookup", FLUX_NODEID_ANY, 0,
-                           "{s:I s:[s] s:i}", "id", (json_int_t)pid, "keys", "R", "flags", 0);
-        if (!(s = wait_get (f, deadline)) || !(o = json_loads (s, 0, NULL))) {
-            shell_log ("no figures: cannot read the R of this instance's job in %s: %s",
-                       uri, f ? future_strerror (f, errno) : strerror (errno));
-            flux_future_destroy (f);
-            free (uri);
-            goto out;
-        }
-        {
-            json_t *eR = json_loads (json_string_value (json_object_get (o, "R")) ?
-                                     json_string_value (json_object_get (o, "R")) : "", 0, NULL);
-            encl = eR ? parse_R (eR, &ne) : NULL;
-            json_decref (eR);
-        }
-        json_decref (o);
-        flux_future_destroy (f);
-        if (!encl || map_up (h, n, encl, ne, err, sizeof (err)) < 0) {
-            shell_log ("no figures: mapping onto the enclosing job: %s",
-                       err[0] ? err : "its R cannot be read");
-            held_free (encl, ne);
-            free (uri);
-            goto out;
-        }
-        held_free (encl, ne);
-        ranks = idset_create (0, IDSET_FLAG_AUTOGROW);
-        share = json_object ();
-        for (int i = 0; i < n && ranks && share; i++) {
-            char key[16];
-            idset_set (ranks, h[i].rank);
-            snprintf (key, sizeof (key), "%u", h[i].rank);
-            json_object_set_new (share, key, json_pack ("{s:o s:o}",
-                                 "cores", idset_json (h[i].cores),
-                                 "gpus", idset_json (h[i].gpus)));
-        }
-        rankstr = ranks ? idset_encode (ranks, IDSET_FLAG_RANGE) : NULL;
-        idset_destroy (ranks);
-        req = json_pack ("{s:I s:s s:f s:o s:f}",
-                         "jobid", (json_int_t)pid,
-                         "ranks", rankstr ? rankstr : "",
-                         "start", start,
-                         "share", share,
-                         "timeout", p->timeout / 2);
-        s = NULL;
-        f = NULL;
-        if (req) {
-            char *rs = json_dumps (req, JSON_COMPACT);
-            f = rs ? flux_rpc (parent, "power-monitor.query", rs, FLUX_NODEID_ANY, 0) : NULL;
-            free (rs);
-            json_decref (req);
-        }
-        if (!(s = wait_get (f, deadline))) {
-            int e = errno;
-            if (e == ENOSYS) {
-                flux_future_destroy (f);
-                free (rankstr);
-                free (uri);
-                continue;
-            }
-            shell_log ("no figures: the enclosing instance at %s: %s", uri,
-                       f ? future_strerror (f, e) : strerror (e));
-            flux_future_destroy (f);
-            free (rankstr);
-            free (uri);
-            goto out;
-        }
-        if ((resp = json_loads (s, 0, NULL))) {
-            relabel (json_object_get (resp, "ranks"), h, n);
-            relabel (json_object_get (resp, "missing"), h, n);
-            flux_job_id_encode (pid, "f58", pidstr, sizeof (pidstr));
-            snprintf (by, bylen, "samples from the enclosing instance at %s "
-                      "(level %d; job %s, ranks %s there)", uri, level, pidstr,
-                      rankstr ? rankstr : "?");
-        }
-        else
-            shell_log ("no figures: bad answer from the enclosing instance at %s", uri);
-        flux_future_destroy (f);
-        free (rankstr);
-        free (uri);
-        goto out;
-    }
-out:
-    if (cur != p->h)
-        flux_close (cur);
-    held_free (h, n);
-    return resp;
 }
 
 static void query_cb (flux_future_t *f, void *arg)
@@ -639,18 +531,10 @@ static void query_cb (flux_future_t *f, void *arg)
 
     p->pending--;
     if (flux_rpc_get (f, &s) < 0) {
-        char by[512] = "";
         int e = errno;
         /* no module here: in a nested instance, ask the enclosing ones */
-        if (e == ENOSYS && flux_attr_get (p->h, "parent-uri")) {
-            if ((resp = walk_up (p, by, sizeof (by)))) {
-                shell_log ("%s", by);
-                report (p, resp);
-                /* no record in an instance without the module */
-                post_figures (p, resp);
-                json_decref (resp);
-            }
-        }
+        if (e == ENOSYS && flux_attr_get (p->h, "parent-uri"))
+            (void)walk_up (p);
         else if (e == ENOSYS)
             shell_log ("no figures: the power-monitor module is not loaded");
         else if (e == ETIMEDOUT)

@@ -224,8 +224,29 @@ test_expect_success 'where the nested instance'"'"'s module answers, the plugin 
 		test "$(cat own/$j.memo)" = "" || return 1
 	done
 '
-test_expect_success 'unload, remove the configuration' '
-	pm_unload_all &&
+test_expect_success 'unload the module' '
+	pm_unload_all
+'
+# With the module nowhere, the walk (flux power-query, run by the leader
+# shell of the inner job) fails at once: the inner job gets one line that
+# says why, its exit status is its own, and nothing holds it.
+cat >nowhere.sh <<\EOF
+#!/bin/sh
+flux run -o power.timeout=20 sh -c "exit 3" 2>"$1/nowhere.err"
+echo $? >"$1/nowhere.rc"
+EOF
+chmod +x nowhere.sh
+test_expect_success 'in a nested instance with the module nowhere, the plugin says why, fast' '
+	mkdir nowhere &&
+	flux batch $NOBIND "$BROKER" -N1 --output=nowhere.out --error=nowhere.out ./nowhere.sh "$(pwd)/nowhere" >nowhere.id &&
+	flux job wait-event -t 120 $(cat nowhere.id) clean &&
+	cat nowhere/nowhere.err &&
+	test "$(cat nowhere/nowhere.rc)" = 3 &&
+	grep "power: no figures: " nowhere/nowhere.err &&
+	test $(grep -c "power:" nowhere/nowhere.err) = 1 &&
+	test $(flux jobs -n -o "{runtime:.0f}" $(cat nowhere.id)) -lt 20
+'
+test_expect_success 'remove the configuration' '
 	rm -rf "$PM_NESTED_CONF"
 '
 test_done
