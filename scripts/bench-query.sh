@@ -48,7 +48,7 @@ for n in $sizes; do
 	c = []
 	for _ in range(max(5, reps // 5)):
 	    t0 = time.perf_counter()
-	    subprocess.run(["flux", "power-query", "-j", sys.argv[1], "-f", "json"], check=True, stdout=subprocess.DEVNULL)
+	    subprocess.run(["flux", "power-query", "-j", sys.argv[1], "--json"], check=True, stdout=subprocess.DEVNULL)
 	    c.append((time.perf_counter() - t0) * 1e3)
 	# the whole --timeline command: the series of the job in 100 buckets,
 	# summed over its ranks, drawn in 80x24

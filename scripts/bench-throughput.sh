@@ -11,10 +11,17 @@
 #   monitored  all three
 # A fresh instance per batch: in one instance, a batch after a purge runs
 # slower whatever the setup (the KVS is still busy removing the last one).
-# Prints each batch's jobs per second and a table of medians. Run from the
-# build tree after make.
+# Prints each batch's jobs per second, a table of medians, and the median
+# of the rounds' ratios to the first setup. Run from the build tree after
+# make.
 #
-#   [SETUPS="bare monitored"] scripts/bench-throughput.sh [JOBS] [ROUNDS] [N]   (default 1000 3 4)
+# The test instance's R gives each broker this machine's cores: on a small
+# machine the jobs then wait for a free core, and each job's time on its
+# core counts as much as its CPU. CORES=C gives each broker C cores instead
+# (flux R encode, [resource] noverify; jobs are not bound), so that the
+# instance is limited by its CPU, as one of a cluster's nodes is.
+#
+#   [SETUPS="bare monitored"] [CORES=C] scripts/bench-throughput.sh [JOBS] [ROUNDS] [N]   (default 1000 3 4)
 set -e
 if test -f Makefile; then top=$(pwd); else top=$(cd "$(dirname "$0")/.." && pwd); fi  # the build tree
 jobs=${1:-1000} rounds=${2:-3} n=${3:-4}
@@ -25,7 +32,14 @@ pluginpath="$top/plugin:$(sed -n 's/^fluxshellpluginpath = //p' "$top/Makefile")
 export FLUX_MODULE_PATH_PREPEND="$top" FLUX_EXEC_PATH_PREPEND="$top"
 export LD_LIBRARY_PATH="$top/t/variorum-stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+conf=$(mktemp -d)
+trap 'rm -rf "$out" "$conf"' EXIT
+confopt="" bind=""
+if test -n "$CORES"; then
+    "$FLUX" R encode -r 0-$((n - 1)) -c 0-$((CORES - 1)) -H "$(printf "$(hostname)%.0s," $(seq $n) | sed 's/,$//')" >"$conf/R.json"
+    printf '[resource]\npath = "%s/R.json"\nnoverify = true\n' "$conf" >"$conf/resource.toml"
+    confopt="--config-path=$conf" bind="-o cpu-affinity=off"
+fi
 
 # batch SETUP: one instance, one batch; prints the jobs per second
 batch() {
@@ -38,12 +52,12 @@ batch() {
     *) echo "unknown setup $1" >&2; exit 1 ;;
     esac
     opt="-o power=off"; test $shell = 0 || opt=""
-    "$FLUX" start --test-size="$n" -Sconf.shell_pluginpath="$pluginpath" sh -c "
+    "$FLUX" start --test-size="$n" $confopt -Sconf.shell_pluginpath="$pluginpath" sh -c "
         set -e
         if test $module = 1; then flux exec -r all flux module load power-monitor; fi
         if test $record = 1; then flux jobtap load $top/jobtap/power-record.so >/dev/null; fi
         t0=\$(date +%s.%N)
-        flux submit --quiet --cc=1-$jobs $opt true
+        flux submit --quiet --cc=1-$jobs $opt $bind true
         flux queue drain
         t1=\$(date +%s.%N)
         if test $record = 1; then
@@ -54,25 +68,27 @@ batch() {
     "
 }
 
-echo "$jobs jobs \`true\` a batch, $n brokers, a fresh instance per batch, setups alternating"
+echo "$jobs jobs \`true\` a batch, $n brokers${CORES:+ of $CORES cores}, a fresh instance per batch, setups alternating"
 for r in $(seq "$rounds"); do
     for s in $setups; do
         rate=$(batch "$s")
         echo "round $r: $s $rate jobs/s"
-        echo "$s $rate" >>"$out"
+        echo "$r $s $rate" >>"$out"
     done
 done
 python3 - "$out" $setups <<'EOT'
 import statistics, sys
-rates = {}
+rates, byround = {}, {}
 for line in open(sys.argv[1]):
-    k, v = line.split()
+    r, k, v = line.split()
     rates.setdefault(k, []).append(float(v))
+    byround.setdefault(r, {})[k] = float(v)
 names = sys.argv[2:]
 base = statistics.median(rates[names[0]])
-print("| setup | median jobs/s | min | max | of %s |" % names[0])
-print("| --- | ---: | ---: | ---: | ---: |")
+print("| setup | median jobs/s | min | max | of %s (medians) | of %s (median of the rounds' ratios) |" % (names[0], names[0]))
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
 for k in names:
     m = statistics.median(rates[k])
-    print("| %s | %.1f | %.1f | %.1f | %.1f%% |" % (k, m, min(rates[k]), max(rates[k]), 100 * m / base))
+    ratios = [v[k] / v[names[0]] for v in byround.values() if k in v and names[0] in v]
+    print("| %s | %.1f | %.1f | %.1f | %.1f%% | %.1f%% |" % (k, m, min(rates[k]), max(rates[k]), 100 * m / base, 100 * statistics.median(ratios)))
 EOT
