@@ -62,7 +62,12 @@ type Config struct {
 	Queue         int           // samples waiting for the spool writer; 0: 4096
 	MaxBackoff    time.Duration // 0: 30 s
 	SendTimeout   time.Duration // 0: 30 s
-	Log           func(Severity, string)
+	// Linger is how long a sender waits, once a record is in its spool,
+	// for more to send with it: at 100 samples a second, a send (an MQTT
+	// burst, an HTTP request) and a spool acknowledgement every 0.25 s
+	// instead of every 10 ms. 0: DefaultLinger; negative: none.
+	Linger time.Duration
+	Log    func(Severity, string)
 }
 
 // LaneStats are one sink's figures, in `flux module stats` and /metrics.
@@ -131,6 +136,9 @@ func New(cfg Config, meta Meta, prov Provenance, sinks []Sink, observers []Obser
 	if cfg.SendTimeout <= 0 {
 		cfg.SendTimeout = 30 * time.Second
 	}
+	if cfg.Linger == 0 {
+		cfg.Linger = DefaultLinger
+	}
 	if cfg.Log == nil {
 		cfg.Log = func(Severity, string) {}
 	}
@@ -171,6 +179,10 @@ func (e *Exporter) Start() {
 		go l.run()
 	}
 }
+
+// DefaultLinger is Config.Linger's default: well within the second in
+// which a record must reach a sink that is up (doc/exports.md).
+const DefaultLinger = 250 * time.Millisecond
 
 // freeValues is how many Values arrays the exporter keeps for reuse: more
 // than the records that wait in the queue at a time, but for a burst.
@@ -397,6 +409,7 @@ func (l *lane) run() {
 			}
 			select {
 			case <-l.spool.Ready():
+				l.linger(&stopping)
 			case <-l.stop:
 				stopping = true
 			}
@@ -444,6 +457,21 @@ func (l *lane) run() {
 				return
 			}
 		}
+	}
+}
+
+// linger lets records gather after the first one (Config.Linger), so that
+// they go in one send; a stop ends it at once.
+func (l *lane) linger(stopping *bool) {
+	if l.e.cfg.Linger <= 0 {
+		return
+	}
+	t := time.NewTimer(l.e.cfg.Linger)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-l.stop:
+		*stopping = true
 	}
 }
 

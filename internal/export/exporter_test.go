@@ -121,6 +121,42 @@ func TestRetriedInOrder(t *testing.T) {
 	}
 }
 
+// TestLingerGroupsSends: records that arrive 10 ms apart (100 samples a
+// second) go in a few sends, one per Linger, not one each; each reaches
+// the sink within Linger and a little; and with no linger, they go about
+// one at a time.
+func TestLingerGroupsSends(t *testing.T) {
+	run := func(linger time.Duration) (sends int, worst time.Duration) {
+		s := &scripted{mode: "ok"}
+		var l testlog.Log
+		ex := newEx(t, t.TempDir(), s, &l, Config{Linger: linger})
+		sent := make([]time.Time, 60)
+		for i := range sent {
+			sent[i] = time.Now()
+			ex.Append(sent[i].UnixNano(), reading(float64(i)))
+			time.Sleep(10 * time.Millisecond)
+		}
+		waitUntil(t, "delivery", func() bool { return len(s.received()) == len(sent) })
+		done := time.Now()
+		ex.Stop(time.Second)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		// the last record waited longest for its send: bound it
+		worst = done.Sub(sent[len(sent)-1])
+		return s.sends, worst
+	}
+	sends, worst := run(200 * time.Millisecond)
+	if sends > 8 {
+		t.Errorf("60 records over 0.6 s with a 0.2 s linger: %d sends, want about 4", sends)
+	}
+	if worst > time.Second {
+		t.Errorf("a record took %v to be delivered", worst)
+	}
+	if n, _ := run(-1); n < 20 {
+		t.Errorf("without a linger, 60 records 10 ms apart went in %d sends: the test cannot tell", n)
+	}
+}
+
 // Records refused for good are dropped, counted and logged; delivery goes on.
 func TestRejectedAreCountedAndSkipped(t *testing.T) {
 	s := &scripted{mode: "reject"}

@@ -195,12 +195,25 @@ func (s *Sink) Send(ctx context.Context, recs []export.Record) error {
 			toks = append(toks, c.Publish(m.Topic, s.o.QoS, false, m.Payload))
 		}
 	}
+	// A broker that goes away while its acknowledgements are awaited is an
+	// error at once, not when ctx ends: the records stay in the spool and
+	// are sent again on a new connection, and the outage is logged now.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for _, t := range toks {
-		select {
-		case <-t.Done():
-		case <-ctx.Done():
-			s.drop()
-			return fmt.Errorf("publish: %w", ctx.Err())
+		for waiting := true; waiting; {
+			select {
+			case <-t.Done():
+				waiting = false
+			case <-ctx.Done():
+				s.drop()
+				return fmt.Errorf("publish: %w", ctx.Err())
+			case <-tick.C:
+				if !c.IsConnectionOpen() {
+					s.drop()
+					return errors.New("publish: the connection to the broker was lost")
+				}
+			}
 		}
 		if err := t.Error(); err != nil {
 			s.drop()
