@@ -93,13 +93,19 @@ func JobFields(resp *wire.QueryResponse) *format.Fields[Row] {
 		}
 		return charge.Charged(r.res), true
 	}
-	kind := func(name string) func(Row) format.Cell {
+	// perKind is the job's energy (watts false) or mean power (true) of a
+	// kind of domain, summed over its devices: on a rank, its charged
+	// domains; in total, the kind's energy (over the window, for power).
+	perKind := func(name string, watts bool) func(Row) format.Cell {
 		return func(r Row) format.Cell {
 			if r.total {
 				t := r.resp.Total
 				v := map[string]float64{"cpu": t.CPUEnergyJ, "gpu": t.GPUEnergyJ, "mem": t.MemEnergyJ}[name]
-				if !anyKind(r.resp, name) {
+				switch {
+				case !anyKind(r.resp, name), watts && t.DurationS <= 0:
 					return format.None
+				case watts:
+					return power(v / t.DurationS)
 				}
 				return energy(v)
 			}
@@ -107,44 +113,24 @@ func JobFields(resp *wire.QueryResponse) *format.Fields[Row] {
 			if !ok {
 				return format.None
 			}
-			ds := map[string][]wire.Domain{"cpu": f.CPU, "gpu": f.GPU, "mem": f.Mem}[name]
-			e, any := 0.0, false
-			for _, d := range ds {
+			sum, any := 0.0, false
+			for _, d := range map[string][]wire.Domain{"cpu": f.CPU, "gpu": f.GPU, "mem": f.Mem}[name] {
 				if d.Measured {
-					e, any = e+d.EnergyJ, true
+					any = true
+					if watts {
+						sum += d.MeanW
+					} else {
+						sum += d.EnergyJ
+					}
 				}
 			}
-			if !any {
+			switch {
+			case !any:
 				return format.None
+			case watts:
+				return power(sum)
 			}
-			return energy(e)
-		}
-	}
-	kindPower := func(name string) func(Row) format.Cell {
-		return func(r Row) format.Cell {
-			if r.total {
-				t := r.resp.Total
-				v := map[string]float64{"cpu": t.CPUEnergyJ, "gpu": t.GPUEnergyJ, "mem": t.MemEnergyJ}[name]
-				if !anyKind(r.resp, name) || t.DurationS <= 0 {
-					return format.None
-				}
-				return power(v / t.DurationS)
-			}
-			f, ok := charged(r)
-			if !ok {
-				return format.None
-			}
-			ds := map[string][]wire.Domain{"cpu": f.CPU, "gpu": f.GPU, "mem": f.Mem}[name]
-			p, any := 0.0, false
-			for _, d := range ds {
-				if d.Measured {
-					p, any = p+d.MeanW, true
-				}
-			}
-			if !any {
-				return format.None
-			}
-			return power(p)
+			return energy(sum)
 		}
 	}
 	rankOnly := func(get func(*wire.RankResult) format.Cell) func(Row) format.Cell {
@@ -222,12 +208,12 @@ func JobFields(resp *wire.QueryResponse) *format.Fields[Row] {
 			}
 			return power(res.Node.MaxW)
 		})},
-		{Name: "cpu_energy_j", Header: "CPU_E", Drop: dropCPU, Get: kind("cpu")},
-		{Name: "gpu_energy_j", Header: "GPU_E", Drop: dropGPU, Get: kind("gpu")},
-		{Name: "mem_energy_j", Header: "MEM_E", Drop: dropMem, Get: kind("mem")},
-		{Name: "cpu_power_w", Header: "CPU_P", Drop: dropCPU, Get: kindPower("cpu")},
-		{Name: "gpu_power_w", Header: "GPU_P", Drop: dropGPU, Get: kindPower("gpu")},
-		{Name: "mem_power_w", Header: "MEM_P", Drop: dropMem, Get: kindPower("mem")},
+		{Name: "cpu_energy_j", Header: "CPU_E", Drop: dropCPU, Get: perKind("cpu", false)},
+		{Name: "gpu_energy_j", Header: "GPU_E", Drop: dropGPU, Get: perKind("gpu", false)},
+		{Name: "mem_energy_j", Header: "MEM_E", Drop: dropMem, Get: perKind("mem", false)},
+		{Name: "cpu_power_w", Header: "CPU_P", Drop: dropCPU, Get: perKind("cpu", true)},
+		{Name: "gpu_power_w", Header: "GPU_P", Drop: dropGPU, Get: perKind("gpu", true)},
+		{Name: "mem_power_w", Header: "MEM_P", Drop: dropMem, Get: perKind("mem", true)},
 		{Name: "coverage", Header: "COVER", Drop: dropCoverage, Get: func(r Row) format.Cell {
 			switch {
 			case r.total:
