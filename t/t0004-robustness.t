@@ -26,8 +26,11 @@ test_expect_success 'the rank without the module is missing, the query still ans
 '
 test_expect_success 'the table shows the missing rank' '
 	flux power-query -j $(cat jobid) >table 2>/dev/null &&
-	grep "missing (module not loaded on rank)" table &&
-	grep "3/4 ranks" table
+	cat table &&
+	grep "^    3 .* -  *-  *-" table &&
+	grep "^rank 3: missing: module not loaded on rank" table &&
+	grep "3/4 ranks" table &&
+	flux power-query -j $(cat jobid) -o long 2>/dev/null | grep "missing (module not loaded on rank)"
 '
 test_expect_success 'load on rank 3 too' '
 	flux exec -r 3 flux module load power-monitor -r 0.05

@@ -153,7 +153,7 @@ func Notes(resp *wire.QueryResponse) []string {
 		}
 	}
 	for _, m := range resp.Missing {
-		text := m.Reason
+		text := "missing: " + m.Reason
 		if m.Error != "" {
 			text += ": " + m.Error
 		}

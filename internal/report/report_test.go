@@ -49,7 +49,7 @@ func TestTable(t *testing.T) {
 		"node0", "340 W", "3.40 kJ", "100%",
 		"node1",
 		"total", "1/2 ranks", "50%",
-		"rank 1: module not loaded on rank",
+		"rank 1: missing: module not loaded on rank",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
@@ -168,7 +168,7 @@ func TestNotesGroupRanks(t *testing.T) {
 	notes := Notes(resp)
 	want := []string{
 		"ranks 2-3,5: " + long,
-		"rank 1: module not loaded on rank: power-monitor is not loaded on this rank",
+		"rank 1: missing: module not loaded on rank: power-monitor is not loaded on this rank",
 	}
 	if strings.Join(notes, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("notes %q, want %q", notes, want)
