@@ -121,6 +121,8 @@ test_expect_success 'a 3-node job: its summary reaches both sinks, equal to flux
 	want=$(jq .total.energy_j <job.json) &&
 	jq -e "(.\"energy[J]\" - $want | fabs) <= 1e-6 * $want and .ranks == 3 and (.nodes | length) == 3 and .\"data-presence\" == \"complete\" and .jobid == \"$jobid\"" <summary.json &&
 	jq -e ".\"node-energy[J]\" == .\"energy[J]\" and .\"node-power[W]\" == .\"power[W]\" and .shared == false" <summary.json &&
+	# each sink sends on its own, within a second (doc/exports.md)
+	pm_wait_for 10 prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}" &&
 	got=$(prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}") &&
 	python3 -c "import sys; sys.exit(abs($got - $want) > 1e-6 * $want)"
 '
@@ -160,6 +162,8 @@ test_expect_success 'a job that shares its 3 nodes: its summary carries its shar
 	python3 shared.py shared.json shared-summary.json &&
 	want=$(jq .total.energy_j <shared.json) &&
 	nodes=$(jq .total.node_energy_j <shared.json) &&
+	pm_wait_for 10 prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}" &&
+	pm_wait_for 10 prom_value "power_monitor_job_nodes_energy_joules{jobid=\"$jobid\"}" &&
 	got=$(prom_value "power_monitor_job_energy_joules{jobid=\"$jobid\",domain=\"all\"}") &&
 	gotn=$(prom_value "power_monitor_job_nodes_energy_joules{jobid=\"$jobid\"}") &&
 	echo "prometheus: job $got J, nodes $gotn J; flux power-query: $want J, $nodes J" &&
