@@ -113,7 +113,9 @@ test_expect_success 'named formats: devices has a column per device, long everyt
 	done &&
 	flux power-query -j $(cat jobid) --no-header >nohead.out &&
 	test $(wc -l <nohead.out) = 5 &&
-	grep "^    0 " nohead.out && tail -1 nohead.out | grep "^total"
+	grep "^    0 " nohead.out && tail -1 nohead.out | grep "^total" &&
+	flux power-query -j $(cat jobid) --csv --no-header >nohead.csv &&
+	test $(wc -l <nohead.csv) = 4 && ! grep "^hostname," nohead.csv
 '
 # script(1) gives the command a terminal of the width stty sets
 test_expect_success 'on an 80-column terminal the table fits, columns dropped whole and named' '

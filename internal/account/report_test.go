@@ -408,3 +408,20 @@ func TestWriteFallback(t *testing.T) {
 		t.Fatalf("%v %v", lines, err)
 	}
 }
+
+// TestReportCSVNoHeader: --no-header leaves out the CSV's header line,
+// and only it.
+func TestReportCSVNoHeader(t *testing.T) {
+	r := Build(sampleJobs(), Options{By: []string{ByUser}, Loc: east, UserName: names})
+	var with, without bytes.Buffer
+	if err := WriteReportOutput(&with, report.Output{Kind: report.FormatCSV}, r, east); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteReportOutput(&without, report.Output{Kind: report.FormatCSV, NoHeader: true}, r, east); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfterN(with.String(), "\n", 2)
+	if !strings.HasPrefix(lines[0], "user,userid,") || without.String() != lines[1] {
+		t.Fatalf("with:\n%s\nwithout:\n%s", with.String(), without.String())
+	}
+}

@@ -34,7 +34,7 @@ func WriteReportOutput(w io.Writer, out report.Output, r *Report, loc *time.Loca
 	case report.FormatTable, "":
 		return reportTable(w, r, loc, out)
 	case report.FormatCSV:
-		return reportCSV(w, r)
+		return reportCSV(w, r, !out.NoHeader)
 	case report.FormatJSON:
 		return reportJSON(w, r)
 	}
@@ -140,19 +140,22 @@ func reportTable(w io.Writer, r *Report, loc *time.Location, out report.Output) 
 
 // reportCSV prints a header, a line per group and, where there are groups,
 // a TOTAL line (TOTAL in the first key's column); without keys the only
-// line is the total. With --by=user a userid column follows user.
-func reportCSV(w io.Writer, r *Report) error {
-	var header []string
+// line is the total. With --by=user a userid column follows user. header
+// false leaves out the header line (--no-header).
+func reportCSV(w io.Writer, r *Report, header bool) error {
+	var cols []string
 	for _, k := range r.By {
-		header = append(header, k)
+		cols = append(cols, k)
 		if k == ByUser {
-			header = append(header, "userid")
+			cols = append(cols, "userid")
 		}
 	}
-	header = append(header, r.columns()...)
+	cols = append(cols, r.columns()...)
 	cw := csv.NewWriter(w)
-	if err := cw.Write(header); err != nil {
-		return err
+	if header {
+		if err := cw.Write(cols); err != nil {
+			return err
+		}
 	}
 	keyCells := func(g *Group) []string {
 		var out []string
@@ -176,7 +179,7 @@ func reportCSV(w io.Writer, r *Report) error {
 	}
 	var total []string
 	if len(r.By) > 0 {
-		total = make([]string, len(header)-len(r.columns()))
+		total = make([]string, len(cols)-len(r.columns()))
 		total[0] = "TOTAL"
 	}
 	if err := cw.Write(append(total, r.cells(&r.Total, full)...)); err != nil {
@@ -306,10 +309,12 @@ func WriteFallbackOutput(w io.Writer, out report.Output, f *Fallback, loc *time.
 			uid = strconv.FormatUint(uint64(*r.UserID), 10)
 		}
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"jobid", "from_record", "why", "version", "energy_j", "avg_power_w",
-			"node_energy_j", "node_avg_power_w", "cpu_energy_j", "mem_energy_j", "gpu_energy_j",
-			"start", "end", "duration_s", "nnodes", "ranks", "coverage", "data_presence", "method",
-			"shared", "missing", "reason", "userid", "queue", "bank", "project"})
+		if !out.NoHeader {
+			cw.Write([]string{"jobid", "from_record", "why", "version", "energy_j", "avg_power_w",
+				"node_energy_j", "node_avg_power_w", "cpu_energy_j", "mem_energy_j", "gpu_energy_j",
+				"start", "end", "duration_s", "nnodes", "ranks", "coverage", "data_presence", "method",
+				"shared", "missing", "reason", "userid", "queue", "bank", "project"})
+		}
 		cw.Write([]string{f.JobID, "true", f.Why, strconv.Itoa(r.Version), full(r.EnergyJ), full(r.AvgPowerW),
 			full(r.NodeEnergyJ), full(r.NodeAvgPowerW), full(r.CPUEnergyJ), full(r.MemEnergyJ), full(r.GPUEnergyJ),
 			full(r.Start), full(r.End), full(r.DurationS), strconv.Itoa(r.NNodes), r.Ranks, full(r.Coverage),

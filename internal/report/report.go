@@ -219,7 +219,7 @@ func WriteOutput(w io.Writer, out Output, resp *wire.QueryResponse, o *nested.Or
 	case FormatJSON:
 		return jsonDoc(w, resp, o)
 	case FormatCSV:
-		return CSV(w, resp)
+		return csvOut(w, resp, !out.NoHeader)
 	}
 	return fmt.Errorf("unknown format %q (table, json or csv)", out.Kind)
 }
@@ -380,30 +380,36 @@ func jsonDoc(w io.Writer, resp *wire.QueryResponse, o *nested.Origin) error {
 // its cores and gpus there (RFC 22 idsets), core_fraction and exclusive
 // (empty where its share is unknown). A missing rank has data_presence
 // "none" and its reason.
-func CSV(w io.Writer, resp *wire.QueryResponse) error {
+func CSV(w io.Writer, resp *wire.QueryResponse) error { return csvOut(w, resp, true) }
+
+// csvOut is CSV, without the header line where header is false
+// (--no-header).
+func csvOut(w io.Writer, resp *wire.QueryResponse, header bool) error {
 	nc, nm, ng := width(resp)
-	header := []string{"hostname", "node_power", "result_start_time", "result_end_time", "data_presence"}
+	cols := []string{"hostname", "node_power", "result_start_time", "result_end_time", "data_presence"}
 	for _, p := range []struct {
 		name string
 		n    int
 	}{{"cpu_power", nc}, {"gpu_power", ng}, {"mem_power", nm}} {
 		for i := 0; i < p.n; i++ {
-			header = append(header, fmt.Sprintf("%s_%d", p.name, i))
+			cols = append(cols, fmt.Sprintf("%s_%d", p.name, i))
 		}
 	}
-	header = append(header, "rank", "node_energy_j", "node_power_min_w", "node_power_max_w", "coverage", "samples", "reason", "source")
+	cols = append(cols, "rank", "node_energy_j", "node_power_min_w", "node_power_max_w", "coverage", "samples", "reason", "source")
 	for _, p := range []struct {
 		name string
 		n    int
 	}{{"cpu_energy_j", nc}, {"gpu_energy_j", ng}, {"mem_energy_j", nm}} {
 		for i := 0; i < p.n; i++ {
-			header = append(header, fmt.Sprintf("%s_%d", strings.TrimSuffix(p.name, "_j"), i)+"_j")
+			cols = append(cols, fmt.Sprintf("%s_%d", strings.TrimSuffix(p.name, "_j"), i)+"_j")
 		}
 	}
-	header = append(header, "job_energy_j", "job_power_w", "cores", "gpus", "core_fraction", "exclusive")
+	cols = append(cols, "job_energy_j", "job_power_w", "cores", "gpus", "core_fraction", "exclusive")
 	cw := csv.NewWriter(w)
-	if err := cw.Write(header); err != nil {
-		return err
+	if header {
+		if err := cw.Write(cols); err != nil {
+			return err
+		}
 	}
 	us := func(t float64) string { return strconv.FormatInt(int64(math.Round(t*1e6)), 10) }
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -382,3 +382,19 @@ func TestAnsweredBy(t *testing.T) {
 		t.Errorf("a nested instance's own answer does not say so:\n%s", here.String())
 	}
 }
+
+// TestCSVNoHeader: --no-header leaves out the CSV's header line, and only
+// it.
+func TestCSVNoHeader(t *testing.T) {
+	var with, without bytes.Buffer
+	if err := WriteOutput(&with, Output{Kind: FormatCSV}, sample(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteOutput(&without, Output{Kind: FormatCSV, NoHeader: true}, sample(), nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfterN(with.String(), "\n", 2)
+	if !strings.HasPrefix(lines[0], "hostname,node_power,") || without.String() != lines[1] {
+		t.Fatalf("with:\n%s\nwithout:\n%s", with.String(), without.String())
+	}
+}
