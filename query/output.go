@@ -27,17 +27,15 @@ type outputFlags struct {
 	json, csv    bool
 }
 
-// namedFormats are the named formats of every output (a job's table and
-// the report's), which tell a format from a file name after -o.
-var namedFormats = []string{"default", "devices", "long"}
-
-// isFormat says whether s, given after -o, is a format rather than the
-// file name that -o took before it meant --format.
+// isFormat says whether s, given after -o, is a format (a format string, a
+// named format of a job's table or of the report, or a kind) rather than
+// the file name that -o took before it meant --format.
 func isFormat(s string) bool {
 	if strings.Contains(s, "{") {
 		return true
 	}
-	for _, n := range append(namedFormats, report.FormatTable, report.FormatJSON, report.FormatCSV) {
+	named := append(report.JobFields(&wire.QueryResponse{}).NamedList(), account.ReportFields(&account.Report{}).NamedList()...)
+	for _, n := range append(named, report.FormatTable, report.FormatJSON, report.FormatCSV) {
 		if s == n {
 			return true
 		}
@@ -127,15 +125,22 @@ func tableWidth(o options, out io.Writer) int {
 	if o.output != "" {
 		return 0
 	}
+	cols, _ := terminal(out)
+	return cols
+}
+
+// terminal is the size of the terminal out writes to; 0, 0 where it is
+// not one (a file, a pipe). A terminal may not know its rows (0).
+func terminal(out io.Writer) (cols, rows int) {
 	f, ok := out.(*os.File)
 	if !ok {
-		return 0
+		return 0, 0
 	}
 	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
 	if err != nil || ws.Col == 0 {
-		return 0
+		return 0, 0
 	}
-	return int(ws.Col)
+	return int(ws.Col), int(ws.Row)
 }
 
 // outputOf is the output options of a job's answer.

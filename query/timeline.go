@@ -64,12 +64,10 @@ func (f *timelineFlag) Set(s string) error {
 // terminalSize is the size of the terminal out writes to, else $COLUMNS
 // and $LINES, else 80 by 24.
 func terminalSize(out io.Writer) (cols, rows int) {
-	cols, rows = 80, 24
-	if f, ok := out.(*os.File); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 && ws.Row > 0 {
-			return int(ws.Col), int(ws.Row)
-		}
+	if cols, rows = terminal(out); cols > 0 && rows > 0 {
+		return cols, rows
 	}
+	cols, rows = 80, 24
 	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
 		cols = n
 	}

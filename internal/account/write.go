@@ -330,11 +330,11 @@ func fallbackTable(w io.Writer, f *Fallback, loc *time.Location, out report.Outp
 		loc = time.Local
 	}
 	r := f.Record
-	at := func(t float64) string {
+	at := func(t float64) time.Time {
 		if t <= 0 {
-			return "-"
+			return time.Time{}
 		}
-		return localTime(t, loc).Format("2006-01-02 15:04:05")
+		return localTime(t, loc)
 	}
 	spec := out.Format
 	if spec == "" {
@@ -347,11 +347,7 @@ func fallbackTable(w io.Writer, f *Fallback, loc *time.Location, out report.Outp
 	var lines []string
 	if !out.NoHeader {
 		lines = append(lines, format.Wrap(f.Line(), out.Width, "    ")...)
-		end := at(r.End)
-		if s := at(r.Start); len(s) > 10 && len(end) > 10 && s[:10] == end[:10] {
-			end = end[11:]
-		}
-		lines = append(lines, fmt.Sprintf("job %s: %s to %s, %s", f.JobID, at(r.Start), end, format.Seconds(r.DurationS)))
+		lines = append(lines, fmt.Sprintf("job %s: %s, %s", f.JobID, format.Span(at(r.Start), at(r.End)), format.Seconds(r.DurationS)))
 	}
 	table, dropped := fm.Fit([]*Record{r}, format.Options{NoHeader: out.NoHeader, Width: out.Width})
 	lines = append(lines, table...)

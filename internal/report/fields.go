@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/flux-framework/power-monitor/internal/charge"
 	"github.com/flux-framework/power-monitor/internal/report/format"
@@ -141,6 +142,15 @@ func JobFields(resp *wire.QueryResponse) *format.Fields[Row] {
 			return get(r.res)
 		}
 	}
+	// nodePower is one of the node's power figures, on a rank's line
+	nodePower := func(get func(wire.Domain) float64) func(Row) format.Cell {
+		return rankOnly(func(res *wire.RankResult) format.Cell {
+			if !res.Node.Measured {
+				return format.None
+			}
+			return power(get(res.Node))
+		})
+	}
 	fields := []format.Field[Row]{
 		{Name: "rank", Header: "RANK", Get: func(r Row) format.Cell {
 			switch {
@@ -196,18 +206,8 @@ func JobFields(resp *wire.QueryResponse) *format.Fields[Row] {
 			}
 			return power(r.res.Node.MeanW)
 		}},
-		{Name: "node_power_min_w", Header: "MIN_P", Drop: dropMinMax, Get: rankOnly(func(res *wire.RankResult) format.Cell {
-			if !res.Node.Measured {
-				return format.None
-			}
-			return power(res.Node.MinW)
-		})},
-		{Name: "node_power_max_w", Header: "MAX_P", Drop: dropMinMax, Get: rankOnly(func(res *wire.RankResult) format.Cell {
-			if !res.Node.Measured {
-				return format.None
-			}
-			return power(res.Node.MaxW)
-		})},
+		{Name: "node_power_min_w", Header: "MIN_P", Drop: dropMinMax, Get: nodePower(func(d wire.Domain) float64 { return d.MinW })},
+		{Name: "node_power_max_w", Header: "MAX_P", Drop: dropMinMax, Get: nodePower(func(d wire.Domain) float64 { return d.MaxW })},
 		{Name: "cpu_energy_j", Header: "CPU_E", Drop: dropCPU, Get: perKind("cpu", false)},
 		{Name: "gpu_energy_j", Header: "GPU_E", Drop: dropGPU, Get: perKind("gpu", false)},
 		{Name: "mem_energy_j", Header: "MEM_E", Drop: dropMem, Get: perKind("mem", false)},
@@ -329,7 +329,7 @@ func JobFields(resp *wire.QueryResponse) *format.Fields[Row] {
 		if what == "power_w" {
 			header = fmt.Sprintf("%s%d_P", k, i)
 		}
-		return format.Field[Row]{Name: name, Header: upper(header), Drop: dropDevice, Get: func(r Row) format.Cell {
+		return format.Field[Row]{Name: name, Header: strings.ToUpper(header), Drop: dropDevice, Get: func(r Row) format.Cell {
 			if r.res == nil {
 				return format.None
 			}
@@ -344,16 +344,6 @@ func JobFields(resp *wire.QueryResponse) *format.Fields[Row] {
 		}}, true
 	}
 	return fs
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
 
 // anyKind says whether some rank charges the job a measured domain of

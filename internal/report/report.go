@@ -65,23 +65,20 @@ func Title(resp *wire.QueryResponse) string {
 	} else {
 		fmt.Fprintf(&b, "ranks %s", resp.RankSet)
 	}
-	end := stamp(resp.End)
-	if s := stamp(resp.Start); len(s) > 10 && len(end) > 10 && s[:10] == end[:10] {
-		end = end[11:]
-	}
-	fmt.Fprintf(&b, ": %s to %s, %s", stamp(resp.Start), end, format.Seconds(resp.Total.DurationS))
+	fmt.Fprintf(&b, ": %s, %s", format.Span(localTime(resp.Start), localTime(resp.End)), format.Seconds(resp.Total.DurationS))
 	if resp.Running {
 		b.WriteString(", still running: figures up to now")
 	}
 	return b.String()
 }
 
-func stamp(t float64) string {
+// localTime is unix seconds in local time; the zero time for 0 (not known).
+func localTime(t float64) time.Time {
 	if t <= 0 {
-		return "-"
+		return time.Time{}
 	}
 	sec, frac := math.Modf(t)
-	return time.Unix(int64(sec), int64(frac*1e9)).Local().Format("2006-01-02 15:04:05")
+	return time.Unix(int64(sec), int64(frac*1e9)).Local()
 }
 
 // clock prints the time of day of t; the title line carries the date.
@@ -89,15 +86,7 @@ func clock(t float64) string {
 	if t <= 0 {
 		return "-"
 	}
-	sec, frac := math.Modf(t)
-	return time.Unix(int64(sec), int64(frac*1e9)).Local().Format("15:04:05.000")
-}
-
-func watts(d wire.Domain) string {
-	if !d.Measured {
-		return "-"
-	}
-	return strconv.FormatFloat(d.MeanW, 'f', 1, 64)
+	return localTime(t).Format("15:04:05.000")
 }
 
 // presence is the data_presence cell: the presence, the coverage when not
@@ -257,17 +246,6 @@ func table(w io.Writer, resp *wire.QueryResponse, o *nested.Origin, out Output) 
 		}
 	}
 	return nil
-}
-
-func appendDomains(cells []string, ds []wire.Domain, n int) []string {
-	for i := 0; i < n; i++ {
-		if i < len(ds) {
-			cells = append(cells, watts(ds[i]))
-		} else {
-			cells = append(cells, "-")
-		}
-	}
-	return cells
 }
 
 type row struct {

@@ -20,6 +20,7 @@ import (
 	"io"
 	"math"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -254,23 +255,18 @@ func (fs *Fields[R]) Parse(s string) (*Format[R], error) {
 	}
 	f.tail = lit.String()
 	if braces == 0 {
-		return nil, fmt.Errorf("format %q names no field: give {field} items or a named format (%s)", s, strings.Join(fs.namedList(), ", "))
+		return nil, fmt.Errorf("format %q names no field: give {field} items or a named format (%s)", s, strings.Join(fs.NamedList(), ", "))
 	}
 	return f, nil
 }
 
-func (fs *Fields[R]) namedList() []string {
-	var out []string
-	for _, n := range []string{"default", "devices", "long"} {
-		if _, ok := fs.Named[n]; ok {
-			out = append(out, n)
-		}
-	}
+// NamedList is the names of the named formats, in order.
+func (fs *Fields[R]) NamedList() []string {
+	out := make([]string, 0, len(fs.Named))
 	for n := range fs.Named {
-		if n != "default" && n != "devices" && n != "long" {
-			out = append(out, n)
-		}
+		out = append(out, n)
 	}
+	sort.Strings(out)
 	return out
 }
 

@@ -5,6 +5,7 @@ package format
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestNumberAsPython: numeric specs print as Python's format() does (the
@@ -208,5 +209,21 @@ func TestWrap(t *testing.T) {
 	}
 	if got := Wrap("a b c", 0, ""); len(got) != 1 {
 		t.Errorf("no width %q", got)
+	}
+}
+
+func TestSpan(t *testing.T) {
+	a := time.Date(2026, 12, 7, 1, 55, 58, 0, time.UTC)
+	for _, c := range []struct {
+		b    time.Time
+		want string
+	}{
+		{a.Add(time.Minute), "2026-12-07 01:55:58 to 01:56:58"},
+		{a.Add(24 * time.Hour), "2026-12-07 01:55:58 to 2026-12-08 01:55:58"},
+		{time.Time{}, "2026-12-07 01:55:58 to -"},
+	} {
+		if got := Span(a, c.b); got != c.want {
+			t.Errorf("Span(%v, %v) = %q, want %q", a, c.b, got, c.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Human prints v with three significant digits (two where v is 100 to 999
@@ -100,6 +101,23 @@ func pad2(v float64) string {
 		s = "0" + s
 	}
 	return s
+}
+
+// Span prints a time interval for a title line, "2026-12-07 01:55:58 to
+// 01:56:58", the end's date given only where it is another day; "-" for a
+// time not known (zero).
+func Span(start, end time.Time) string {
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Format("2006-01-02 15:04:05")
+	}
+	a, b := at(start), at(end)
+	if len(a) > 10 && len(b) > 10 && a[:10] == b[:10] {
+		b = b[11:]
+	}
+	return a + " to " + b
 }
 
 // Wrap breaks text into lines of at most width characters at spaces, the
