@@ -53,6 +53,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,11 +77,16 @@ struct power {
     uint32_t rank;      /* this shell's broker rank */
     int told_end;       /* the local module heard that the job ended here */
     double asked;       /* when the leader asked (the walk's deadline runs from it) */
+    int to_kvs;         /* the shell's log goes to the output eventlog */
+    json_t *lines;      /* log events said and not yet written (say) */
 };
 
 static void power_destroy (struct power *p)
 {
-    free (p);
+    if (p) {
+        json_decref (p->lines);
+        free (p);
+    }
 }
 
 static void release (struct power *p)
@@ -123,6 +129,135 @@ static double now (void)
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The leader's lines. shell_log() would hand them to the shell's evlog,
+ * which holds each line up to 10 ms for a batch that never comes (the
+ * job's tasks have all exited) and then commits it: the leader shell, and
+ * so the job's cores, stay 10 ms longer. Where the shell's log goes to the
+ * job's output eventlog (RFC 24), say() keeps the lines as RFC 24 log
+ * events, exactly as evlog writes them, and say_flush() appends them at
+ * once, in one commit. Where stderr goes to a file, the shell writes its
+ * log there (synchronously): say() is shell_log(). */
+#define say(p, ...) say_at ((p), __FILE__, __LINE__, __VA_ARGS__)
+
+static void say_at (struct power *p, const char *file, int line, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    json_t *entry;
+
+    va_start (ap, fmt);
+    vsnprintf (msg, sizeof (msg), fmt, ap);
+    va_end (ap);
+    if (p->to_kvs
+        && (p->lines || (p->lines = json_array ()))
+        && (entry = json_pack ("{s:f s:s s:{s:i s:i s:s s:s s:s s:i}}",
+                               "timestamp", now (),
+                               "name", "log",
+                               "context",
+                                 "rank", 0,
+                                 "level", FLUX_SHELL_NOTICE,
+                                 "message", msg,
+                                 "component", FLUX_SHELL_PLUGIN_NAME,
+                                 "file", file,
+                                 "line", line))
+        && json_array_append_new (p->lines, entry) == 0)
+        return;
+    flux_shell_log (FLUX_SHELL_PLUGIN_NAME, FLUX_SHELL_NOTICE, file, line, "%s", msg);
+}
+
+/* The lines again through the shell's own log (their commit failed). */
+static void say_again (json_t *lines)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (lines, i, e) {
+        json_t *c = json_object_get (e, "context");
+        flux_shell_log (FLUX_SHELL_PLUGIN_NAME, FLUX_SHELL_NOTICE,
+                        json_string_value (json_object_get (c, "file")),
+                        (int)json_integer_value (json_object_get (c, "line")),
+                        "%s", json_string_value (json_object_get (c, "message")));
+    }
+}
+
+static void said_cb (flux_future_t *f, void *arg)
+{
+    struct power *p = arg;
+
+    if (flux_future_get (f, NULL) < 0) {
+        shell_log ("could not write to the job's output: %s", future_strerror (f, errno));
+        say_again (flux_future_aux_get (f, "power::lines"));
+    }
+    flux_future_destroy (f);
+    p->pending--;
+    release (p);
+}
+
+/* Append the lines said so far to the job's output eventlog ("output" in
+ * the job's guest namespace, where the shell's handle points); the shell
+ * stays until the commit is answered. */
+static void say_flush (struct power *p)
+{
+    json_t *lines = p->lines;
+    flux_kvs_txn_t *txn = NULL;
+    flux_future_t *f = NULL;
+    char *buf = NULL;
+    size_t len = 0, i;
+    FILE *fp;
+    json_t *e;
+
+    if (!lines)
+        return;
+    p->lines = NULL;
+    if (!(fp = open_memstream (&buf, &len)))
+        goto error;
+    json_array_foreach (lines, i, e) {
+        if (json_dumpf (e, fp, JSON_COMPACT) < 0 || fputc ('\n', fp) == EOF)
+            break;
+    }
+    if (fclose (fp) != 0 || i < json_array_size (lines))
+        goto error;
+    if (!(txn = flux_kvs_txn_create ())
+        || flux_kvs_txn_put (txn, FLUX_KVS_APPEND, "output", buf) < 0
+        || !(f = flux_kvs_commit (p->h, NULL, 0, txn))
+        || flux_future_aux_set (f, "power::lines", lines, (flux_free_f)json_decref) < 0)
+        goto error;
+    lines = NULL; /* f's now */
+    if (flux_future_then (f, p->timeout, said_cb, p) < 0)
+        goto error;
+    p->pending++;
+    flux_kvs_txn_destroy (txn);
+    free (buf);
+    return;
+error:
+    if (lines)
+        say_again (lines);
+    else
+        say_again (flux_future_aux_get (f, "power::lines"));
+    flux_future_destroy (f);
+    json_decref (lines);
+    flux_kvs_txn_destroy (txn);
+    free (buf);
+}
+
+/* Whether stderr, and so the shell's log, goes to the job's output
+ * eventlog: the shell's rule (output.stdout / output.stderr options), in
+ * which stderr follows stdout into a file unless its type is "kvs". */
+static int log_to_kvs (flux_shell_t *shell)
+{
+    const char *otype = NULL, *opath = NULL, *etype = NULL, *epath = NULL;
+
+    if (flux_shell_getopt_unpack (shell, "output", "{s?{s?s s?s} s?{s?s s?s}}",
+                                  "stdout", "type", &otype, "path", &opath,
+                                  "stderr", "type", &etype, "path", &epath) < 0)
+        return 0;
+    if (etype && !strcmp (etype, "kvs"))
+        return 1;
+    if (epath)
+        return 0;
+    return (otype && !strcmp (otype, "kvs")) || !opath;
 }
 
 /* "12.4 kJ", "873 J", "3.21 MJ" */
@@ -209,7 +344,7 @@ static void report (struct power *p, json_t *resp)
                   "; %d rank%s not charged (power.ranks=1 says why)",
                   job_errors, job_errors == 1 ? "" : "s");
     fmt_energy (e, sizeof (e), energy);
-    shell_log ("%s in %.1f s, average %.0f W over %d node%s%s%s%s%s%s",
+    say (p, "%s in %.1f s, average %.0f W over %d node%s%s%s%s%s%s",
                e, duration, power, nranks, nranks == 1 ? "" : "s",
                n ? " (" : "", parts, n ? ")" : "", cov, uncharged);
 
@@ -247,13 +382,13 @@ static void report (struct power *p, json_t *resp)
                           (double)(long)(1000. * num (r, "coverage")) / 10.,
                           why ? ": " : "", why ? why : "");
             fmt_energy (e, sizeof (e), rj);
-            shell_log ("rank %d (%s): %s, average %.0f W%s, %s%s",
+            say (p, "rank %d (%s): %s, average %.0f W%s, %s%s",
                        (int)num (r, "rank"), host ? host : "?", e,
                        rw, rnode, pr ? pr : "?", rcov);
         }
         json_array_foreach (missing, i, r) {
             const char *reason = json_string_value (json_object_get (r, "reason"));
-            shell_log ("rank %d: no data (%s)", (int)num (r, "rank"),
+            say (p, "rank %d: no data (%s)", (int)num (r, "rank"),
                        reason ? reason : "?");
         }
     }
@@ -411,7 +546,7 @@ static void walk_answer (struct walk *w)
     json_t *resp, *by;
 
     if (!w->out || !(resp = json_loads (w->out, 0, NULL))) {
-        shell_log ("no figures: bad answer from flux power-query");
+        say (p, "no figures: bad answer from flux power-query");
         return;
     }
     by = json_object_get (resp, "answered_by");
@@ -419,7 +554,7 @@ static void walk_answer (struct walk *w)
         const char *uri = json_string_value (json_object_get (by, "uri"));
         const char *job = json_string_value (json_object_get (by, "jobid"));
         const char *ranks = json_string_value (json_object_get (by, "ranks"));
-        shell_log ("samples from the enclosing instance at %s (level %d; job %s, ranks %s there)",
+        say (p, "samples from the enclosing instance at %s (level %d; job %s, ranks %s there)",
                    uri ? uri : "?", (int)num (by, "level"), job ? job : "?",
                    ranks ? ranks : "?");
     }
@@ -437,17 +572,18 @@ static void walk_finish (flux_subprocess_t *sp, struct walk *w)
     w->done = 1;
     flux_watcher_stop (w->timer);
     if (w->timed_out)
-        shell_log ("no figures: no answer from an enclosing instance within %gs",
+        say (p, "no figures: no answer from an enclosing instance within %gs",
                    p->timeout);
     else if (flux_subprocess_state (sp) == FLUX_SUBPROCESS_FAILED)
-        shell_log ("no figures: cannot run flux power-query: %s",
+        say (p, "no figures: cannot run flux power-query: %s",
                    strerror (flux_subprocess_fail_errno (sp)));
     else if (flux_subprocess_exit_code (sp) != 0)
-        shell_log ("no figures: %s", w->err[0] ? w->err : "flux power-query failed");
+        say (p, "no figures: %s", w->err[0] ? w->err : "flux power-query failed");
     else
         walk_answer (w);
     flux_subprocess_destroy (sp);
     p->pending--;
+    say_flush (p);
     release (p);
 }
 
@@ -502,7 +638,7 @@ static int walk_up (struct power *p)
         || flux_cmd_argv_append (cmd, "--json") < 0
         || flux_cmd_argv_appendf (cmd, "--timeout=%g", left / 2) < 0
         || !(sp = flux_local_exec (r, 0, cmd, &ops))) {
-        shell_log ("no figures: cannot run flux power-query: %s", strerror (errno));
+        say (p, "no figures: cannot run flux power-query: %s", strerror (errno));
         flux_cmd_destroy (cmd);
         walk_destroy (w);
         return -1;
@@ -511,7 +647,7 @@ static int walk_up (struct power *p)
     w->p = p;
     if (flux_subprocess_aux_set (sp, "power::walk", w, (flux_free_f)walk_destroy) < 0
         || !(w->timer = flux_timer_watcher_create (r, left, 0., walk_timeout_cb, sp))) {
-        shell_log ("no figures: %s", strerror (errno));
+        say (p, "no figures: %s", strerror (errno));
         flux_future_destroy (flux_subprocess_kill (sp, SIGKILL));
         if (!flux_subprocess_aux_get (sp, "power::walk"))
             walk_destroy (w);
@@ -536,15 +672,15 @@ static void query_cb (flux_future_t *f, void *arg)
         if (e == ENOSYS && flux_attr_get (p->h, "parent-uri"))
             (void)walk_up (p);
         else if (e == ENOSYS)
-            shell_log ("no figures: the power-monitor module is not loaded");
+            say (p, "no figures: the power-monitor module is not loaded");
         else if (e == ETIMEDOUT)
-            shell_log ("no figures: power-monitor did not answer within %gs",
+            say (p, "no figures: power-monitor did not answer within %gs",
                        p->timeout);
         else
-            shell_log ("no figures: %s", future_strerror (f, e));
+            say (p, "no figures: %s", future_strerror (f, e));
     }
     else if (!(resp = json_loads (s, 0, NULL)))
-        shell_log ("no figures: bad answer from power-monitor");
+        say (p, "no figures: bad answer from power-monitor");
     else {
         /* the line only: the memo and the power event are the record's
          * (power-record.so, flux-power-record(7)) */
@@ -552,6 +688,7 @@ static void query_cb (flux_future_t *f, void *arg)
         json_decref (resp);
     }
     flux_future_destroy (f);
+    say_flush (p);
     release (p);
 }
 
@@ -606,13 +743,13 @@ static int tasks_complete_cb (flux_plugin_t *plugin,
                            "jobid", (json_int_t)p->id,
                            "timeout", p->timeout / 2);
     if (!f || flux_future_then (f, p->timeout, query_cb, p) < 0) {
-        shell_log ("no figures: %s", strerror (errno));
+        say (p, "no figures: %s", strerror (errno));
         flux_future_destroy (f);
-        flux_shell_remove_completion_ref (p->shell, "power-wait");
-        return 0;
     }
-    p->pending++;
-    if (flux_shell_add_completion_ref (p->shell, "power") >= 0)
+    else
+        p->pending++;
+    say_flush (p);
+    if (p->pending > 0 && flux_shell_add_completion_ref (p->shell, "power") >= 0)
         p->ref = 1;
     /* Taken before "power-wait" is dropped: dropping the last reference
      * stops the shell's reactor, and the answer would never be read. */
@@ -723,6 +860,7 @@ static int shell_init_cb (flux_plugin_t *plugin,
     tell_module (p, 1);
     if (shell_rank != 0)
         return 0; /* only the leader reports */
+    p->to_kvs = log_to_kvs (shell);
     if (flux_plugin_add_handler (plugin, "shell.tasks-complete", tasks_complete_cb, p) < 0) {
         shell_log ("cannot register: %s", strerror (errno));
         return 0;

@@ -126,6 +126,27 @@ test_expect_success 'an exclusive job prints one power line when it ends' '
 	flux job last >jobid &&
 	test $(given_r) -eq $((before + 1))
 '
+test_expect_success 'the line is an RFC 24 log event of the leader shell in the job'"'"'s output eventlog, after the tasks'"'"' end of output' '
+	id=$(cat jobid) &&
+	flux job wait-event -t 10 $id clean &&
+	flux job eventlog -p guest.output -f json $id >output.ev &&
+	jq -s -e "map(select(.name == \"log\" and .context.component == \"power\"))
+		| length == 1 and .[0].context.rank == 0 and .[0].context.level == 5
+		and (.[0].context.message | test(\"^[0-9.]+ k?J in [0-9.]+ s, average [0-9]+ W over 4 nodes\"))" output.ev &&
+	jq -s -e "(map(.name) | rindex(\"log\")) > (map(.name == \"data\" and .context.eof == true) | rindex(true))" output.ev &&
+	flux job attach $id 2>attach.err &&
+	grep "$LINE" attach.err
+'
+test_expect_success 'with stderr in a file the line goes to the file, not to the output eventlog' '
+	flux run -N4 -x --output=file.out --error=file.err true &&
+	grep "flux-shell\[0\]: .*power: .* over 4 nodes" file.err &&
+	id=$(flux job last) &&
+	flux job wait-event -t 10 $id clean &&
+	flux job eventlog -p guest.output -f json $id >file.ev &&
+	jq -s -e "map(select(.name == \"log\")) | length == 0" file.ev &&
+	flux run -N4 -x --output=both.out true &&
+	grep "flux-shell\[0\]: .*power: .* over 4 nodes" both.out
+'
 test_expect_success 'the module answered and power-record.so is not loaded: no exec eventlog event, no memo' '
 	id=$(cat jobid) &&
 	flux job wait-event -t 10 $id clean &&
