@@ -3,7 +3,9 @@
 package export
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -77,6 +79,8 @@ type LaneStats struct {
 	Delivered     uint64  `json:"delivered"`       // records the server accepted
 	Pending       uint64  `json:"pending"`         // records in the spool
 	SpoolBytes    int64   `json:"spool_bytes"`     //
+	SpoolWrites   uint64  `json:"spool_writes"`    // write calls that appended records to the spool
+	SpoolWritten  uint64  `json:"spool_written"`   // bytes they appended
 	DroppedSpool  uint64  `json:"dropped_spool"`   // oldest records removed: spool full
 	Rejected      uint64  `json:"rejected"`        // refused by the server for good
 	Errors        uint64  `json:"errors"`          // failed sends (retried)
@@ -264,48 +268,114 @@ func (e *Exporter) offer(rec Record) bool {
 
 func (e *Exporter) writer() {
 	defer close(e.writerDone)
-	var rec Record // (one variable: its address goes to the observers)
+	w := groupWriter{e: e, group: make([]Record, 0, maxGroup)}
 	for r := range e.queue {
-		rec = r
-		e.write(&rec)
-		if rec.Kind == KindSample {
-			e.recycle(rec.Values)
+		w.group = append(w.group[:0], r)
+		w.gather()
+		w.write()
+		for i := range w.group {
+			if w.group[i].Kind == KindSample {
+				e.recycle(w.group[i].Values)
+			}
+			w.group[i] = Record{}
 		}
 	}
 }
 
-// write gives one record to the observers and the spools.
-func (e *Exporter) write(rec *Record) {
-	if rec.Kind == KindSample {
-		e.energy.add(rec)
+// maxGroup bounds the records written to the spools at once.
+const maxGroup = 256
+
+// groupWriter is the writer goroutine's: the records queued together
+// (the sampler hands a batch of samples over at once, --batch), written to
+// each spool in one write (spool.AppendBatch).
+type groupWriter struct {
+	e     *Exporter
+	group []Record
+	buf   bytes.Buffer // the group's encoded records, one a line
+	enc   *json.Encoder
+	lines [][]byte
+}
+
+// gather adds to the group what else waits in the queue, without waiting.
+func (w *groupWriter) gather() {
+	for len(w.group) < maxGroup {
+		select {
+		case r, ok := <-w.e.queue:
+			if !ok {
+				return
+			}
+			w.group = append(w.group, r)
+		default:
+			return
+		}
 	}
-	for _, o := range e.observers {
-		o.Observe(rec)
+}
+
+// write gives each record of the group to the observers, then all of them
+// to every spool.
+func (w *groupWriter) write() {
+	e := w.e
+	for i := range w.group {
+		rec := &w.group[i]
+		if rec.Kind == KindSample {
+			e.energy.add(rec)
+		}
+		for _, o := range e.observers {
+			o.Observe(rec)
+		}
 	}
 	if len(e.lanes) == 0 {
 		return
 	}
-	b, err := rec.Marshal()
-	if err != nil { // NaN/Inf never get here; be safe anyway
-		e.countSpoolError(fmt.Errorf("encode: %w", err))
-		return
+	if w.enc == nil {
+		w.enc = json.NewEncoder(&w.buf)
+	}
+	w.buf.Reset()
+	ends := make([]int, 0, len(w.group))
+	for i := range w.group {
+		if err := w.enc.Encode(&w.group[i]); err != nil { // NaN/Inf never get here; be safe anyway
+			e.countSpoolError(fmt.Errorf("encode: %w", err), 1)
+			continue
+		}
+		ends = append(ends, w.buf.Len())
+	}
+	// Encode ends each record with a newline; the spool adds its own.
+	b := w.buf.Bytes()
+	w.lines = w.lines[:0]
+	start := 0
+	for _, end := range ends {
+		w.lines = append(w.lines, b[start:end-1])
+		start = end
 	}
 	for _, l := range e.lanes {
-		if err := l.spool.Append(b); err != nil {
-			e.countSpoolError(fmt.Errorf("%s: %w", l.sink.Name(), err))
+		n, err := l.spool.AppendBatch(w.lines)
+		if err != nil {
+			e.countSpoolError(fmt.Errorf("%s: %w", l.sink.Name(), err), len(w.lines)-n)
 		}
-		if n := l.spool.DroppedSince(); n > 0 {
-			e.cfg.Log(Error, fmt.Sprintf("%s: spool full (%d bytes): dropped the %d oldest undelivered records", l.sink.Name(), l.spool.Stats().Bytes, n))
+		if d := l.spool.DroppedSince(); d > 0 {
+			e.cfg.Log(Error, fmt.Sprintf("%s: spool full (%d bytes): dropped the %d oldest undelivered records", l.sink.Name(), l.spool.Stats().Bytes, d))
 		}
+	}
+	if w.buf.Cap() > keepEncoded {
+		w.buf = bytes.Buffer{}
+		w.enc = nil
 	}
 }
 
-func (e *Exporter) countSpoolError(err error) {
+// keepEncoded: a larger encoding buffer (a burst of job summaries) is not
+// kept for the next group.
+const keepEncoded = 1 << 20
+
+// countSpoolError counts lost records (none where the error lost none,
+// as a segment that could not be removed) and logs the first error and
+// every thousandth.
+func (e *Exporter) countSpoolError(err error, lost int) {
 	e.mu.Lock()
-	e.spoolErrors++
+	before := e.spoolErrors
+	e.spoolErrors += uint64(lost)
 	n := e.spoolErrors
 	e.mu.Unlock()
-	if n == 1 || n%1000 == 0 {
+	if before == 0 || n/1000 > before/1000 || lost == 0 {
 		e.cfg.Log(Error, fmt.Sprintf("export: spool: %v (%d records lost so far)", err, n))
 	}
 }
@@ -380,6 +450,7 @@ func (l *lane) statsNow() LaneStats {
 	defer l.mu.Unlock()
 	st := l.stats
 	st.Pending, st.SpoolBytes, st.DroppedSpool = sp.Pending, sp.Bytes, sp.Dropped
+	st.SpoolWrites, st.SpoolWritten = sp.Writes, sp.Written
 	if st.Delivered > 0 {
 		st.SendMeanUs = l.sendSum / float64(st.Delivered)
 	}

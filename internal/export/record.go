@@ -213,9 +213,6 @@ func nanIfDerived(j float64, r *sample.Reading) float64 {
 	return j
 }
 
-// Marshal encodes a record as one line (no newline).
-func (r *Record) Marshal() ([]byte, error) { return json.Marshal(r) }
-
 // Unmarshal decodes a spooled record.
 func Unmarshal(b []byte) (Record, error) {
 	var r Record

@@ -102,6 +102,8 @@ func wantStats(t testing.TB, s *Spool, want Stats) {
 	t.Helper()
 	got := s.Stats()
 	want.Bytes = got.Bytes // checked by diskBytes
+	// the write calls and bytes: TestAppendBatch
+	want.Writes, want.Written = got.Writes, got.Written
 	if got != want {
 		t.Fatalf("Stats = %+v, want %+v", got, want)
 	}
@@ -183,6 +185,62 @@ func TestAppendPeekAckOrder(t *testing.T) {
 	appendRange(t, s, n, n+50)
 	wantRange(t, drain(t, s, 16), n, n+50)
 	wantStats(t, s, Stats{Appended: n + 50, Acked: n + 50})
+}
+
+// TestAppendBatch: a batch is one write(2) a segment it goes into, the
+// records in order; invalid ones are skipped and said.
+func TestAppendBatch(t *testing.T) {
+	dir := t.TempDir()
+	// 10-byte lines: a 4096-byte segment takes 409, so the rotations, at
+	// records 409 and 818, fall inside the batches of 37 (409 = 11*37 + 2,
+	// 818 = 22*37 + 4): 28 batches, 30 writes.
+	s := open(t, Options{Dir: dir, MaxBytes: 1 << 20, SegmentBytes: 4096})
+	const n, batch = 1000, 37
+	for from := 0; from < n; from += batch {
+		var recs [][]byte
+		for i := from; i < min(from+batch, n); i++ {
+			recs = append(recs, rec(i))
+		}
+		if got, err := s.AppendBatch(recs); got != len(recs) || err != nil {
+			t.Fatalf("AppendBatch(%d..) = %d, %v; want %d, nil", from, got, err, len(recs))
+		}
+	}
+	st := s.Stats()
+	if st.Appended != n || st.Writes != 30 || st.Written != n*10 {
+		t.Fatalf("Stats = %+v, want %d appended in 30 writes of %d bytes in all", st, n, n*10)
+	}
+	if f := segFiles(t, dir); len(f) != 3 {
+		t.Fatalf("segments %v, want 3", f)
+	}
+	wantRange(t, drain(t, s, 100), 0, n)
+
+	// Invalid records are skipped, the others go in one write, in order.
+	recs := [][]byte{rec(n), nil, rec(n + 1), []byte("a\nb"), rec(n + 2), bytes.Repeat([]byte("x"), 4097), rec(n + 3)}
+	got, err := s.AppendBatch(recs)
+	if got != 4 || err == nil || err.Error() != "spool: append: empty record" {
+		t.Fatalf("AppendBatch with invalid records = %d, %v; want 4 and the first record's error", got, err)
+	}
+	if st := s.Stats(); st.Writes != 31 || st.Appended != n+4 {
+		t.Fatalf("Stats = %+v, want one more write and 4 more records", st)
+	}
+	wantRange(t, drain(t, s, 100), n, n+4)
+
+	// An empty batch writes nothing and signals nothing.
+	select {
+	case <-s.Ready():
+	default:
+	}
+	if got, err := s.AppendBatch(nil); got != 0 || err != nil {
+		t.Fatalf("AppendBatch(nil) = %d, %v", got, err)
+	}
+	select {
+	case <-s.Ready():
+		t.Fatal("Ready signalled by an empty batch")
+	default:
+	}
+	if st := s.Stats(); st.Writes != 31 {
+		t.Fatalf("Writes = %d after an empty batch, want 31", st.Writes)
+	}
 }
 
 func TestPeekAckErrors(t *testing.T) {
