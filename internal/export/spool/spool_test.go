@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -355,6 +356,46 @@ func writeCursorFile(t *testing.T, dir, content string) {
 	if err := os.WriteFile(filepath.Join(dir, "cursor"), []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The cursor is rewritten in place (the same file, one fixed-width line),
+// also over an earlier version's cursor of another width, and read back.
+func TestCursorInPlace(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{Dir: dir, MaxBytes: 1 << 20, SegmentBytes: 4096}
+	s := open(t, o)
+	appendRange(t, s, 0, 10)
+	s.Close()
+	// an earlier version's cursor, longer than ours, still at the start
+	writeCursorFile(t, dir, "1 0"+strings.Repeat(" ", 60)+"\n")
+	s = open(t, o)
+	path := filepath.Join(dir, "cursor")
+	inode := func() uint64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Ino
+	}
+	ino := inode()
+	for _, k := range []int{4, 3} {
+		if _, err := s.Peek(k, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ack(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%020d %020d\n", 1, 70); string(b) != want || inode() != ino {
+		t.Fatalf("cursor %q (inode %d, was %d), want %q in the same file", b, inode(), ino, want)
+	}
+	s.Close()
+	s = open(t, o)
+	wantRange(t, drain(t, s, 10), 7, 10)
 }
 
 func TestOpenCursorRecovery(t *testing.T) {
