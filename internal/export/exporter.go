@@ -32,6 +32,23 @@ type Sink interface {
 	Close()
 }
 
+// Encoder is a Sink that keeps its records in its spool in a form of its
+// own, ready to send (MQTT: the messages): the writer encodes each record
+// once, as it spools it, and the sender hands the lines back to
+// SendEncoded, decoding nothing. Records in the common form (a spool left
+// by an earlier version) are decoded and encoded on the way out.
+type Encoder interface {
+	// EncodeRecord appends rec's line to b: not empty, without '\n'.
+	EncodeRecord(b []byte, rec *Record) []byte
+	// SendEncoded delivers lines made by EncodeRecord, as Send delivers
+	// records. The lines are the caller's once it returns.
+	SendEncoded(ctx context.Context, lines [][]byte) error
+}
+
+// encodedMark starts a line of an Encoder's own form in its spool; a
+// record in the common form starts with '{'.
+const encodedMark = 0
+
 // Observer sees every record as it is taken, before any spool (the
 // Prometheus /metrics endpoint). Observe must be quick and never block,
 // and must not keep rec, or its Values, once it returns (the memory is
@@ -164,7 +181,9 @@ func New(cfg Config, meta Meta, prov Provenance, sinks []Sink, observers []Obser
 			}
 			return nil, fmt.Errorf("export: %s: %w", s.Name(), err)
 		}
-		e.lanes = append(e.lanes, &lane{e: e, sink: s, spool: sp, stats: LaneStats{Sink: s.Name(), ID: s.ID()}})
+		l := &lane{e: e, sink: s, spool: sp, stats: LaneStats{Sink: s.Name(), ID: s.ID()}}
+		l.enc, _ = s.(Encoder)
+		e.lanes = append(e.lanes, l)
 	}
 	return e, nil
 }
@@ -293,7 +312,10 @@ type groupWriter struct {
 	group []Record
 	buf   bytes.Buffer // the group's encoded records, one a line
 	enc   *json.Encoder
-	lines [][]byte
+	lines [][]byte // the group in the common form, into buf
+	// the group in an Encoder's form
+	own      []byte
+	ownLines [][]byte
 }
 
 // gather adds to the group what else waits in the queue, without waiting.
@@ -327,6 +349,37 @@ func (w *groupWriter) write() {
 	if len(e.lanes) == 0 {
 		return
 	}
+	common := false // some lane spools the common form
+	for _, l := range e.lanes {
+		if l.enc == nil {
+			common = true
+		}
+	}
+	if common {
+		w.encodeCommon()
+	}
+	for _, l := range e.lanes {
+		lines := w.lines
+		if l.enc != nil {
+			lines = w.encodeFor(l.enc)
+		}
+		n, err := l.spool.AppendBatch(lines)
+		if err != nil {
+			e.countSpoolError(fmt.Errorf("%s: %w", l.sink.Name(), err), len(lines)-n)
+		}
+		if d := l.spool.DroppedSince(); d > 0 {
+			e.cfg.Log(Error, fmt.Sprintf("%s: spool full (%d bytes): dropped the %d oldest undelivered records", l.sink.Name(), l.spool.Stats().Bytes, d))
+		}
+	}
+	if w.buf.Cap() > keepEncoded {
+		w.buf = bytes.Buffer{}
+		w.enc = nil
+	}
+}
+
+// encodeCommon encodes the group in the common form (JSON, one a line)
+// into w.lines.
+func (w *groupWriter) encodeCommon() {
 	if w.enc == nil {
 		w.enc = json.NewEncoder(&w.buf)
 	}
@@ -334,7 +387,7 @@ func (w *groupWriter) write() {
 	ends := make([]int, 0, len(w.group))
 	for i := range w.group {
 		if err := w.enc.Encode(&w.group[i]); err != nil { // NaN/Inf never get here; be safe anyway
-			e.countSpoolError(fmt.Errorf("encode: %w", err), 1)
+			w.e.countSpoolError(fmt.Errorf("encode: %w", err), 1)
 			continue
 		}
 		ends = append(ends, w.buf.Len())
@@ -347,19 +400,27 @@ func (w *groupWriter) write() {
 		w.lines = append(w.lines, b[start:end-1])
 		start = end
 	}
-	for _, l := range e.lanes {
-		n, err := l.spool.AppendBatch(w.lines)
-		if err != nil {
-			e.countSpoolError(fmt.Errorf("%s: %w", l.sink.Name(), err), len(w.lines)-n)
-		}
-		if d := l.spool.DroppedSince(); d > 0 {
-			e.cfg.Log(Error, fmt.Sprintf("%s: spool full (%d bytes): dropped the %d oldest undelivered records", l.sink.Name(), l.spool.Stats().Bytes, d))
-		}
+}
+
+// encodeFor encodes the group in enc's own form, each line marked.
+func (w *groupWriter) encodeFor(enc Encoder) [][]byte {
+	w.own = w.own[:0]
+	ends := make([]int, 0, len(w.group))
+	for i := range w.group {
+		w.own = append(w.own, encodedMark)
+		w.own = enc.EncodeRecord(w.own, &w.group[i])
+		ends = append(ends, len(w.own))
 	}
-	if w.buf.Cap() > keepEncoded {
-		w.buf = bytes.Buffer{}
-		w.enc = nil
+	w.ownLines = w.ownLines[:0]
+	start := 0
+	for _, end := range ends {
+		w.ownLines = append(w.ownLines, w.own[start:end])
+		start = end
 	}
+	if cap(w.own) > keepEncoded {
+		w.own = nil
+	}
+	return w.ownLines
 }
 
 // keepEncoded: a larger encoding buffer (a burst of job summaries) is not
@@ -428,6 +489,7 @@ func (e *Exporter) Stats() Stats {
 type lane struct {
 	e     *Exporter
 	sink  Sink
+	enc   Encoder // the sink, where it spools its own form
 	spool *spool.Spool
 	stop  chan struct{}
 	done  chan struct{}
@@ -486,24 +548,12 @@ func (l *lane) run() {
 			}
 			continue
 		}
-		recs := make([]Record, 0, len(raw))
-		for _, b := range raw {
-			rec, err := Unmarshal(b)
-			if err != nil {
-				l.e.cfg.Log(Error, fmt.Sprintf("%s: %v: skipped", l.sink.Name(), err))
-				continue
-			}
-			recs = append(recs, rec)
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.SendTimeout)
 		if stopping {
 			ctx, cancel = context.WithDeadline(context.Background(), l.deadline)
 		}
 		t0 := time.Now()
-		err = nil
-		if len(recs) > 0 {
-			err = l.sink.Send(ctx, recs)
-		}
+		err = l.send(ctx, raw)
 		cancel()
 		var rej *Rejected
 		switch {
@@ -529,6 +579,48 @@ func (l *lane) run() {
 			}
 		}
 	}
+}
+
+// send delivers the lines Peek returned: to SendEncoded for an Encoder
+// (lines of the common form encoded on the way), else decoded, to Send.
+// A line that cannot be decoded is logged and skipped.
+func (l *lane) send(ctx context.Context, raw [][]byte) error {
+	if l.enc != nil {
+		lines := raw[:0] // (each line is read before its slot is written)
+		for _, b := range raw {
+			if len(b) > 0 && b[0] == encodedMark {
+				lines = append(lines, b[1:])
+				continue
+			}
+			if rec, ok := l.decode(b); ok {
+				lines = append(lines, l.enc.EncodeRecord(nil, &rec))
+			}
+		}
+		if len(lines) == 0 {
+			return nil
+		}
+		return l.enc.SendEncoded(ctx, lines)
+	}
+	recs := make([]Record, 0, len(raw))
+	for _, b := range raw {
+		if rec, ok := l.decode(b); ok {
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return l.sink.Send(ctx, recs)
+}
+
+// decode reads a line of the common form; a bad one is logged.
+func (l *lane) decode(b []byte) (Record, bool) {
+	rec, err := Unmarshal(b)
+	if err != nil {
+		l.e.cfg.Log(Error, fmt.Sprintf("%s: %v: skipped", l.sink.Name(), err))
+		return rec, false
+	}
+	return rec, true
 }
 
 // linger lets records gather after the first one (Config.Linger), so that

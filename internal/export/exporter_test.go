@@ -372,3 +372,68 @@ func TestSetJobID(t *testing.T) {
 		t.Fatalf("jobids %q, want %q", got, want)
 	}
 }
+
+// encoding is a scripted sink that spools its own form: "T=<ns>", and
+// counts how many common-form records it was given to encode on the way
+// out.
+type encoding struct {
+	scripted
+	mu      sync.Mutex
+	lines   []string
+	encoded int // EncodeRecord calls
+}
+
+func (s *encoding) EncodeRecord(b []byte, rec *Record) []byte {
+	s.mu.Lock()
+	s.encoded++
+	s.mu.Unlock()
+	return fmt.Appendf(b, "T=%d", rec.T)
+}
+
+func (s *encoding) SendEncoded(ctx context.Context, lines [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range lines {
+		s.lines = append(s.lines, string(l))
+	}
+	return nil
+}
+
+func (s *encoding) sent() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.lines...)
+}
+
+// An Encoder's records are encoded once, as they are spooled, and come
+// back to SendEncoded as they were; records an earlier version spooled in
+// the common form are encoded on the way out, in order, before them.
+func TestEncoderSpoolsItsOwnForm(t *testing.T) {
+	dir := t.TempDir()
+	var l testlog.Log
+	// an earlier version's spool: the common form (a sink of the same ID)
+	old := &scripted{mode: "fail"}
+	ex := newEx(t, dir, old, &l, Config{Linger: -1})
+	for i := 1; i <= 3; i++ {
+		ex.Append(int64(i)*1e9, reading(1))
+	}
+	waitUntil(t, "3 spooled", func() bool { return ex.Stats().Sinks[0].Pending == 3 })
+	ex.Stop(0)
+
+	s := &encoding{scripted: scripted{mode: "ok"}}
+	ex = newEx(t, dir, s, &l, Config{Linger: -1})
+	for i := 4; i <= 6; i++ {
+		ex.Append(int64(i)*1e9, reading(1))
+	}
+	ex.Stop(5 * time.Second)
+	want := "T=1000000000 T=2000000000 T=3000000000 T=4000000000 T=5000000000 T=6000000000"
+	if got := strings.Join(s.sent(), " "); got != want {
+		t.Fatalf("sent %q, want %q", got, want)
+	}
+	if s.encoded != 6 || len(s.received()) != 0 {
+		t.Fatalf("%d records encoded (want 6: 3 spooled, 3 on the way out), %d sent through Send (want 0)", s.encoded, len(s.received()))
+	}
+	if st := ex.Stats().Sinks[0]; st.Delivered != 6 || st.Pending != 0 {
+		t.Fatalf("%+v", st)
+	}
+}

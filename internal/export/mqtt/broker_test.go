@@ -7,6 +7,7 @@ package mqtt
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/flux-framework/power-monitor/internal/export"
+	"github.com/flux-framework/power-monitor/internal/export/spool"
 	"github.com/flux-framework/power-monitor/internal/testlog"
 	"github.com/flux-framework/power-monitor/internal/testservers"
 )
@@ -144,6 +146,55 @@ func TestSubscriberReceivesEverySample(t *testing.T) {
 	}
 	st := ex.Stats().Sinks[0]
 	if st.Delivered != 201 || st.Pending != 0 || st.LastError != "" {
+		t.Fatalf("stats %+v\n%s", st, l.String())
+	}
+}
+
+// A spool that an earlier version left, in the common form (JSON records),
+// is published first after an upgrade, as the same messages, then the new
+// records, spooled ready to publish.
+func TestEarlierSpoolPublished(t *testing.T) {
+	b := testservers.Mosquitto(t, testservers.MosquittoOptions{})
+	const topic = "power-monitor/raplreader/data"
+	sub := subscribe(t, b.Port, topic, "", "")
+	dir := t.TempDir()
+	old, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "mqtt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().UnixNano()
+	for i := 0; i < 5; i++ {
+		rec := export.FromReading(t0+int64(i)*10e6, reading(i), prov, export.Meta{Hostname: "node7", Rank: 3})
+		line, _ := json.Marshal(&rec)
+		if err := old.Append(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	s, err := New(Options{Broker: "127.0.0.1", Port: b.Port, QoS: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l testlog.Log
+	ex, err := export.New(export.Config{SpoolDir: dir, Log: func(_ export.Severity, m string) { l.Add(m) }},
+		export.Meta{Hostname: "node7", Rank: 3}, prov, []export.Sink{s}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex.Start()
+	feed(ex, t0, 5, 5)
+	ex.Stop(10 * time.Second)
+	sub.waitFor(topic, 10, 10*time.Second)
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	for i, ts := range sub.order[topic] {
+		p := sub.got[topic][ts]
+		if ts != t0+int64(i)*10e6 || p["cpu-0[W]"] != 100+float64(i) {
+			t.Fatalf("message %d out of order or wrong: %v", i, p)
+		}
+	}
+	if st := ex.Stats().Sinks[0]; st.Delivered != 10 || st.Pending != 0 {
 		t.Fatalf("stats %+v\n%s", st, l.String())
 	}
 }

@@ -3,6 +3,7 @@
 package mqtt
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -82,8 +83,8 @@ func New(o Options) (*Sink, error) {
 	if o.TopicPrefix == "" {
 		o.TopicPrefix = "power-monitor"
 	}
-	if strings.ContainsAny(o.TopicPrefix, "+#") {
-		return nil, fmt.Errorf("mqtt: topic prefix %q: must not contain + or #", o.TopicPrefix)
+	if strings.ContainsAny(o.TopicPrefix, "+#\x00\n") {
+		return nil, fmt.Errorf("mqtt: topic prefix %q: must not contain +, #, a NUL or a newline", o.TopicPrefix)
 	}
 	o.TopicPrefix = strings.TrimSuffix(o.TopicPrefix, "/")
 	if o.Timeout <= 0 {
@@ -102,6 +103,9 @@ func New(o Options) (*Sink, error) {
 		SetConnectTimeout(o.Timeout).
 		SetWriteTimeout(o.Timeout).
 		SetOrderMatters(true)
+	if o.QoS > 0 {
+		p.SetCustomOpenConnectionFn(openBurstConn) // conn.go
+	}
 	if o.Username != "" {
 		p.SetUsername(o.Username)
 	}
@@ -182,17 +186,41 @@ func connectError(err error) error {
 	return fmt.Errorf("connect: %w", err)
 }
 
-// Send publishes every record's messages, then waits for the broker to
-// acknowledge them all (QoS 1 and 2; QoS 0 only waits for the write).
+// EncodeRecord is export.Encoder: the record's messages, as its spool
+// keeps them, ready to publish: for each, the topic, a NUL and the payload,
+// the messages separated by NULs (neither a topic nor a JSON payload holds
+// a NUL or a newline).
+func (s *Sink) EncodeRecord(b []byte, rec *export.Record) []byte {
+	return appendEncoded(b, rec, s.o.TopicPrefix)
+}
+
+// Send publishes every record's messages, as SendEncoded.
 func (s *Sink) Send(ctx context.Context, recs []export.Record) error {
+	lines := make([][]byte, 0, len(recs))
+	for i := range recs {
+		lines = append(lines, s.EncodeRecord(nil, &recs[i]))
+	}
+	return s.SendEncoded(ctx, lines)
+}
+
+// SendEncoded publishes the messages of every line (EncodeRecord), then
+// waits for the broker to acknowledge them all (QoS 1 and 2; QoS 0 only
+// waits for the write).
+func (s *Sink) SendEncoded(ctx context.Context, lines [][]byte) error {
 	c, err := s.connect()
 	if err != nil {
 		return err
 	}
-	toks := make([]paho.Token, 0, len(recs))
-	for i := range recs {
-		for _, m := range Messages(&recs[i], s.o.TopicPrefix) {
-			toks = append(toks, c.Publish(m.Topic, s.o.QoS, false, m.Payload))
+	toks := make([]paho.Token, 0, len(lines))
+	for _, line := range lines {
+		for len(line) > 0 {
+			topic, rest, ok := bytes.Cut(line, []byte{0})
+			if !ok {
+				return fmt.Errorf("publish: a spooled message without payload: %.40q", line)
+			}
+			payload, next, _ := bytes.Cut(rest, []byte{0})
+			toks = append(toks, c.Publish(string(topic), s.o.QoS, false, payload))
+			line = next
 		}
 	}
 	// A broker that goes away while its acknowledgements are awaited is an

@@ -65,46 +65,123 @@ func Messages(rec *export.Record, prefix string) []Message {
 		if rec.Job == nil {
 			return nil
 		}
-		return []Message{{Topic: prefix + "/jobs/" + rec.Job.ID + "/power", Payload: jobPayload(rec)}}
+		return []Message{{Topic: jobTopic(prefix, rec), Payload: jobPayload(rec)}}
 	}
-	var readers []string
-	by := map[string][]export.Value{}
-	for _, v := range rec.Values {
+	var out []Message
+	forReaders(rec, func(r string) {
+		out = append(out, Message{Topic: sampleTopic(prefix, r), Payload: appendSample(nil, rec, r)})
+	})
+	return out
+}
+
+// appendEncoded appends the record's messages in the spool's form
+// (Sink.EncodeRecord): topic, NUL, payload, the messages separated by NULs.
+func appendEncoded(b []byte, rec *export.Record, prefix string) []byte {
+	if rec.Kind == export.KindJob {
+		if rec.Job == nil {
+			return b
+		}
+		b = append(b, jobTopic(prefix, rec)...)
+		b = append(b, 0)
+		return append(b, jobPayload(rec)...)
+	}
+	first := true
+	forReaders(rec, func(r string) {
+		if !first {
+			b = append(b, 0)
+		}
+		first = false
+		b = append(b, prefix...)
+		b = append(b, '/')
+		b = append(b, ReaderName(r)...)
+		b = append(b, "/data"...)
+		b = append(b, 0)
+		b = appendSample(b, rec, r)
+	})
+	return b
+}
+
+func jobTopic(prefix string, rec *export.Record) string {
+	return prefix + "/jobs/" + rec.Job.ID + "/power"
+}
+
+func sampleTopic(prefix, reader string) string {
+	return prefix + "/" + ReaderName(reader) + "/data"
+}
+
+// forReaders calls f with each source that read some value of the sample,
+// in the order of their first value ("sum" left out).
+func forReaders(rec *export.Record, f func(reader string)) {
+	for i, v := range rec.Values {
 		if v.Source == "sum" {
 			continue
 		}
-		if _, ok := by[v.Source]; !ok {
-			readers = append(readers, v.Source)
-		}
-		by[v.Source] = append(by[v.Source], v)
-	}
-	out := make([]Message, 0, len(readers))
-	for _, r := range readers {
-		u := unitsOf(r)
-		var b bytes.Buffer
-		head(&b, rec.T)
-		b.WriteString(`,"reading-time[ns]":`)
-		b.WriteString(strconv.FormatInt(rec.ReadNs, 10))
-		h, _ := json.Marshal(rec.Hostname)
-		field(&b, "node", string(h))
-		runID := "null"
-		if rec.JobID != "" {
-			j, _ := json.Marshal(rec.JobID)
-			runID = string(j)
-		}
-		field(&b, "run-id", runID)
-		for _, v := range by[r] {
-			dev := v.Device()
-			field(&b, dev+"["+u.power+"]", num(v.W*u.pScale, false))
-			if v.HasJ {
-				field(&b, dev+"["+u.energy+"]", num(v.J*u.eScale, u.eScale > 1))
+		seen := false
+		for _, w := range rec.Values[:i] {
+			if w.Source == v.Source {
+				seen = true
+				break
 			}
 		}
-		meta(&b, rec)
-		b.WriteByte('}')
-		out = append(out, Message{Topic: prefix + "/" + ReaderName(r) + "/data", Payload: b.Bytes()})
+		if !seen {
+			f(v.Source)
+		}
 	}
-	return out
+}
+
+// appendSample appends the payload of the sample's values read by reader.
+func appendSample(b []byte, rec *export.Record, reader string) []byte {
+	u := unitsOf(reader)
+	b = appendHead(b, rec.T)
+	b = append(b, `,"reading-time[ns]":`...)
+	b = strconv.AppendInt(b, rec.ReadNs, 10)
+	b = append(b, `,"node":`...)
+	b = appendString(b, rec.Hostname)
+	b = append(b, `,"run-id":`...)
+	if rec.JobID != "" {
+		b = appendString(b, rec.JobID)
+	} else {
+		b = append(b, "null"...)
+	}
+	for _, v := range rec.Values {
+		if v.Source != reader {
+			continue
+		}
+		b = appendKey(b, &v, u.power)
+		b = appendNum(b, v.W*u.pScale, false)
+		if v.HasJ {
+			b = appendKey(b, &v, u.energy)
+			b = appendNum(b, v.J*u.eScale, u.eScale > 1)
+		}
+	}
+	b = appendMeta(b, rec)
+	return append(b, '}')
+}
+
+// appendKey appends `,"DEVICE[UNIT]":`, the device as Value.Device names it.
+func appendKey(b []byte, v *export.Value, unit string) []byte {
+	b = append(b, `,"`...)
+	b = append(b, v.Domain...)
+	if v.Index >= 0 {
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(v.Index), 10)
+	}
+	b = append(b, '[')
+	b = append(b, unit...)
+	return append(b, `]":`...)
+}
+
+// appendString appends s as a JSON string, as encoding/json writes it.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // escapes: rare in hostnames and jobids
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // ReaderName is the topic level of a source kind: WattAMeter's reader
@@ -167,11 +244,15 @@ func jobPayload(rec *export.Record) []byte {
 }
 
 func head(b *bytes.Buffer, t int64) {
-	b.WriteString(`{"timestamp[ns]":`)
-	b.WriteString(strconv.FormatInt(t, 10))
-	b.WriteString(`,"timestamp[iso]":"`)
-	b.WriteString(time.Unix(0, t).UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
-	b.WriteByte('"')
+	b.Write(appendHead(nil, t))
+}
+
+func appendHead(b []byte, t int64) []byte {
+	b = append(b, `{"timestamp[ns]":`...)
+	b = strconv.AppendInt(b, t, 10)
+	b = append(b, `,"timestamp[iso]":"`...)
+	b = time.Unix(0, t).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	return append(b, '"')
 }
 
 func field(b *bytes.Buffer, key, val string) {
@@ -182,30 +263,36 @@ func field(b *bytes.Buffer, key, val string) {
 }
 
 func meta(b *bytes.Buffer, rec *export.Record) {
-	h, _ := json.Marshal(rec.Hostname)
-	b.WriteString(`,"metadata":{"hostname":`)
-	b.Write(h)
+	b.Write(appendMeta(nil, rec))
+}
+
+func appendMeta(b []byte, rec *export.Record) []byte {
+	b = append(b, `,"metadata":{"hostname":`...)
+	b = appendString(b, rec.Hostname)
 	if rec.Rank >= 0 {
-		b.WriteString(`,"rank":`)
-		b.WriteString(strconv.Itoa(rec.Rank))
+		b = append(b, `,"rank":`...)
+		b = strconv.AppendInt(b, int64(rec.Rank), 10)
 	}
 	if rec.JobID != "" {
-		j, _ := json.Marshal(rec.JobID)
-		b.WriteString(`,"jobid":`)
-		b.Write(j)
+		b = append(b, `,"jobid":`...)
+		b = appendString(b, rec.JobID)
 	}
-	b.WriteByte('}')
+	return append(b, '}')
 }
 
 // num formats a value for JSON: integers for counters in small units (as
 // the hardware reports them), otherwise at most 6 decimals. A value that is
 // not finite becomes null.
 func num(v float64, integer bool) string {
+	return string(appendNum(nil, v, integer))
+}
+
+func appendNum(b []byte, v float64, integer bool) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "null"
+		return append(b, "null"...)
 	}
 	if integer {
-		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
+		return strconv.AppendFloat(b, math.Round(v), 'f', -1, 64)
 	}
-	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
+	return strconv.AppendFloat(b, math.Round(v*1e6)/1e6, 'f', -1, 64)
 }

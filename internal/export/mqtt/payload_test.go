@@ -132,3 +132,33 @@ func TestOptions(t *testing.T) {
 		}
 	}
 }
+
+// The spool's form of a record is its messages, topic and payload, NUL
+// between them; strings are quoted as encoding/json quotes them.
+func TestEncodedIsMessages(t *testing.T) {
+	s, err := New(Options{Broker: "mq", TopicPrefix: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := export.FromReading(1763800000123456789, reading(0), prov, export.Meta{Hostname: "n\"<7>&é\x01", Rank: 3, JobID: "f2xyz"})
+	job := export.Record{Kind: export.KindJob, T: 1e18, Hostname: "h", Rank: 0, Job: &export.JobSummary{ID: "f2job", EnergyJ: 1}}
+	for _, rec := range []export.Record{sample, job} {
+		var want []string
+		for _, m := range Messages(&rec, "p") {
+			want = append(want, m.Topic, string(m.Payload))
+		}
+		if got := string(s.EncodeRecord([]byte("x"), &rec)); got != "x"+strings.Join(want, "\x00") {
+			t.Fatalf("EncodeRecord\n got %q\nwant %q", got, "x"+strings.Join(want, "\x00"))
+		}
+	}
+	for _, str := range []string{"node7", "", `a"b`, `a\b`, "<&>", "tab\there", "é", "\x7f", "\u2028"} {
+		q, _ := json.Marshal(str)
+		if got := string(appendString(nil, str)); got != string(q) {
+			t.Errorf("appendString(%q) = %s, want %s", str, got, q)
+		}
+	}
+	var p map[string]any
+	if err := json.Unmarshal(Messages(&sample, "p")[0].Payload, &p); err != nil || p["node"] != "n\"<7>&é\x01" {
+		t.Fatalf("%v %v", err, p["node"])
+	}
+}
