@@ -4,12 +4,14 @@ package prom
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +96,39 @@ func TestEncodeWriteRequest(t *testing.T) {
 	// Encode alone does not integrate: the exporter's writer sets IJ.
 	if _, ok := got["__name__=power_monitor_power_watts,device=node,domain=node,host=n1,rank=2,source=sum"]; !ok {
 		t.Fatalf("no derived node: %v", got)
+	}
+}
+
+// A record's spooled form makes the request that its points make (points
+// as the /metrics endpoint and Encode of old had them); a sample's is the
+// smaller one. Bad lines are refused, not sent half.
+func TestEncodeRecordIsPoints(t *testing.T) {
+	w, err := NewRemoteWrite(RemoteWriteOptions{URL: "http://127.0.0.1:1/api/v1/write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := records(1_700_000_000_000_000_000, 2)
+	recs[1].Rank = -1 // the agent: no rank
+	uid := uint32(1000)
+	recs = append(recs, export.Record{Kind: export.KindJob, T: 1_700_000_002_000_000_000, Hostname: "n1", Rank: 2,
+		Job: &export.JobSummary{ID: "f2job", UserID: &uid, EnergyJ: 10, Nodes: []export.JobNode{{Rank: 2, Hostname: "n1", EnergyJ: 10}}}})
+	for i := range recs {
+		got, err1 := EncodeLines([][]byte{w.EncodeRecord(nil, &recs[i])})
+		want, err2 := EncodeLines([][]byte{appendPoints(strconv.AppendInt([]byte("p"), recs[i].T/1e6, 10), points(&recs[i]))})
+		if err1 != nil || err2 != nil || string(got) != string(want) {
+			t.Fatalf("record %d: the spooled form's request differs from its points' (%v, %v)", i, err1, err2)
+		}
+		if recs[i].Kind == export.KindSample {
+			js, _ := json.Marshal(&recs[i])
+			if l := len(w.EncodeRecord(nil, &recs[i])); l >= len(js) {
+				t.Fatalf("record %d: %d bytes spooled, its JSON %d", i, l, len(js))
+			}
+		}
+	}
+	for _, bad := range []string{"", "x12", "p12\x1ename\x1d", "s12\x1fh", "s12\x1fh\x1f1\x1ecpu\x1f0\x1frapl\x1f1"} {
+		if _, err := EncodeLines([][]byte{[]byte(bad)}); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
 	}
 }
 

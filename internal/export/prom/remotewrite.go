@@ -89,6 +89,20 @@ func (w *RemoteWrite) Send(ctx context.Context, recs []export.Record) error {
 	if err != nil {
 		return &export.Rejected{Err: err}
 	}
+	return w.post(ctx, body)
+}
+
+// SendEncoded writes lines of EncodeRecord as one request, as Send.
+func (w *RemoteWrite) SendEncoded(ctx context.Context, lines [][]byte) error {
+	body, err := EncodeLines(lines)
+	if err != nil {
+		return &export.Rejected{Err: err}
+	}
+	return w.post(ctx, body)
+}
+
+// post sends a request body (nil: nothing to send).
+func (w *RemoteWrite) post(ctx context.Context, body []byte) error {
 	if body == nil {
 		return nil // no value measured in these records
 	}
@@ -138,50 +152,212 @@ func retryAfter(h string) time.Duration {
 // Encode makes the request body of a batch: a prometheus.WriteRequest, one
 // series per metric and label set, samples in record order, snappy-encoded.
 func Encode(recs []export.Record) ([]byte, error) {
-	var wr prompb.WriteRequest
-	index := map[string]int{}
-	var key strings.Builder
+	var lines [][]byte
 	for i := range recs {
-		for _, p := range points(&recs[i]) {
-			key.Reset()
-			key.WriteString(p.name)
-			for _, l := range p.labels {
-				key.WriteByte(0)
-				key.WriteString(l.name)
-				key.WriteByte(0)
-				key.WriteString(l.value)
-			}
-			k := key.String()
-			n, ok := index[k]
-			if !ok {
-				n = len(wr.Timeseries)
-				index[k] = n
-				wr.Timeseries = append(wr.Timeseries, &prompb.TimeSeries{Labels: promLabels(p)})
-			}
-			ts := wr.Timeseries[n]
-			if m := len(ts.Samples); m > 0 && ts.Samples[m-1].Timestamp >= p.tms {
-				continue // a record delivered twice within a batch: keep the first
-			}
-			ts.Samples = append(ts.Samples, &prompb.Sample{Value: p.value, Timestamp: p.tms})
+		lines = append(lines, appendRecord(nil, &recs[i]))
+	}
+	return EncodeLines(lines)
+}
+
+// EncodeRecord is export.Encoder: the record as its spool keeps it, ready
+// to go into a request (EncodeLines) without decoding JSON. A sample is
+// 's', its time in unix ms, US (0x1f) the host US the rank ("" outside
+// Flux), then for each value RS (0x1e) domain US index US source US power
+// US energy (numbers as strconv writes them, 'g'): about half the bytes of
+// its JSON. Any other record is 'p' and the time, then its points: for
+// each RS, the metric name, for each label with a value US name US value,
+// GS (0x1d) and the value. No name or value holds these separators or a
+// newline.
+func (w *RemoteWrite) EncodeRecord(b []byte, rec *export.Record) []byte {
+	return appendRecord(b, rec)
+}
+
+func appendRecord(b []byte, rec *export.Record) []byte {
+	if rec.Kind != export.KindSample {
+		b = append(b, 'p')
+		b = strconv.AppendInt(b, rec.T/1e6, 10)
+		return appendPoints(b, points(rec))
+	}
+	b = append(b, 's')
+	b = strconv.AppendInt(b, rec.T/1e6, 10)
+	b = append(b, us)
+	b = append(b, rec.Hostname...)
+	b = append(b, us)
+	if rec.Rank >= 0 {
+		b = strconv.AppendInt(b, int64(rec.Rank), 10)
+	}
+	for i := range rec.Values {
+		v := &rec.Values[i]
+		b = append(b, rs)
+		b = append(b, v.Domain...)
+		b = append(b, us)
+		b = strconv.AppendInt(b, int64(v.Index), 10)
+		b = append(b, us)
+		b = append(b, v.Source...)
+		b = append(b, us)
+		b = strconv.AppendFloat(b, v.W, 'g', -1, 64)
+		b = append(b, us)
+		b = strconv.AppendFloat(b, v.EnergyJ(), 'g', -1, 64)
+	}
+	return b
+}
+
+// appendPoints appends points in EncodeRecord's form.
+func appendPoints(b []byte, pts []point) []byte {
+	for _, p := range pts {
+		b = append(b, rs)
+		b = append(b, p.name...)
+		for _, l := range p.labels {
+			b = appendLabel(b, l.name, l.value)
+		}
+		b = append(b, gs)
+		b = strconv.AppendFloat(b, p.value, 'g', -1, 64)
+	}
+	return b
+}
+
+// The separators of EncodeRecord's form.
+const (
+	rs = 0x1e // before a point
+	us = 0x1f // before a label's name and its value
+	gs = 0x1d // before the value
+)
+
+// appendLabel appends a label, or nothing where its value is empty (a
+// label without a value is no label to Prometheus).
+func appendLabel(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, us)
+	b = append(b, name...)
+	b = append(b, us)
+	return append(b, value...)
+}
+
+// EncodeLines makes the request body of lines of EncodeRecord's form, as
+// Encode of their records; nil where they hold no point.
+func EncodeLines(lines [][]byte) ([]byte, error) {
+	var e linesEncoder
+	for _, line := range lines {
+		if err := e.line(line); err != nil {
+			return nil, err
 		}
 	}
-	if len(wr.Timeseries) == 0 {
+	if len(e.wr.Timeseries) == 0 {
 		return nil, nil
 	}
-	data, err := proto.Marshal(&wr)
+	data, err := proto.Marshal(&e.wr)
 	if err != nil {
 		return nil, err
 	}
 	return snappy.Encode(nil, data), nil
 }
 
-func promLabels(p point) []*prompb.Label {
-	ls := make([]*prompb.Label, 0, len(p.labels)+1)
-	ls = append(ls, &prompb.Label{Name: "__name__", Value: p.name})
-	for _, l := range p.labels {
-		if l.value != "" {
-			ls = append(ls, &prompb.Label{Name: l.name, Value: l.value})
+// linesEncoder gathers the points of lines into a WriteRequest, one series
+// per metric and label set (key: the name and labels in the points' form),
+// samples in line order.
+type linesEncoder struct {
+	wr    prompb.WriteRequest
+	index map[string]int
+	key   []byte
+}
+
+func (e *linesEncoder) line(line []byte) error {
+	if len(line) == 0 || (line[0] != 's' && line[0] != 'p') {
+		return fmt.Errorf("a spooled record of no known form: %.40q", line)
+	}
+	kind := line[0]
+	head, rest, _ := bytes.Cut(line[1:], []byte{rs})
+	if kind == 'p' {
+		tms, err := strconv.ParseInt(string(head), 10, 64)
+		if err != nil {
+			return fmt.Errorf("a spooled record without its time: %.40q", line)
 		}
+		for len(rest) > 0 {
+			var pt []byte
+			pt, rest, _ = bytes.Cut(rest, []byte{rs})
+			key, val, ok := bytes.Cut(pt, []byte{gs})
+			value, err := strconv.ParseFloat(string(val), 64)
+			if !ok || err != nil {
+				return fmt.Errorf("a spooled point without its value: %.60q", pt)
+			}
+			e.add(key, value, tms)
+		}
+		return nil
+	}
+	f := bytes.Split(head, []byte{us})
+	if len(f) != 3 {
+		return fmt.Errorf("a spooled sample without its time, host and rank: %.40q", line)
+	}
+	tms, err := strconv.ParseInt(string(f[0]), 10, 64)
+	if err != nil {
+		return fmt.Errorf("a spooled sample without its time: %.40q", line)
+	}
+	host, rank := f[1], f[2]
+	for len(rest) > 0 {
+		var val []byte
+		val, rest, _ = bytes.Cut(rest, []byte{rs})
+		v := bytes.Split(val, []byte{us})
+		if len(v) != 5 {
+			return fmt.Errorf("a spooled value of no known form: %.60q", val)
+		}
+		w, err1 := strconv.ParseFloat(string(v[3]), 64)
+		j, err2 := strconv.ParseFloat(string(v[4]), 64)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("a spooled value of no known form: %.60q", val)
+		}
+		for _, m := range [2]struct {
+			name  string
+			value float64
+		}{{PowerName, w}, {EnergyName, j}} {
+			// deviceLabels' labels, in their order
+			k := append(e.key[:0], m.name...)
+			k = appendLabel(k, labelHost, string(host))
+			k = appendLabel(k, labelRk, string(rank))
+			k = appendLabel(k, "domain", string(v[0]))
+			k = append(k, us)
+			k = append(k, "device"...)
+			k = append(k, us)
+			k = append(k, v[0]...)
+			if idx := string(v[1]); idx != "-1" {
+				k = append(k, '-')
+				k = append(k, idx...)
+			}
+			k = appendLabel(k, "source", string(v[2]))
+			e.key = k
+			e.add(k, m.value, tms)
+		}
+	}
+	return nil
+}
+
+// add appends a sample to the series of key (copied where new).
+func (e *linesEncoder) add(key []byte, value float64, tms int64) {
+	if e.index == nil {
+		e.index = map[string]int{}
+	}
+	n, ok := e.index[string(key)]
+	if !ok {
+		n = len(e.wr.Timeseries)
+		e.index[string(key)] = n
+		e.wr.Timeseries = append(e.wr.Timeseries, &prompb.TimeSeries{Labels: keyLabels(key)})
+	}
+	ts := e.wr.Timeseries[n]
+	if m := len(ts.Samples); m > 0 && ts.Samples[m-1].Timestamp >= tms {
+		return // a record delivered twice within a batch: keep the first
+	}
+	ts.Samples = append(ts.Samples, &prompb.Sample{Value: value, Timestamp: tms})
+}
+
+// keyLabels are the labels of a point's name and labels (EncodeRecord's
+// form), sorted by name as Prometheus wants them.
+func keyLabels(key []byte) []*prompb.Label {
+	parts := bytes.Split(key, []byte{us})
+	ls := make([]*prompb.Label, 0, len(parts)/2+1)
+	ls = append(ls, &prompb.Label{Name: "__name__", Value: string(parts[0])})
+	for i := 1; i+1 < len(parts); i += 2 {
+		ls = append(ls, &prompb.Label{Name: string(parts[i]), Value: string(parts[i+1])})
 	}
 	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
 	return ls
