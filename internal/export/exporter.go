@@ -81,10 +81,12 @@ type Config struct {
 	Queue         int           // samples waiting for the spool writer; 0: 4096
 	MaxBackoff    time.Duration // 0: 30 s
 	SendTimeout   time.Duration // 0: 30 s
-	// Linger is how long a sender waits, once a record is in its spool,
-	// for more to send with it: at 100 samples a second, a send (an MQTT
-	// burst, an HTTP request) and a spool acknowledgement every 0.25 s
-	// instead of every 10 ms. 0: DefaultLinger; negative: none.
+	// Linger is the least time between two sends of a sink: records that
+	// come sooner after a send wait for the rest of it and go together (at
+	// 100 samples a second handed over one by one, a send, an MQTT burst
+	// or an HTTP request, and a spool acknowledgement every 0.25 s instead
+	// of every 10 ms); a record after a quiet Linger goes at once.
+	// 0: DefaultLinger; negative: none.
 	Linger time.Duration
 	Log    func(Severity, string)
 }
@@ -495,6 +497,7 @@ type lane struct {
 	done  chan struct{}
 
 	deadline time.Time // set before stop is closed
+	lastSend time.Time // the sender's own: when the last send began
 
 	mu      sync.Mutex
 	stats   LaneStats
@@ -553,6 +556,7 @@ func (l *lane) run() {
 			ctx, cancel = context.WithDeadline(context.Background(), l.deadline)
 		}
 		t0 := time.Now()
+		l.lastSend = t0
 		err = l.send(ctx, raw)
 		cancel()
 		var rej *Rejected
@@ -623,13 +627,20 @@ func (l *lane) decode(b []byte) (Record, bool) {
 	return rec, true
 }
 
-// linger lets records gather after the first one (Config.Linger), so that
-// they go in one send; a stop ends it at once.
+// linger lets records gather: a send comes at most once a Linger, so
+// that records that come sooner after the last send wait for the rest of
+// it and go together; a record after a quiet Linger goes at once (at a
+// period of 1 s, each sample is sent as it comes, in the same wake-up of
+// the process as its sampling). A stop ends the wait at once.
 func (l *lane) linger(stopping *bool) {
 	if l.e.cfg.Linger <= 0 {
 		return
 	}
-	t := time.NewTimer(l.e.cfg.Linger)
+	d := time.Until(l.lastSend.Add(l.e.cfg.Linger))
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -158,6 +158,22 @@ func TestLingerGroupsSends(t *testing.T) {
 	}
 }
 
+// A record that comes after a quiet linger goes at once, without waiting
+// for others: at a period of 1 s each sample is sent as it is taken.
+func TestLingerSendsALoneRecordAtOnce(t *testing.T) {
+	s := &scripted{mode: "ok"}
+	var l testlog.Log
+	ex := newEx(t, t.TempDir(), s, &l, Config{Linger: 5 * time.Second})
+	defer ex.Stop(time.Second)
+	time.Sleep(100 * time.Millisecond)
+	t0 := time.Now()
+	ex.Append(t0.UnixNano(), reading(1))
+	waitUntil(t, "delivery", func() bool { return len(s.received()) == 1 })
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Fatalf("a lone record waited %v, as for a 5 s linger", d)
+	}
+}
+
 // Records refused for good are dropped, counted and logged; delivery goes on.
 func TestRejectedAreCountedAndSkipped(t *testing.T) {
 	s := &scripted{mode: "reject"}

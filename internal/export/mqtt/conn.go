@@ -19,8 +19,9 @@ import (
 // acknowledgement with two or three: at 100 samples a second, a burst of
 // 25 messages every 0.25 s cost some 75 system calls. burstConn, the
 // connection Paho is given where messages are acknowledged (QoS 1 and 2),
-// gathers the PUBLISH packets of a burst into one write, at most
-// flushDelay after the first, and reads through a buffer. Any other packet
+// gathers the PUBLISH packets of a burst into one write (as soon as the
+// last one the sender announced comes, expect, or at most flushDelay after
+// the first), and reads through a buffer. Any other packet
 // (CONNECT, PINGREQ, PUBREL, DISCONNECT) goes out at once, after what is
 // gathered. A record leaves its spool only once the broker acknowledged
 // its messages, so a write that fails later loses nothing: the connection
@@ -40,8 +41,18 @@ type burstConn struct {
 
 	mu    sync.Mutex
 	buf   []byte
+	want  int // PUBLISH packets still to come in this burst (expect)
 	timer *time.Timer
 	err   error // a failed write: every later one fails
+}
+
+// expect says that n PUBLISH packets are about to be written: the write
+// goes once the last of them is gathered, in Paho's goroutine, without
+// waiting for the timer (one wake-up of the process less a burst).
+func (c *burstConn) expect(n int) {
+	c.mu.Lock()
+	c.want += n
+	c.mu.Unlock()
 }
 
 func newBurstConn(c net.Conn, timeout time.Duration) *burstConn {
@@ -65,10 +76,18 @@ func (c *burstConn) Write(p []byte) (int, error) {
 		return 0, c.err
 	}
 	if len(p) > 0 && p[0]>>4 == 3 && len(c.buf)+len(p) <= maxGathered {
-		if len(c.buf) == 0 {
+		c.buf = append(c.buf, p...)
+		if c.want > 0 {
+			if c.want--; c.want == 0 { // the last one announced
+				if err := c.flushLocked(); err != nil {
+					return 0, err
+				}
+				return len(p), nil
+			}
+		}
+		if len(c.buf) == len(p) {
 			c.timer.Reset(flushDelay)
 		}
-		c.buf = append(c.buf, p...)
 		return len(p), nil
 	}
 	if err := c.flushLocked(); err != nil {
@@ -84,6 +103,7 @@ func (c *burstConn) Write(p []byte) (int, error) {
 func (c *burstConn) flushTimer() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.want = 0 // announced packets that never came (a publish that failed)
 	if c.flushLocked() != nil {
 		c.Conn.Close() // the reader fails: Paho sees the connection lost
 	}
@@ -116,10 +136,10 @@ func (c *burstConn) Close() error {
 	return c.Conn.Close()
 }
 
-// openBurstConn is a paho.OpenConnectionFunc: the connection Paho would
-// open (TCP, or TLS for ssl://, through the proxy the environment names),
-// as a burstConn.
-func openBurstConn(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
+// openConn is a paho.OpenConnectionFunc: the connection Paho would open
+// (TCP, or TLS for ssl://, through the proxy the environment names), as a
+// burstConn, which the sink keeps to announce its bursts.
+func (s *Sink) openConn(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	d := &net.Dialer{Timeout: o.ConnectTimeout}
 	var c net.Conn
 	var err error
@@ -134,5 +154,7 @@ func openBurstConn(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newBurstConn(c, o.WriteTimeout), nil
+	bc := newBurstConn(c, o.WriteTimeout)
+	s.conn.Store(bc)
+	return bc, nil
 }

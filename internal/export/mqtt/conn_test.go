@@ -91,3 +91,37 @@ func TestBurstConnWriteError(t *testing.T) {
 		t.Fatalf("after a failed write: err %v, closed %v", err, r.closed)
 	}
 }
+
+// Announced, a burst is written as soon as its last packet comes, without
+// waiting for the timer; one that falls short still goes by the timer.
+func TestBurstConnExpect(t *testing.T) {
+	r := &recorder{}
+	c := newBurstConn(r, time.Second)
+	c.timer.Stop()
+	c.expect(3)
+	c.Write([]byte("\x30a"))
+	c.Write([]byte("\x30b"))
+	if got := r.got(); len(got) != 0 {
+		t.Fatalf("written before the last announced packet: %q", got)
+	}
+	c.Write([]byte("\x30c"))
+	if got := strings.Join(r.got(), "|"); got != "\x30a\x30b\x30c" {
+		t.Fatalf("writes %q, want the three at once", got)
+	}
+	c.expect(2)
+	c.Write([]byte("\x30d")) // the second never comes
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.got()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := strings.Join(r.got(), "|"); got != "\x30a\x30b\x30c|\x30d" {
+		t.Fatalf("writes %q", got)
+	}
+	c.Write([]byte("\x30e")) // not announced: by the timer, as before
+	for len(r.got()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := r.got(); len(got) != 3 || got[2] != "\x30e" {
+		t.Fatalf("writes %q", got)
+	}
+}

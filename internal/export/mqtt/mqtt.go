@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -70,6 +71,7 @@ type Sink struct {
 	popts  *paho.ClientOptions
 	mu     sync.Mutex
 	client paho.Client
+	conn   atomic.Pointer[burstConn] // the last connection opened (QoS 1, 2)
 }
 
 // New checks the options and reads the TLS files; it does not connect.
@@ -103,9 +105,6 @@ func New(o Options) (*Sink, error) {
 		SetConnectTimeout(o.Timeout).
 		SetWriteTimeout(o.Timeout).
 		SetOrderMatters(true)
-	if o.QoS > 0 {
-		p.SetCustomOpenConnectionFn(openBurstConn) // conn.go
-	}
 	if o.Username != "" {
 		p.SetUsername(o.Username)
 	}
@@ -119,7 +118,11 @@ func New(o Options) (*Sink, error) {
 		}
 		p.SetTLSConfig(cfg)
 	}
-	return &Sink{o: o, popts: p}, nil
+	s := &Sink{o: o, popts: p}
+	if o.QoS > 0 {
+		p.SetCustomOpenConnectionFn(s.openConn) // conn.go
+	}
+	return s, nil
 }
 
 func tlsConfig(o *Options) (*tls.Config, error) {
@@ -211,7 +214,16 @@ func (s *Sink) SendEncoded(ctx context.Context, lines [][]byte) error {
 	if err != nil {
 		return err
 	}
-	toks := make([]paho.Token, 0, len(lines))
+	n := 0
+	for _, line := range lines {
+		if len(line) > 0 { // topic NUL payload, NUL between messages
+			n += bytes.Count(line, []byte{0})/2 + 1
+		}
+	}
+	if bc := s.conn.Load(); bc != nil {
+		bc.expect(n)
+	}
+	toks := make([]paho.Token, 0, n)
 	for _, line := range lines {
 		for len(line) > 0 {
 			topic, rest, ok := bytes.Cut(line, []byte{0})
