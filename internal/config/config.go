@@ -182,10 +182,10 @@ func (b batchValue) Set(s string) error {
 
 // ExportBatch is how long the sampler holds samples back where an export
 // is asked for and the period is shorter: the exports get them in groups,
-// at 100 samples a second a hand-off, a spool write and a wake-up of the
-// exporter every 0.25 s instead of every 10 ms, and still within the
+// at 100 samples a second a hand-off, a spool write, a send and a wake-up
+// of the exporter every 0.5 s instead of every 10 ms, and still within the
 // second in which a record reaches a sink that is up (doc/exports.md).
-const ExportBatch = 250 * time.Millisecond
+const ExportBatch = 500 * time.Millisecond
 
 // BatchDelay is how long the sampler may hold a sample back before
 // storing it (sampler.Sampler.SetBatch): --batch when given; else, where

@@ -122,7 +122,7 @@ func def(f func(*Options)) Options {
 func noEnv(string) string { return "" }
 
 // Without --batch, samples are held back 10 periods (at least 1 s) where
-// no export waits for them, 0.25 s where one does and the period is
+// no export waits for them, 0.5 s where one does and the period is
 // shorter, not at all otherwise; --batch wins.
 func TestBatchDelay(t *testing.T) {
 	for _, c := range []struct {
@@ -133,8 +133,9 @@ func TestBatchDelay(t *testing.T) {
 		{BatchDefault, time.Second, false, 10 * time.Second},
 		{BatchDefault, 10 * time.Millisecond, false, time.Second},
 		{BatchDefault, time.Second, true, 0},
-		{BatchDefault, 250 * time.Millisecond, true, 0},
-		{BatchDefault, 10 * time.Millisecond, true, 250 * time.Millisecond},
+		{BatchDefault, 500 * time.Millisecond, true, 0},
+		{BatchDefault, 250 * time.Millisecond, true, 500 * time.Millisecond},
+		{BatchDefault, 10 * time.Millisecond, true, 500 * time.Millisecond},
 		{0, time.Second, false, 0},
 		{3 * time.Second, time.Second, true, 3 * time.Second},
 	} {

@@ -135,6 +135,8 @@ type Exporter struct {
 	// jobs running where the samples are taken (SetJobID).
 	jobID atomic.Pointer[string]
 
+	group sync.Mutex // held by Hold; the writer gathers under it
+
 	mu           sync.Mutex
 	taken        uint64
 	droppedQueue uint64
@@ -233,6 +235,13 @@ func (e *Exporter) Append(t int64, r *sample.Reading) {
 	}
 }
 
+// Hold is sampler.Holder: until Release, the writer takes no group, so
+// that the samples appended meanwhile go to the spools together.
+func (e *Exporter) Hold() { e.group.Lock() }
+
+// Release lets the writer take what was appended.
+func (e *Exporter) Release() { e.group.Unlock() }
+
 // recycle gives a Values array back for a later Append, unless enough are
 // kept.
 func (e *Exporter) recycle(vs []Value) {
@@ -292,7 +301,9 @@ func (e *Exporter) writer() {
 	w := groupWriter{e: e, group: make([]Record, 0, maxGroup)}
 	for r := range e.queue {
 		w.group = append(w.group[:0], r)
+		e.group.Lock() // (a batch being appended goes in this group whole)
 		w.gather()
+		e.group.Unlock()
 		w.write()
 		for i := range w.group {
 			if w.group[i].Kind == KindSample {

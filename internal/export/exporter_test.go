@@ -453,3 +453,25 @@ func TestEncoderSpoolsItsOwnForm(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// Held, the exporter's writer takes nothing until Release: a batch the
+// sampler hands over goes to the spool in one write, however the writer's
+// wake-ups fall.
+func TestHoldGroupsABatch(t *testing.T) {
+	s := &scripted{mode: "ok"}
+	var l testlog.Log
+	ex := newEx(t, t.TempDir(), s, &l, Config{Queue: 64})
+	ex.Hold()
+	for i := 0; i < 30; i++ {
+		ex.Append(int64(i+1)*1e9, reading(1))
+		time.Sleep(time.Millisecond) // the writer would take each alone
+	}
+	ex.Release()
+	ex.Stop(5 * time.Second)
+	if got := len(s.received()); got != 30 {
+		t.Fatalf("%d of 30 delivered", got)
+	}
+	if st := ex.Stats().Sinks[0]; st.SpoolWrites != 1 {
+		t.Fatalf("30 records held together went in %d writes, want 1", st.SpoolWrites)
+	}
+}

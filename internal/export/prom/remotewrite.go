@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	prompb "buf.build/gen/go/prometheus/prometheus/protocolbuffers/go"
 	"github.com/golang/snappy"
@@ -259,8 +260,12 @@ func EncodeLines(lines [][]byte) ([]byte, error) {
 // samples in line order.
 type linesEncoder struct {
 	wr    prompb.WriteRequest
-	index map[string]int
-	key   []byte
+	index map[string]int // series by key
+	// a sample's device (host, rank, domain, index, source, as spooled) to
+	// its power and energy series: the keys are made once a device
+	devs map[string][2]int
+	key  []byte
+	dev  []byte
 }
 
 func (e *linesEncoder) line(line []byte) error {
@@ -278,62 +283,67 @@ func (e *linesEncoder) line(line []byte) error {
 			var pt []byte
 			pt, rest, _ = bytes.Cut(rest, []byte{rs})
 			key, val, ok := bytes.Cut(pt, []byte{gs})
-			value, err := strconv.ParseFloat(string(val), 64)
+			value, err := parseFloat(val)
 			if !ok || err != nil {
 				return fmt.Errorf("a spooled point without its value: %.60q", pt)
 			}
-			e.add(key, value, tms)
+			e.add(e.series(key), value, tms)
 		}
 		return nil
 	}
-	f := bytes.Split(head, []byte{us})
-	if len(f) != 3 {
+	t, hostRank, _ := bytes.Cut(head, []byte{us})
+	host, rank, ok := bytes.Cut(hostRank, []byte{us})
+	tms, err := strconv.ParseInt(string(t), 10, 64)
+	if !ok || err != nil {
 		return fmt.Errorf("a spooled sample without its time, host and rank: %.40q", line)
 	}
-	tms, err := strconv.ParseInt(string(f[0]), 10, 64)
-	if err != nil {
-		return fmt.Errorf("a spooled sample without its time: %.40q", line)
+	if e.devs == nil {
+		e.devs = map[string][2]int{}
 	}
-	host, rank := f[1], f[2]
 	for len(rest) > 0 {
 		var val []byte
 		val, rest, _ = bytes.Cut(rest, []byte{rs})
-		v := bytes.Split(val, []byte{us})
-		if len(v) != 5 {
+		// domain US index US source US power US energy
+		domain, r1, ok1 := bytes.Cut(val, []byte{us})
+		index, r2, ok2 := bytes.Cut(r1, []byte{us})
+		source, r3, ok3 := bytes.Cut(r2, []byte{us})
+		wb, jb, ok4 := bytes.Cut(r3, []byte{us})
+		w, err1 := parseFloat(wb)
+		j, err2 := parseFloat(jb)
+		if !ok1 || !ok2 || !ok3 || !ok4 || err1 != nil || err2 != nil {
 			return fmt.Errorf("a spooled value of no known form: %.60q", val)
 		}
-		w, err1 := strconv.ParseFloat(string(v[3]), 64)
-		j, err2 := strconv.ParseFloat(string(v[4]), 64)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("a spooled value of no known form: %.60q", val)
-		}
-		for _, m := range [2]struct {
-			name  string
-			value float64
-		}{{PowerName, w}, {EnergyName, j}} {
-			// deviceLabels' labels, in their order
-			k := append(e.key[:0], m.name...)
-			k = appendLabel(k, labelHost, string(host))
-			k = appendLabel(k, labelRk, string(rank))
-			k = appendLabel(k, "domain", string(v[0]))
-			k = append(k, us)
-			k = append(k, "device"...)
-			k = append(k, us)
-			k = append(k, v[0]...)
-			if idx := string(v[1]); idx != "-1" {
-				k = append(k, '-')
-				k = append(k, idx...)
+		e.dev = append(append(append(e.dev[:0], hostRank...), rs), val[:len(val)-len(r3)]...)
+		ids, ok := e.devs[string(e.dev)]
+		if !ok {
+			for m, name := range [2]string{PowerName, EnergyName} {
+				// deviceLabels' labels, in their order
+				k := append(e.key[:0], name...)
+				k = appendLabel(k, labelHost, string(host))
+				k = appendLabel(k, labelRk, string(rank))
+				k = appendLabel(k, "domain", string(domain))
+				k = append(k, us)
+				k = append(k, "device"...)
+				k = append(k, us)
+				k = append(k, domain...)
+				if string(index) != "-1" {
+					k = append(k, '-')
+					k = append(k, index...)
+				}
+				k = appendLabel(k, "source", string(source))
+				e.key = k
+				ids[m] = e.series(k)
 			}
-			k = appendLabel(k, "source", string(v[2]))
-			e.key = k
-			e.add(k, m.value, tms)
+			e.devs[string(e.dev)] = ids
 		}
+		e.add(ids[0], w, tms)
+		e.add(ids[1], j, tms)
 	}
 	return nil
 }
 
-// add appends a sample to the series of key (copied where new).
-func (e *linesEncoder) add(key []byte, value float64, tms int64) {
+// series is the index of key's series, made (the key copied) where new.
+func (e *linesEncoder) series(key []byte) int {
 	if e.index == nil {
 		e.index = map[string]int{}
 	}
@@ -343,11 +353,25 @@ func (e *linesEncoder) add(key []byte, value float64, tms int64) {
 		e.index[string(key)] = n
 		e.wr.Timeseries = append(e.wr.Timeseries, &prompb.TimeSeries{Labels: keyLabels(key)})
 	}
+	return n
+}
+
+// add appends a sample to series n.
+func (e *linesEncoder) add(n int, value float64, tms int64) {
 	ts := e.wr.Timeseries[n]
 	if m := len(ts.Samples); m > 0 && ts.Samples[m-1].Timestamp >= tms {
 		return // a record delivered twice within a batch: keep the first
 	}
 	ts.Samples = append(ts.Samples, &prompb.Sample{Value: value, Timestamp: tms})
+}
+
+// parseFloat is strconv.ParseFloat of b without copying it into a string
+// (ParseFloat keeps no reference to its argument: its errors copy it).
+func parseFloat(b []byte) (float64, error) {
+	if len(b) == 0 {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseFloat(unsafe.String(&b[0], len(b)), 64)
 }
 
 // keyLabels are the labels of a point's name and labels (EncodeRecord's

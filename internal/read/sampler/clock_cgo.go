@@ -126,6 +126,10 @@ func pmSamplerBatch(h C.uintptr_t, p *C.struct_pm_pending, n C.int, late C.uint6
 	}()
 	s := st.s
 	cs := s.src.(CSource)
+	if h, ok := s.st.(Holder); ok && n > 1 {
+		h.Hold()
+		defer h.Release()
+	}
 	for _, e := range unsafe.Slice(p, int(n)) {
 		s.recordC(cs, &e)
 	}

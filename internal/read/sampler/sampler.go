@@ -80,6 +80,15 @@ type Store interface {
 	Append(t int64, r *sample.Reading)
 }
 
+// Holder is a Store that can gather the samples handed over together: the
+// sampler calls Hold before it stores a batch of samples (--batch) and
+// Release after, so that they go on as one group (the exporter writes them
+// to its spools in one write).
+type Holder interface {
+	Hold()
+	Release()
+}
+
 // Stats are the sampler's counters.
 type Stats struct {
 	Samples     uint64  `json:"samples"`    // readings stored

@@ -20,3 +20,21 @@ func (t Tee) Append(ts int64, r *sample.Reading) {
 		s.Append(ts, r)
 	}
 }
+
+// Hold holds every store that can be held (Holder).
+func (t Tee) Hold() {
+	for _, s := range t {
+		if h, ok := s.(Holder); ok {
+			h.Hold()
+		}
+	}
+}
+
+// Release releases them, in the reverse order.
+func (t Tee) Release() {
+	for i := len(t) - 1; i >= 0; i-- {
+		if h, ok := t[i].(Holder); ok {
+			h.Release()
+		}
+	}
+}
