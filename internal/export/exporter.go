@@ -64,6 +64,17 @@ type Rejected struct{ Err error }
 func (r *Rejected) Error() string { return "rejected: " + r.Err.Error() }
 func (r *Rejected) Unwrap() error { return r.Err }
 
+// Partial is a Send (or SendEncoded) error after the server accepted the
+// first Delivered records: they leave the spool, and only the others are
+// sent again (an MQTT broker that went away in the middle of a burst).
+type Partial struct {
+	Delivered int
+	Err       error
+}
+
+func (p *Partial) Error() string { return p.Err.Error() }
+func (p *Partial) Unwrap() error { return p.Err }
+
 // Severity of a log message.
 type Severity int
 
@@ -571,10 +582,18 @@ func (l *lane) run() {
 		err = l.send(ctx, raw)
 		cancel()
 		var rej *Rejected
+		var part *Partial
 		switch {
 		case err == nil:
 			l.delivered(len(raw), time.Since(t0))
 			backoff = 0
+		case errors.As(err, &part) && part.Delivered > 0:
+			l.delivered(part.Delivered, time.Since(t0))
+			l.failed(part.Err)
+			backoff = nextBackoff(0, cfg.MaxBackoff)
+			if !l.wait(&stopping, backoff) {
+				return
+			}
 		case errors.As(err, &rej):
 			l.e.cfg.Log(Error, fmt.Sprintf("%s: %d records %v; dropped", l.sink.Name(), len(raw), err))
 			l.mu.Lock()
@@ -601,20 +620,34 @@ func (l *lane) run() {
 // A line that cannot be decoded is logged and skipped.
 func (l *lane) send(ctx context.Context, raw [][]byte) error {
 	if l.enc != nil {
+		// src[i]: the spooled line lines[i] came from
+		src := make([]int, 0, len(raw))
 		lines := raw[:0] // (each line is read before its slot is written)
-		for _, b := range raw {
+		for i, b := range raw {
 			if len(b) > 0 && b[0] == encodedMark {
 				lines = append(lines, b[1:])
+				src = append(src, i)
 				continue
 			}
 			if rec, ok := l.decode(b); ok {
 				lines = append(lines, l.enc.EncodeRecord(nil, &rec))
+				src = append(src, i)
 			}
 		}
 		if len(lines) == 0 {
 			return nil
 		}
-		return l.enc.SendEncoded(ctx, lines)
+		err := l.enc.SendEncoded(ctx, lines)
+		// Partial counts lines; the spool counts its own (a line skipped
+		// before the first undelivered one goes with the delivered)
+		var part *Partial
+		if errors.As(err, &part) && part.Delivered > 0 {
+			if part.Delivered >= len(src) {
+				return &Partial{Delivered: len(raw), Err: part.Err}
+			}
+			return &Partial{Delivered: src[part.Delivered], Err: part.Err}
+		}
+		return err
 	}
 	recs := make([]Record, 0, len(raw))
 	for _, b := range raw {

@@ -475,3 +475,41 @@ func TestHoldGroupsABatch(t *testing.T) {
 		t.Fatalf("30 records held together went in %d writes, want 1", st.SpoolWrites)
 	}
 }
+
+// partialOnce takes the first two lines of its first send, then fails:
+// a broker gone in the middle of a burst.
+type partialOnce struct {
+	encoding
+	failed bool
+}
+
+func (s *partialOnce) SendEncoded(ctx context.Context, lines [][]byte) error {
+	if !s.failed && len(lines) > 2 {
+		s.failed = true
+		s.encoding.SendEncoded(ctx, lines[:2])
+		return &Partial{Delivered: 2, Err: errors.New("connection lost")}
+	}
+	return s.encoding.SendEncoded(ctx, lines)
+}
+
+// What the server took before a send failed leaves the spool: only the
+// rest is sent again, and the subscriber sees no record twice.
+func TestPartialSendNotRepeated(t *testing.T) {
+	s := &partialOnce{encoding: encoding{scripted: scripted{mode: "ok"}}}
+	var l testlog.Log
+	ex := newEx(t, t.TempDir(), s, &l, Config{Linger: -1})
+	ex.Hold()
+	for i := 1; i <= 5; i++ {
+		ex.Append(int64(i)*1e9, reading(1))
+	}
+	ex.Release()
+	waitUntil(t, "delivery", func() bool { return len(s.sent()) >= 5 })
+	ex.Stop(time.Second)
+	want := "T=1000000000 T=2000000000 T=3000000000 T=4000000000 T=5000000000"
+	if got := strings.Join(s.sent(), " "); got != want || !s.failed {
+		t.Fatalf("sent %q, want %q (failed once: %v)", got, want, s.failed)
+	}
+	if st := ex.Stats().Sinks[0]; st.Delivered != 5 || st.Errors != 1 || st.Pending != 0 {
+		t.Fatalf("%+v", st)
+	}
+}

@@ -224,6 +224,7 @@ func (s *Sink) SendEncoded(ctx context.Context, lines [][]byte) error {
 		bc.expect(n)
 	}
 	toks := make([]paho.Token, 0, n)
+	ends := make([]int, 0, len(lines)) // each line's tokens end there
 	for _, line := range lines {
 		for len(line) > 0 {
 			topic, rest, ok := bytes.Cut(line, []byte{0})
@@ -234,30 +235,43 @@ func (s *Sink) SendEncoded(ctx context.Context, lines [][]byte) error {
 			toks = append(toks, c.Publish(string(topic), s.o.QoS, false, payload))
 			line = next
 		}
+		ends = append(ends, len(toks))
+	}
+	// partial: the lines all of whose messages before token k were
+	// acknowledged go, as Partial, with err
+	partial := func(k int, err error) error {
+		done := 0
+		for done < len(ends) && ends[done] <= k {
+			done++
+		}
+		if done == 0 {
+			return err
+		}
+		return &export.Partial{Delivered: done, Err: err}
 	}
 	// A broker that goes away while its acknowledgements are awaited is an
 	// error at once, not when ctx ends: the records stay in the spool and
 	// are sent again on a new connection, and the outage is logged now.
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for _, t := range toks {
+	for k, t := range toks {
 		for waiting := true; waiting; {
 			select {
 			case <-t.Done():
 				waiting = false
 			case <-ctx.Done():
 				s.drop()
-				return fmt.Errorf("publish: %w", ctx.Err())
+				return partial(k, fmt.Errorf("publish: %w", ctx.Err()))
 			case <-tick.C:
 				if !c.IsConnectionOpen() {
 					s.drop()
-					return errors.New("publish: the connection to the broker was lost")
+					return partial(k, errors.New("publish: the connection to the broker was lost"))
 				}
 			}
 		}
 		if err := t.Error(); err != nil {
 			s.drop()
-			return fmt.Errorf("publish: %w", err)
+			return partial(k, fmt.Errorf("publish: %w", err))
 		}
 	}
 	return nil
