@@ -5,10 +5,14 @@
 // network sink reads from its own bounded on-disk spool (export/spool), so a
 // broker or a Prometheus that is away loses nothing: records wait on disk and
 // are delivered in order once it is back. The Exporter (exporter.go) takes
-// samples from the sampler without ever blocking it.
+// samples from the sampler without ever blocking it, and writes each group
+// of them to every spool in one write. A sink that implements Encoder (MQTT,
+// remote-write) keeps its records in its spool ready to send, so that
+// nothing is decoded on the way out.
 //
-// This file defines the record that goes through a spool: one sample of a
-// node, or one job's energy summary.
+// This file defines the record: one sample of a node, or one job's energy
+// summary, and its common form in a spool (JSON), which earlier versions
+// wrote and which a sink without a form of its own reads.
 package export
 
 import (
