@@ -347,14 +347,16 @@ EOF
 # (export.Partial): a sample reaches the subscriber twice only where it was
 # in flight as the broker stopped, on either leg (QoS 1 is at least once:
 # the broker also sends again to the subscriber what it had not heard
-# acknowledged). That is at most one group a rank: at -r 0.1, 5 samples
-# (0.5 s), 10 on rank 1 (--batch=1). Sending a whole batch again, up to
-# the 250 samples a rank spooled during the outage, fails this.
+# acknowledged). That is at most one group a rank from us (at -r 0.1, 5
+# samples, 0.5 s; 10 on rank 1, --batch=1) and Mosquitto's window of
+# messages in flight to a subscriber (max_inflight_messages, 20). Sending
+# a whole batch again, up to the 250 samples a rank spooled during the
+# outage, fails this.
 test_expect_success 'nothing sent twice: at most the samples in flight as the broker stopped' '
 	for r in 0 1 2; do
 		d=$(python3 dups.py $r $(cat t_a) $(cat t_b) <sub.out) &&
 		echo "rank $r: $d duplicates" &&
-		test "$d" -le 10 || return 1
+		test "$d" -le 30 || return 1
 	done
 '
 test_expect_success 'unload: the last samples are flushed, nothing is dropped' '
