@@ -334,12 +334,11 @@ const maxGroup = 256
 type groupWriter struct {
 	e     *Exporter
 	group []Record
-	buf   bytes.Buffer // the group's encoded records, one a line
+	buf   bytes.Buffer // one record in the common form
 	enc   *json.Encoder
-	lines [][]byte // the group in the common form, into buf
-	// the group in an Encoder's form
-	own      []byte
-	ownLines [][]byte
+	own   []byte   // the group encoded for a spool
+	ends  []int    // each record's end in own
+	lines [][]byte // the records in own
 }
 
 // gather adds to the group what else waits in the queue, without waiting.
@@ -373,20 +372,8 @@ func (w *groupWriter) write() {
 	if len(e.lanes) == 0 {
 		return
 	}
-	common := false // some lane spools the common form
 	for _, l := range e.lanes {
-		if l.enc == nil {
-			common = true
-		}
-	}
-	if common {
-		w.encodeCommon()
-	}
-	for _, l := range e.lanes {
-		lines := w.lines
-		if l.enc != nil {
-			lines = w.encodeFor(l.enc)
-		}
+		lines := w.encode(l.enc)
 		n, err := l.spool.AppendBatch(lines)
 		if err != nil {
 			e.countSpoolError(fmt.Errorf("%s: %w", l.sink.Name(), err), len(lines)-n)
@@ -401,50 +388,46 @@ func (w *groupWriter) write() {
 	}
 }
 
-// encodeCommon encodes the group in the common form (JSON, one a line)
-// into w.lines.
-func (w *groupWriter) encodeCommon() {
-	if w.enc == nil {
-		w.enc = json.NewEncoder(&w.buf)
-	}
-	w.buf.Reset()
-	ends := make([]int, 0, len(w.group))
+// encode encodes the group for a lane's spool, a line a record: in enc's
+// own form, each line marked; in the common form (JSON) where enc is nil.
+// The lines are the writer's until the next call.
+func (w *groupWriter) encode(enc Encoder) [][]byte {
+	w.own = w.own[:0]
+	ends := w.ends[:0]
 	for i := range w.group {
-		if err := w.enc.Encode(&w.group[i]); err != nil { // NaN/Inf never get here; be safe anyway
-			w.e.countSpoolError(fmt.Errorf("encode: %w", err), 1)
-			continue
+		if enc != nil {
+			w.own = append(w.own, encodedMark)
+			w.own = enc.EncodeRecord(w.own, &w.group[i])
+		} else {
+			w.own = w.appendJSON(w.own, &w.group[i])
 		}
-		ends = append(ends, w.buf.Len())
+		ends = append(ends, len(w.own))
 	}
-	// Encode ends each record with a newline; the spool adds its own.
-	b := w.buf.Bytes()
+	w.ends = ends
 	w.lines = w.lines[:0]
 	start := 0
 	for _, end := range ends {
-		w.lines = append(w.lines, b[start:end-1])
-		start = end
-	}
-}
-
-// encodeFor encodes the group in enc's own form, each line marked.
-func (w *groupWriter) encodeFor(enc Encoder) [][]byte {
-	w.own = w.own[:0]
-	ends := make([]int, 0, len(w.group))
-	for i := range w.group {
-		w.own = append(w.own, encodedMark)
-		w.own = enc.EncodeRecord(w.own, &w.group[i])
-		ends = append(ends, len(w.own))
-	}
-	w.ownLines = w.ownLines[:0]
-	start := 0
-	for _, end := range ends {
-		w.ownLines = append(w.ownLines, w.own[start:end])
+		w.lines = append(w.lines, w.own[start:end])
 		start = end
 	}
 	if cap(w.own) > keepEncoded {
 		w.own = nil
 	}
-	return w.ownLines
+	return w.lines
+}
+
+// appendJSON appends the record in the common form; an error (NaN and Inf
+// never get here) leaves an empty line, which the spool refuses and
+// counts.
+func (w *groupWriter) appendJSON(b []byte, rec *Record) []byte {
+	if w.enc == nil {
+		w.enc = json.NewEncoder(&w.buf)
+	}
+	w.buf.Reset()
+	if err := w.enc.Encode(rec); err != nil {
+		return b
+	}
+	return append(b, bytes.TrimSuffix(w.buf.Bytes(), []byte{'\n'})...)
 }
 
 // keepEncoded: a larger encoding buffer (a burst of job summaries) is not

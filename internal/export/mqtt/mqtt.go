@@ -214,28 +214,32 @@ func (s *Sink) SendEncoded(ctx context.Context, lines [][]byte) error {
 	if err != nil {
 		return err
 	}
-	n := 0
-	for _, line := range lines {
-		if len(line) > 0 { // topic NUL payload, NUL between messages
-			n += bytes.Count(line, []byte{0})/2 + 1
-		}
+	// the lines' messages (topic NUL payload, NUL between them); ends[i]:
+	// where line i's messages end
+	type message struct {
+		topic   string
+		payload []byte
 	}
-	if bc := s.conn.Load(); bc != nil {
-		bc.expect(n)
-	}
-	toks := make([]paho.Token, 0, n)
-	ends := make([]int, 0, len(lines)) // each line's tokens end there
+	var msgs []message
+	ends := make([]int, 0, len(lines))
 	for _, line := range lines {
 		for len(line) > 0 {
 			topic, rest, ok := bytes.Cut(line, []byte{0})
-			if !ok {
-				return fmt.Errorf("publish: a spooled message without payload: %.40q", line)
+			if !ok { // the exporter wrote it: never, short of a damaged disk
+				return &export.Rejected{Err: fmt.Errorf("a spooled message without payload: %.40q", line)}
 			}
 			payload, next, _ := bytes.Cut(rest, []byte{0})
-			toks = append(toks, c.Publish(string(topic), s.o.QoS, false, payload))
+			msgs = append(msgs, message{string(topic), payload})
 			line = next
 		}
-		ends = append(ends, len(toks))
+		ends = append(ends, len(msgs))
+	}
+	if bc := s.conn.Load(); bc != nil {
+		bc.expect(len(msgs))
+	}
+	toks := make([]paho.Token, 0, len(msgs))
+	for _, m := range msgs {
+		toks = append(toks, c.Publish(m.topic, s.o.QoS, false, m.payload))
 	}
 	// partial: the lines all of whose messages before token k were
 	// acknowledged go, as Partial, with err

@@ -91,10 +91,7 @@ func appendEncoded(b []byte, rec *export.Record, prefix string) []byte {
 			b = append(b, 0)
 		}
 		first = false
-		b = append(b, prefix...)
-		b = append(b, '/')
-		b = append(b, ReaderName(r)...)
-		b = append(b, "/data"...)
+		b = appendSampleTopic(b, prefix, r)
 		b = append(b, 0)
 		b = appendSample(b, rec, r)
 	})
@@ -106,7 +103,15 @@ func jobTopic(prefix string, rec *export.Record) string {
 }
 
 func sampleTopic(prefix, reader string) string {
-	return prefix + "/" + ReaderName(reader) + "/data"
+	return string(appendSampleTopic(nil, prefix, reader))
+}
+
+// appendSampleTopic appends {prefix}/{reader}/data (doc/exports.md).
+func appendSampleTopic(b []byte, prefix, reader string) []byte {
+	b = append(b, prefix...)
+	b = append(b, '/')
+	b = append(b, ReaderName(reader)...)
+	return append(b, "/data"...)
 }
 
 // forReaders calls f with each source that read some value of the sample,

@@ -315,22 +315,22 @@ func (e *linesEncoder) line(line []byte) error {
 		}
 		e.dev = append(append(append(e.dev[:0], hostRank...), rs), val[:len(val)-len(r3)]...)
 		ids, ok := e.devs[string(e.dev)]
-		if !ok {
+		if !ok { // the device's labels as the /metrics endpoint has them
+			idx, err1 := strconv.Atoi(string(index))
+			rk, err2 := -1, error(nil)
+			if len(rank) > 0 {
+				rk, err2 = strconv.Atoi(string(rank))
+			}
+			if err1 != nil || err2 != nil {
+				return fmt.Errorf("a spooled value of no known form: %.60q", val)
+			}
+			ls := deviceLabels(&export.Record{Hostname: string(host), Rank: rk},
+				&export.Value{Domain: string(domain), Index: idx, Source: string(source)})
 			for m, name := range [2]string{PowerName, EnergyName} {
-				// deviceLabels' labels, in their order
 				k := append(e.key[:0], name...)
-				k = appendLabel(k, labelHost, string(host))
-				k = appendLabel(k, labelRk, string(rank))
-				k = appendLabel(k, "domain", string(domain))
-				k = append(k, us)
-				k = append(k, "device"...)
-				k = append(k, us)
-				k = append(k, domain...)
-				if string(index) != "-1" {
-					k = append(k, '-')
-					k = append(k, index...)
+				for _, l := range ls {
+					k = appendLabel(k, l.name, l.value)
 				}
-				k = appendLabel(k, "source", string(source))
 				e.key = k
 				ids[m] = e.series(k)
 			}

@@ -190,7 +190,6 @@ type Spool struct {
 	wbroken bool // a failed write could not be undone: rotate
 	wbuf    []byte
 	wdoomed []uint64
-	doomErr error     // the last writeLines' error removing a segment
 	one     [1][]byte // Append's batch
 
 	// Owned by the reading goroutine (Peek, Ack).
@@ -628,7 +627,7 @@ func (s *Spool) AppendBatch(recs [][]byte) (int, error) {
 		}
 		used := s.wsize + int64(len(s.wbuf))
 		if s.wbroken || used > 0 && used+int64(len(rec))+1 > s.segBytes {
-			done, err := s.writeLines(k)
+			done, rerr, err := s.writeLines(k)
 			n += done
 			k = 0
 			if err == nil {
@@ -640,21 +639,21 @@ func (s *Spool) AppendBatch(recs [][]byte) (int, error) {
 			s.mu.Lock()
 			s.segs = append(s.segs, segment{seq: s.wseq})
 			s.mu.Unlock()
-			if s.doomErr != nil {
-				note(s.doomErr)
+			if rerr != nil {
+				note(rerr)
 			}
 		}
 		s.wbuf = append(s.wbuf, rec...)
 		s.wbuf = append(s.wbuf, '\n')
 		k++
 	}
-	done, err := s.writeLines(k)
+	done, rerr, err := s.writeLines(k)
 	n += done
 	if err != nil {
 		return n, err
 	}
-	if s.doomErr != nil {
-		note(s.doomErr)
+	if rerr != nil {
+		note(rerr)
 	}
 	if n > 0 {
 		select {
@@ -666,20 +665,19 @@ func (s *Spool) AppendBatch(recs [][]byte) (int, error) {
 }
 
 // writeLines writes s.wbuf, k records, to the segment in one write and
-// counts them; then drops the oldest segments while over the bound (an
-// error removing one is left in s.doomErr). It returns k, or 0 and the
-// error when the write failed.
-func (s *Spool) writeLines(k int) (int, error) {
-	s.doomErr = nil
+// counts them; then drops the oldest segments while over the bound. It
+// returns k and the error removing one (the records are in), or 0 and the
+// error of the write.
+func (s *Spool) writeLines(k int) (n int, removeErr, err error) {
 	if k == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	buf := s.wbuf
 	s.wbuf = s.wbuf[:0]
 	if cap(buf) > keepWriteBuf {
 		s.wbuf = nil
 	}
-	_, err := s.w.Write(buf)
+	_, err = s.w.Write(buf)
 	if err != nil {
 		// Undo a partial write so that the next record starts a line;
 		// if that fails too, the next record goes to a new segment (and
@@ -687,7 +685,7 @@ func (s *Spool) writeLines(k int) (int, error) {
 		if terr := s.w.Truncate(s.wsize); terr != nil {
 			s.wbroken = true
 		}
-		return 0, fileErr(s.w.Name(), "append record", err)
+		return 0, nil, fileErr(s.w.Name(), "append record", err)
 	}
 	size := int64(len(buf))
 	s.wsize += size
@@ -705,9 +703,9 @@ func (s *Spool) writeLines(k int) (int, error) {
 	s.mu.Unlock()
 
 	if len(s.wdoomed) > 0 {
-		s.doomErr = s.removeSegs(s.wdoomed)
+		removeErr = s.removeSegs(s.wdoomed)
 	}
-	return k, nil
+	return k, removeErr, nil
 }
 
 // Ready returns a channel that receives a value after an Append (at most
