@@ -99,7 +99,8 @@ Options:
                         in flux-power-query(1)
       --json            the JSON answer, exact numbers in base units
       --csv             CSV, exact numbers in base units
-      --no-header       the table's lines only (no title, header, notes)
+      --no-header       a table's lines only (no title, header, notes);
+                        CSV without its header line
       --output=FILE     write to FILE instead of standard output
                         (--format=table|json|csv, -f and -o FILE still
                         work, and say what replaces them)

@@ -133,7 +133,7 @@ func runTimeline(o options, h *fluxbind.Handle, req wire.QueryRequest, stdout, s
 			err := emit(o, stdout, func(w io.Writer) error {
 				switch o.format {
 				case report.FormatCSV:
-					return report.SeriesCSV(w, s)
+					return report.SeriesCSV(w, s, !o.noHeader)
 				case report.FormatJSON:
 					return report.SeriesJSON(w, s)
 				}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flux-framework/power-monitor/internal/report/format"
 	"github.com/flux-framework/power-monitor/internal/store/aggregate"
 )
 
@@ -226,9 +227,9 @@ func Build(jobs []Job, o Options) *Report {
 			case ByQueue:
 				keys[i] = orDash(queue)
 			case ByDay:
-				keys[i] = localTime(j.TInactive, loc).Format("2006-01-02")
+				keys[i] = format.Unix(j.TInactive, loc).Format("2006-01-02")
 			case ByMonth:
-				keys[i] = localTime(j.TInactive, loc).Format("2006-01")
+				keys[i] = format.Unix(j.TInactive, loc).Format("2006-01")
 			}
 		}
 		// a user is grouped by uid: two uids that share a name stay apart
@@ -282,11 +283,4 @@ func containsKey(keys []string, k string) bool {
 		}
 	}
 	return false
-}
-
-func localTime(t float64, loc *time.Location) time.Time {
-	// to the microsecond: a float64 of unix seconds holds no more, and
-	// 1764950400.1 must not print as .099
-	sec, frac := math.Modf(t)
-	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1000).In(loc)
 }

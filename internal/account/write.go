@@ -69,7 +69,7 @@ func (r *Report) Selection(loc *time.Location) string {
 	if loc == nil {
 		loc = time.Local
 	}
-	at := func(t float64) string { return localTime(t, loc).Format("2006-01-02 15:04:05 MST") }
+	at := func(t float64) string { return format.Unix(t, loc).Format("2006-01-02 15:04:05 MST") }
 	var b strings.Builder
 	b.WriteString("jobs that became inactive")
 	switch {
@@ -330,12 +330,7 @@ func fallbackTable(w io.Writer, f *Fallback, loc *time.Location, out report.Outp
 		loc = time.Local
 	}
 	r := f.Record
-	at := func(t float64) time.Time {
-		if t <= 0 {
-			return time.Time{}
-		}
-		return localTime(t, loc)
-	}
+	at := func(t float64) time.Time { return format.Unix(t, loc) }
 	spec := out.Format
 	if spec == "" {
 		spec = "default"

@@ -65,20 +65,11 @@ func Title(resp *wire.QueryResponse) string {
 	} else {
 		fmt.Fprintf(&b, "ranks %s", resp.RankSet)
 	}
-	fmt.Fprintf(&b, ": %s, %s", format.Span(localTime(resp.Start), localTime(resp.End)), format.Seconds(resp.Total.DurationS))
+	fmt.Fprintf(&b, ": %s, %s", format.Span(format.Unix(resp.Start, time.Local), format.Unix(resp.End, time.Local)), format.Seconds(resp.Total.DurationS))
 	if resp.Running {
 		b.WriteString(", still running: figures up to now")
 	}
 	return b.String()
-}
-
-// localTime is unix seconds in local time; the zero time for 0 (not known).
-func localTime(t float64) time.Time {
-	if t <= 0 {
-		return time.Time{}
-	}
-	sec, frac := math.Modf(t)
-	return time.Unix(int64(sec), int64(frac*1e9)).Local()
 }
 
 // clock prints the time of day of t; the title line carries the date.
@@ -86,7 +77,7 @@ func clock(t float64) string {
 	if t <= 0 {
 		return "-"
 	}
-	return localTime(t).Format("15:04:05.000")
+	return format.Unix(t, time.Local).Format("15:04:05.000")
 }
 
 // presence is the data_presence cell: the presence, the coverage when not

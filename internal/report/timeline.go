@@ -95,10 +95,12 @@ func (b Bucket) EnergyJ() float64 {
 // with the columns start and end (seconds since the epoch), rank ("total"
 // or a rank), domain, mean_w, min_w, max_w, coverage (0 to 1) and series
 // (Line.Of). A bucket with no samples has empty mean, min and max.
-func SeriesCSV(w io.Writer, s *Series) error {
+func SeriesCSV(w io.Writer, s *Series, header bool) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"start", "end", "rank", "domain", "mean_w", "min_w", "max_w", "coverage", "series"}); err != nil {
-		return err
+	if header {
+		if err := cw.Write([]string{"start", "end", "rank", "domain", "mean_w", "min_w", "max_w", "coverage", "series"}); err != nil {
+			return err
+		}
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, l := range s.Lines {

@@ -166,7 +166,7 @@ func TestChartEmpty(t *testing.T) {
 func TestSeriesCSV(t *testing.T) {
 	s := fixedSeries()
 	var b bytes.Buffer
-	if err := SeriesCSV(&b, s); err != nil {
+	if err := SeriesCSV(&b, s, true); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&b).ReadAll()
@@ -179,6 +179,14 @@ func TestSeriesCSV(t *testing.T) {
 	}
 	if len(recs) != 1+3*12 {
 		t.Fatalf("%d records, want %d", len(recs), 1+3*12)
+	}
+	// --no-header: the same records without the header
+	var with, without bytes.Buffer
+	if SeriesCSV(&with, s, true) != nil || SeriesCSV(&without, s, false) != nil {
+		t.Fatal("SeriesCSV failed")
+	}
+	if _, rest, _ := strings.Cut(with.String(), "\n"); without.String() != rest {
+		t.Fatalf("without the header:\n%s\nwant the records of:\n%s", without.String(), with.String())
 	}
 	energy, gaps := 0.0, 0
 	for _, r := range recs[1:] {
@@ -208,7 +216,7 @@ func TestSeriesCSV(t *testing.T) {
 	}
 	// The nodes' own lines follow, saying so.
 	b.Reset()
-	if err := SeriesCSV(&b, withWhole()); err != nil {
+	if err := SeriesCSV(&b, withWhole(), true); err != nil {
 		t.Fatal(err)
 	}
 	recs, _ = csv.NewReader(&b).ReadAll()

@@ -227,3 +227,14 @@ func TestSpan(t *testing.T) {
 		}
 	}
 }
+
+// Unix is to the microsecond, rounded: .1 prints .100, not .099; 0 is no
+// time.
+func TestUnix(t *testing.T) {
+	if got := Unix(1764950400.1, time.UTC).Format("15:04:05.000"); got != "16:00:00.100" {
+		t.Fatalf("Unix(1764950400.1) = %s", got)
+	}
+	if !Unix(0, time.UTC).IsZero() || !Unix(-1, time.UTC).IsZero() {
+		t.Fatal("Unix of 0 or less is the zero time")
+	}
+}

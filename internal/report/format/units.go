@@ -103,6 +103,17 @@ func pad2(v float64) string {
 	return s
 }
 
+// Unix is t, unix seconds as the module gives them, in loc, to the
+// microsecond (a float64 of unix seconds holds no more, and 1764950400.1
+// must not print as .099); the zero time for t <= 0 (not known).
+func Unix(t float64, loc *time.Location) time.Time {
+	if t <= 0 {
+		return time.Time{}
+	}
+	sec, frac := math.Modf(t)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1000).In(loc)
+}
+
 // Span prints a time interval for a title line, "2026-12-07 01:55:58 to
 // 01:56:58", the end's date given only where it is another day; "-" for a
 // time not known (zero).
