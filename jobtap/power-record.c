@@ -13,11 +13,14 @@
  *   - a `memo` event with energy_j, power_w, node_energy_j, node_power_w,
  *     duration_s and power_presence, so that flux jobs shows them;
  * The answer usually comes before the job's resources are freed (its `free`
- * event, after every shell has exited). Where it has not, the plugin posts
- * `epilog-start` (description "power-record") at `free`, and `epilog-finish`
- * after the record: the resources go back to the scheduler at once, and
- * only the job's move to INACTIVE waits (at most timeout + 1 s). Holding
- * only the jobs that need it spares the others two events.
+ * event, after every shell has exited): the two events are then kept until
+ * `free`, and posted with it, so that they go into the job's eventlog in
+ * the same KVS commit as `free` and `clean` rather than in one of their
+ * own. Where the answer has not come by `free`, the plugin posts
+ * `epilog-start` (description "power-record") at `free`, and
+ * `epilog-finish` after the record: the resources go back to the scheduler
+ * at once, and only the job's move to INACTIVE waits (at most timeout +
+ * 1 s). Holding only the jobs that need it spares the others two events.
  * A job that never had resources gets a record at CLEANUP at once ("the job
  * never ran"), with no epilog. A job that already has a `power` event gets
  * no second one. The record is what accounting reads: only the instance
@@ -68,7 +71,9 @@ struct job_rec {
     double t_run;               /* the alloc event's time; 0: unknown */
     flux_future_t *f;           /* power-monitor.record, while pending */
     int held;                   /* the epilog was started: finish it */
-    int done;                   /* the record was posted */
+    int freed;                  /* the free event was posted */
+    int done;                   /* the record was posted, or is kept */
+    json_t *kept;               /* the record, kept until free */
     json_t *R;                  /* for a record without an answer */
     json_t *extra;              /* userid, queue, bank, project */
     double start, end;
@@ -87,6 +92,7 @@ static void pending_unlink (struct job_rec *rec)
 }
 
 static void record_abandon (struct job_rec *rec);
+static void kept_abandon (struct job_rec *rec);
 
 /* job aux destructor: the job is destroyed, or the plugin removed (flux
  * jobtap remove: the job-manager deletes the plugin's job aux first) - a
@@ -99,6 +105,8 @@ static void job_rec_destroy (void *arg)
         int saved_errno = errno;
         if (rec->f)
             record_abandon (rec);
+        if (rec->kept)
+            kept_abandon (rec);
         json_decref (rec->R);
         json_decref (rec->extra);
         free (rec);
@@ -390,17 +398,48 @@ static void record_cb (flux_future_t *f, void *arg)
                              : future_strerror (f, errno));
         record = record_without_answer (rec->R, rec->start, rec->end, reason);
     }
+    pending_unlink (rec);
+    rec->f = NULL;
+    rec->done = 1;
+    if (!rec->held && !rec->freed && record) {
+        /* before free: free_cb posts it, in free's commit */
+        rec->kept = record;
+        flux_future_destroy (f);
+        return;
+    }
     post_record (p, id, record, rec->extra);
 
     /* The future is ours now: finishing the epilog may make the job
      * inactive, and destroy rec. */
-    pending_unlink (rec);
-    rec->f = NULL;
-    rec->done = 1;
     flux_jobtap_job_unsubscribe (p, id);
     if (rec->held)
         finish (p, id);
     flux_future_destroy (f);
+}
+
+/* The job's record is kept for its free event and the plugin is being
+ * removed: the record goes as record_abandon's does. */
+static void kept_abandon (struct job_rec *rec)
+{
+    flux_plugin_t *p = rec->ctx->p;
+    json_t *record = rec->kept, *memo;
+    const char *presence;
+
+    rec->kept = NULL;
+    if (rec->extra)
+        (void)json_object_update (record, rec->extra);
+    presence = json_string_value (json_object_get (record, "data_presence"));
+    memo = json_pack ("{s:f s:f s:f s:f s:f s:s}",
+                      "energy_j", num (record, "energy_j"),
+                      "power_w", num (record, "avg_power_w"),
+                      "node_energy_j", num (record, "node_energy_j"),
+                      "node_power_w", num (record, "node_avg_power_w"),
+                      "duration_s", num (record, "duration_s"),
+                      "power_presence", presence ? presence : "none");
+    (void)post_later (p, rec->id, "power", record);
+    (void)post_later (p, rec->id, "memo", memo);
+    json_decref (record);
+    json_decref (memo);
 }
 
 static struct job_rec *job_rec_get (flux_plugin_t *p,
@@ -561,6 +600,17 @@ static int free_cb (flux_plugin_t *p,
         return 0;
     }
     rec = flux_jobtap_job_aux_get (p, id, AUX_JOB);
+    if (rec)
+        rec->freed = 1;
+    if (rec && rec->kept) {
+        /* posted now, they are processed after free and before the clean
+         * event that free may bring, and committed with both */
+        json_t *record = rec->kept;
+        rec->kept = NULL;
+        post_record (p, id, record, rec->extra);
+        flux_jobtap_job_unsubscribe (p, id);
+        return 0;
+    }
     if (rec && rec->f && !rec->held) {
         if (flux_jobtap_epilog_start (p, PLUGIN_NAME) == 0)
             rec->held = 1;

@@ -84,13 +84,15 @@ test_expect_success 'its window runs from the alloc event to the finish event' '
 		(map(select(.name == \"power\"))[0].context) as \$r |
 		(\$r.start - \$a | fabs) < 1e-6 and (\$r.end - \$f | fabs) < 1e-6" job1.ev
 '
-test_expect_success 'the record is asked for at finish; only a job whose answer comes after free is held, by an epilog that starts after free' '
+test_expect_success 'the record is asked for at finish and posted with free (right after it, in its commit); only a job whose answer comes after free is held, by an epilog that starts after free' '
 	jq -s -e "map(.name) as \$n |
-		(\$n | index(\"finish\")) < (\$n | index(\"power\")) and
+		(\$n | index(\"finish\")) < (\$n | index(\"free\")) and
+		(\$n | index(\"free\")) < (\$n | index(\"power\")) and
 		(\$n | index(\"power\")) < (\$n | rindex(\"memo\")) and
 		(\$n | rindex(\"memo\")) < (\$n | index(\"clean\")) and
-		if (\$n | index(\"power\")) < (\$n | index(\"free\"))
-		then (\$n | index(\"epilog-start\")) == null and (\$n | index(\"epilog-finish\")) == null
+		if (\$n | index(\"epilog-start\")) == null
+		then (\$n | index(\"power\")) == (\$n | index(\"free\")) + 1 and
+			(\$n | index(\"epilog-finish\")) == null
 		else (\$n | index(\"free\")) < (\$n | index(\"epilog-start\")) and
 			(\$n | index(\"epilog-start\")) < (\$n | index(\"power\")) and
 			(\$n | rindex(\"memo\")) < (\$n | index(\"epilog-finish\")) and
@@ -219,6 +221,26 @@ test_expect_success 'the module answers again once it runs' '
 	flux run -N2 sleep 0.5 &&
 	events $(flux job last) again &&
 	jq -e ".data_presence == \"complete\" and .energy_j > 0" again.rec
+'
+test_expect_success 'the plugin removed while a record waits for free: the record goes then, with its figures' '
+	flux config get >saved.json &&
+	test_when_finished "flux config load <saved.json; flux jobtap remove perilog.so" &&
+	jq ". + {\"job-manager\": {\"epilog\": {\"command\": [\"sleep\", \"3\"]}}}" saved.json |
+		flux config load &&
+	flux jobtap load perilog.so &&
+	id=$(flux submit -N2 true) &&
+	flux job wait-event -t 10 $id epilog-start &&
+	until flux jobtap query power-record.so | jq -e ".pending == 0" >/dev/null; do
+		sleep 0.1
+	done &&
+	flux job eventlog $id >kept.before &&
+	test_must_fail grep -w power kept.before &&
+	flux jobtap remove power-record.so &&
+	events $id kept &&
+	jq -e ".data_presence == \"complete\" and .energy_j > 0 and .nnodes == 2" kept.rec &&
+	jq -s -e "map(.name) as \$n | (\$n | map(select(. == \"power\")) | length) == 1 and
+		(\$n | index(\"power\")) < (\$n | index(\"free\"))" kept.ev &&
+	flux jobtap load "$PM_RECORD" timeout=1
 '
 test_expect_success 'a bad timeout, or an unknown key, fails flux jobtap load with a clear message' '
 	flux jobtap remove power-record.so &&
