@@ -26,7 +26,7 @@ test_expect_success 'the rank without the module is missing, the query still ans
 '
 test_expect_success 'the table shows the missing rank' '
 	flux power-query -j $(cat jobid) >table 2>/dev/null &&
-	cat table &&
+	test_debug "cat table" &&
 	grep "^    3 .* -  *-  *-" table &&
 	grep "^rank 3: missing: module not loaded on rank" table &&
 	grep "3/4 ranks" table &&
