@@ -71,7 +71,6 @@ struct job_rec {
     double t_run;               /* the alloc event's time; 0: unknown */
     flux_future_t *f;           /* power-monitor.record, while pending */
     int held;                   /* the epilog was started: finish it */
-    int freed;                  /* the free event was posted */
     int done;                   /* the record was posted, or is kept */
     json_t *kept;               /* the record, kept until free */
     json_t *R;                  /* for a record without an answer */
@@ -259,6 +258,20 @@ static double num (json_t *o, const char *key)
     return json_is_number (v) ? json_number_value (v) : 0.;
 }
 
+/* The memo's context for RECORD: what flux jobs shows of it ({user.KEY}). */
+static json_t *memo_of (json_t *record)
+{
+    const char *presence = json_string_value (json_object_get (record, "data_presence"));
+
+    return json_pack ("{s:f s:f s:f s:f s:f s:s}",
+                      "energy_j", num (record, "energy_j"),
+                      "power_w", num (record, "avg_power_w"),
+                      "node_energy_j", num (record, "node_energy_j"),
+                      "node_power_w", num (record, "node_avg_power_w"),
+                      "duration_s", num (record, "duration_s"),
+                      "power_presence", presence ? presence : "none");
+}
+
 /* Post the `power` event (RECORD plus EXTRA; RECORD is consumed) and the
  * memo. Errors are logged: the caller finishes the epilog whatever happens
  * here. */
@@ -267,7 +280,7 @@ static void post_record (flux_plugin_t *p,
                          json_t *record,
                          json_t *extra)
 {
-    const char *presence;
+    json_t *memo;
 
     if (!record) {
         log_err (p, id, "could not build the record: out of memory");
@@ -281,16 +294,10 @@ static void post_record (flux_plugin_t *p,
         log_err (p, id, "could not post the power event: %s", strerror (errno));
         goto done;
     }
-    presence = json_string_value (json_object_get (record, "data_presence"));
-    if (flux_jobtap_event_post_pack (p, id, "memo",
-                                     "{s:f s:f s:f s:f s:f s:s}",
-                                     "energy_j", num (record, "energy_j"),
-                                     "power_w", num (record, "avg_power_w"),
-                                     "node_energy_j", num (record, "node_energy_j"),
-                                     "node_power_w", num (record, "node_avg_power_w"),
-                                     "duration_s", num (record, "duration_s"),
-                                     "power_presence", presence ? presence : "none") < 0)
+    if (!(memo = memo_of (record))
+        || flux_jobtap_event_post_pack (p, id, "memo", "O", memo) < 0)
         log_err (p, id, "could not post the memo: %s", strerror (errno));
+    json_decref (memo);
 done:
     json_decref (record);
 }
@@ -327,6 +334,25 @@ static int post_later (flux_plugin_t *p,
     return 0;
 }
 
+/* post_record for when the plugin is being removed: RECORD (plus EXTRA;
+ * consumed) and its memo go by post_later. */
+static void post_record_later (flux_plugin_t *p,
+                               flux_jobid_t id,
+                               json_t *record,
+                               json_t *extra)
+{
+    json_t *memo = NULL;
+
+    if (record && extra)
+        (void)json_object_update (record, extra);
+    if (record)
+        memo = memo_of (record);
+    (void)post_later (p, id, "power", record);
+    (void)post_later (p, id, "memo", memo);
+    json_decref (record);
+    json_decref (memo);
+}
+
 /* The job's record is pending and the plugin is being removed (flux
  * jobtap remove deletes its job aux while the job is active, then the
  * plugin): the record says so, and the job goes. Nothing may be posted
@@ -338,35 +364,20 @@ static void record_abandon (struct job_rec *rec)
 {
     flux_plugin_t *p = rec->ctx->p;
     flux_jobid_t id = rec->id;
-    json_t *record, *memo = NULL, *fin;
-    const char *presence;
+    json_t *fin;
 
     pending_unlink (rec);
     flux_future_destroy (rec->f);
     rec->f = NULL;
 
-    record = record_without_answer (rec->R, rec->start, rec->end,
-                                    "power-record was removed before "
-                                    "power-monitor answered");
-    if (record && rec->extra)
-        (void)json_object_update (record, rec->extra);
-    if (record) {
-        presence = json_string_value (json_object_get (record, "data_presence"));
-        memo = json_pack ("{s:f s:f s:f s:f s:f s:s}",
-                          "energy_j", num (record, "energy_j"),
-                          "power_w", num (record, "avg_power_w"),
-                          "node_energy_j", num (record, "node_energy_j"),
-                          "node_power_w", num (record, "node_avg_power_w"),
-                          "duration_s", num (record, "duration_s"),
-                          "power_presence", presence ? presence : "none");
-    }
+    post_record_later (p, id,
+                       record_without_answer (rec->R, rec->start, rec->end,
+                                              "power-record was removed before "
+                                              "power-monitor answered"),
+                       rec->extra);
     fin = json_pack ("{s:s s:i}", "description", PLUGIN_NAME, "status", 0);
-    (void)post_later (p, id, "power", record);
-    (void)post_later (p, id, "memo", memo);
     if (rec->held && post_later (p, id, "epilog-finish", fin) < 0)
         log_err (p, id, "the job stays in CLEANUP: its epilog is not finished");
-    json_decref (record);
-    json_decref (memo);
     json_decref (fin);
 }
 
@@ -401,7 +412,8 @@ static void record_cb (flux_future_t *f, void *arg)
     pending_unlink (rec);
     rec->f = NULL;
     rec->done = 1;
-    if (!rec->held && !rec->freed && record) {
+    if (!rec->held && record
+        && flux_jobtap_job_event_posted (p, id, "free") == 0) {
         /* before free: free_cb posts it, in free's commit */
         rec->kept = record;
         flux_future_destroy (f);
@@ -421,25 +433,10 @@ static void record_cb (flux_future_t *f, void *arg)
  * removed: the record goes as record_abandon's does. */
 static void kept_abandon (struct job_rec *rec)
 {
-    flux_plugin_t *p = rec->ctx->p;
-    json_t *record = rec->kept, *memo;
-    const char *presence;
+    json_t *record = rec->kept;
 
     rec->kept = NULL;
-    if (rec->extra)
-        (void)json_object_update (record, rec->extra);
-    presence = json_string_value (json_object_get (record, "data_presence"));
-    memo = json_pack ("{s:f s:f s:f s:f s:f s:s}",
-                      "energy_j", num (record, "energy_j"),
-                      "power_w", num (record, "avg_power_w"),
-                      "node_energy_j", num (record, "node_energy_j"),
-                      "node_power_w", num (record, "node_avg_power_w"),
-                      "duration_s", num (record, "duration_s"),
-                      "power_presence", presence ? presence : "none");
-    (void)post_later (p, rec->id, "power", record);
-    (void)post_later (p, rec->id, "memo", memo);
-    json_decref (record);
-    json_decref (memo);
+    post_record_later (rec->ctx->p, rec->id, record, rec->extra);
 }
 
 static struct job_rec *job_rec_get (flux_plugin_t *p,
@@ -600,8 +597,6 @@ static int free_cb (flux_plugin_t *p,
         return 0;
     }
     rec = flux_jobtap_job_aux_get (p, id, AUX_JOB);
-    if (rec)
-        rec->freed = 1;
     if (rec && rec->kept) {
         /* posted now, they are processed after free and before the clean
          * event that free may bring, and committed with both */
