@@ -122,7 +122,7 @@ for line in open(sys.argv[1]):
     r, k, v, c = line.split()
     rates.setdefault(k, []).append(float(v))
     cpus.setdefault(k, []).append(float(c))
-    byround.setdefault(r, {})[k] = (float(v), float(c))
+    byround.setdefault(r, {})[k] = float(v)
 names = sys.argv[2:]
 b = names[0]
 base, cbase = statistics.median(rates[b]), statistics.median(cpus[b])
@@ -130,7 +130,7 @@ print("| setup | median jobs/s | min | max | of %s (medians) | of %s (median of 
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for k in names:
     m, c = statistics.median(rates[k]), statistics.median(cpus[k])
-    ratios = [v[k][0] / v[b][0] for v in byround.values() if k in v and b in v]
+    ratios = [v[k] / v[b] for v in byround.values() if k in v and b in v]
     print("| %s | %.1f | %.1f | %.1f | %.1f%% | %.1f%% | %.2f (%.2f..%.2f) | %.1f%% |" % (
         k, m, min(rates[k]), max(rates[k]), 100 * m / base, 100 * statistics.median(ratios),
         c, min(cpus[k]), max(cpus[k]), 100 * cbase / c))
